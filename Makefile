@@ -1,0 +1,28 @@
+# Two commands: `make run` sets up and serves on the embedded SQLite store; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench demo clean
+
+$(BIN)/incidentbot: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(BIN)/incidentbot
+	$(BIN)/incidentbot serve --host 127.0.0.1 --port $${PORT:-8000}
+
+test: $(BIN)/incidentbot
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+lint: $(BIN)/incidentbot
+	$(BIN)/ruff check .
+
+bench: $(BIN)/incidentbot
+	$(BIN)/python bench/ack_latency.py
+
+clean:
+	rm -rf $(VENV) incidentbot.db incidentbot.db-*

@@ -1,0 +1,176 @@
+"""`incidentbot` console script: serve, migrate, declare, list and show incidents."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.engine import make_url
+
+from app.config import ConfigError
+from app.db import migrate
+from app.db.errors import DATABASE_UNAVAILABLE
+from app.incidents import service
+from app.incidents.card import build_card
+from app.incidents.flows import Declaration, InvalidDeclaration, declare
+from app.incidents.models import Source
+from app.incidents.render import card_markdown
+from app.runtime import Runtime
+from app.settings import get_settings
+from app.warroom.models import StepState
+
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _database() -> str:
+    return make_url(get_settings().database_url).render_as_string(hide_password=True)
+
+
+def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run one async command against a fresh runtime, turning expected failures into messages."""
+
+    async def run() -> T:
+        # Zero set-up: the embedded store is created and migrated on first use.
+        migrate.upgrade(get_settings().database_url)
+        runtime = Runtime.create(get_settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    try:
+        return asyncio.run(run())
+    except ConfigError as exc:
+        _fail(str(exc))
+    except DATABASE_UNAVAILABLE as exc:
+        _fail(f"cannot reach the database at {_database()} ({type(exc).__name__}); "
+              "is it running, and has `incidentbot db upgrade` been run?")
+    raise AssertionError("unreachable")
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+def main(verbose: bool) -> None:
+    """Slack-first incident response."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Apply database migrations, then run the service."""
+    import uvicorn
+
+    from app.main import create_app
+
+    logging.getLogger().setLevel(logging.INFO)
+    _upgrade()
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        _fail(str(exc))
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations (Alembic upgrade head)."""
+    _upgrade()
+    click.echo(f"database at {_database()} is up to date")
+
+
+def _upgrade() -> None:
+    try:
+        migrate.upgrade(get_settings().database_url)
+    except DATABASE_UNAVAILABLE as exc:
+        _fail(f"cannot reach the database at {_database()} ({type(exc).__name__})")
+
+
+@main.command("declare")
+@click.argument("title", nargs=-1, required=True)
+@click.option("--severity", "-s", help="SEV1..SEV5 (default from config).")
+@click.option("--description", "-d", help="What is known so far.")
+@click.option("--service", "affected_service", help="Affected service.")
+@click.option("--by", "declared_by", help="Slack user id of the declarer (invited to the war room).")
+def declare_command(title: tuple[str, ...], severity: str | None, description: str | None,
+                    affected_service: str | None, declared_by: str | None) -> None:
+    """Declare an incident; opens its war room when Slack is configured."""
+    declaration = Declaration(
+        title=" ".join(title), severity=severity, description=description,
+        affected_service=affected_service, source=Source.CLI,
+        declared_by=declared_by or f"cli:{getpass.getuser()}",
+    )
+
+    async def work(runtime: Runtime) -> str:
+        try:
+            declared = await declare(runtime.sessions, runtime.config, declaration,
+                                     war_room_lease=runtime.war_room_lease)
+        except InvalidDeclaration as exc:
+            raise click.UsageError(str(exc)) from exc
+        incident_id = declared.incident.id
+        problems = []
+        if runtime.war_room is not None:
+            reports = await runtime.war_room.set_up(incident_id)
+            problems = [r.describe() for r in reports if r.state in (StepState.FAILED, StepState.SKIPPED)]
+        async with runtime.sessions() as session:
+            incident = await service.get_incident_by_id(session, incident_id)
+        text = card_markdown(build_card(incident, runtime.config, runtime.settings.incident_announce_channel))
+        return text + "".join(f"\nwarning: {p}" for p in problems)
+
+    click.echo(_with_runtime(work))
+
+
+@main.command("list")
+@click.option("--open", "open_only", is_flag=True, help="Only incidents not yet resolved.")
+def list_command(open_only: bool) -> None:
+    """List recent incidents, newest first."""
+
+    async def work(runtime: Runtime) -> list[str]:
+        async with runtime.sessions() as session:
+            incidents = await service.list_incidents(session, open_only=open_only)
+        return [
+            f"{i.public_id}  {i.severity}  {i.status:<13}  {i.declared_at:%Y-%m-%d %H:%M}  {i.title}"
+            for i in incidents
+        ]
+
+    rows = _with_runtime(work)
+    click.echo("\n".join(rows) if rows else "No incidents.")
+
+
+@main.command("show")
+@click.argument("public_id")
+def show_command(public_id: str) -> None:
+    """Show an incident's card and timeline as Markdown."""
+
+    async def work(runtime: Runtime) -> str | None:
+        async with runtime.sessions() as session:
+            incident = await service.get_incident(session, public_id)
+        if incident is None:
+            return None
+        return card_markdown(build_card(incident, runtime.config, runtime.settings.incident_announce_channel))
+
+    text = _with_runtime(work)
+    if text is None:
+        _fail(f"no incident {public_id}; `incidentbot list` shows the recorded ones")
+    click.echo(text)
+
+
+if __name__ == "__main__":
+    main()

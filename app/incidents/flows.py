@@ -1,0 +1,112 @@
+"""Declaring an incident: validation, de-duplication and the transaction around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.config import TeamConfig
+from app.incidents import service
+from app.incidents.models import Incident, Source
+
+MAX_TITLE = 500
+
+
+class InvalidDeclaration(ValueError):
+    """The declaration cannot be recorded as given; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Declaration:
+    title: str
+    declared_by: str
+    source: Source
+    severity: str | None = None
+    description: str | None = None
+    affected_service: str | None = None
+    is_private: bool | None = None
+
+
+@dataclass(frozen=True)
+class Declared:
+    incident: Incident
+    duplicate: bool  # this request had already declared it
+
+
+def severity_help(config: TeamConfig) -> str:
+    return ", ".join(s.name for s in config.severities)
+
+
+def validate(declaration: Declaration, config: TeamConfig) -> Declaration:
+    """Normalise a declaration or raise InvalidDeclaration saying what is wrong."""
+    title = " ".join(declaration.title.split())
+    if not title:
+        raise InvalidDeclaration("The incident needs a title.")
+    if len(title) > MAX_TITLE:
+        raise InvalidDeclaration(f"The title is {len(title)} characters; keep it under {MAX_TITLE}.")
+    severity = (declaration.severity or config.default_severity).upper()
+    if config.severity(severity) is None:
+        raise InvalidDeclaration(f"Unknown severity {severity}. Use one of {severity_help(config)}.")
+    return Declaration(
+        title=title,
+        declared_by=declaration.declared_by,
+        source=declaration.source,
+        severity=severity,
+        description=(declaration.description or "").strip() or None,
+        affected_service=declaration.affected_service or config.service_for(title),
+        is_private=config.private_channels if declaration.is_private is None else declaration.is_private,
+    )
+
+
+async def declare(
+    sessions: async_sessionmaker[AsyncSession],
+    config: TeamConfig,
+    declaration: Declaration,
+    *,
+    request_key: str | None = None,
+    war_room_lease: timedelta | None = None,
+) -> Declared:
+    """Validate and durably record a declaration; a repeated request returns the first incident."""
+    valid = validate(declaration, config)
+    try:
+        return await _record(sessions, valid, request_key, war_room_lease)
+    except IntegrityError:
+        # Two deliveries of one request raced and the other committed first.
+        if request_key is None:
+            raise
+        async with sessions() as session:
+            incident = await service.incident_for_request(session, request_key)
+        if incident is None:
+            raise
+        return Declared(incident, duplicate=True)
+
+
+async def _record(
+    sessions: async_sessionmaker[AsyncSession],
+    valid: Declaration,
+    request_key: str | None,
+    war_room_lease: timedelta | None,
+) -> Declared:
+    async with sessions() as session, session.begin():
+        if request_key is not None:
+            seen = await service.incident_for_request(session, request_key)
+            if seen is not None:
+                return Declared(seen, duplicate=True)
+        assert valid.severity is not None
+        incident = await service.create_incident(
+            session,
+            title=valid.title,
+            severity=valid.severity,
+            declared_by=valid.declared_by,
+            source=valid.source,
+            description=valid.description,
+            affected_service=valid.affected_service,
+            is_private=bool(valid.is_private),
+            war_room_lease=war_room_lease,
+        )
+        if request_key is not None:
+            await service.remember_request(session, request_key, incident)
+    return Declared(incident, duplicate=False)

@@ -1,0 +1,73 @@
+"""The FastAPI application: Slack endpoint, REST API, probes and metrics over one runtime."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import make_asgi_app
+from starlette.exceptions import HTTPException
+
+from app.api import health, incidents
+from app.db.errors import DATABASE_UNAVAILABLE
+from app.runtime import Runtime
+from app.settings import Settings, get_settings
+from app.slack.app import build_bolt_app, slack_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    runtime = Runtime.create(settings)
+    bolt = build_bolt_app(runtime) if settings.slack_enabled else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        socket = None
+        if runtime.war_room is not None:
+            runtime.background(runtime.sweep_war_rooms())
+        if bolt is not None and settings.socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            assert settings.slack_app_token is not None
+            socket = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
+            await socket.connect_async()
+            log.info("Slack Socket Mode connected")
+        yield
+        if socket is not None:
+            await socket.close_async()
+        await runtime.close()
+
+    app = FastAPI(title="incidentbot", version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    app.include_router(health.router)
+    app.include_router(incidents.router)
+    app.include_router(slack_router(bolt))
+    app.mount("/metrics", make_asgi_app())
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every API error is JSON of the same shape: {"error": "..."}."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
+
+    for error in DATABASE_UNAVAILABLE:
+        @app.exception_handler(error)
+        async def database_down(_: Request, exc: Exception) -> JSONResponse:
+            log.error("database unavailable: %s", type(exc).__name__)
+            return JSONResponse({"error": "the incident database is unreachable; try again shortly"},
+                                status_code=503)

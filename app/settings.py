@@ -1,0 +1,41 @@
+"""Process settings, read from the environment (names are part of the operator contract)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    database_url: str = "sqlite:///./incidentbot.db"
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    incident_announce_channel: str = "incidents"
+    incidentbot_config: Path | None = None
+    # How long one worker may hold an incident's war-room set-up before another may resume it.
+    setup_lease_seconds: float = Field(120.0, validation_alias="INCIDENTBOT_SETUP_LEASE_SECONDS")
+    # How often a running service looks for war-room set-ups left unfinished by a dead process.
+    setup_sweep_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_SETUP_SWEEP_SECONDS")
+
+    @property
+    def slack_enabled(self) -> bool:
+        # HTTP mode verifies requests with the signing secret; Socket Mode authenticates the socket.
+        has_verifier = self.slack_signing_secret is not None or self.slack_app_token is not None
+        return self.slack_bot_token is not None and has_verifier
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_enabled and self.slack_app_token is not None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,106 @@
+"""Shared fixtures: real databases (SQLite and Postgres), the fake Slack Web API, and the app
+served over real HTTP with requests signed by the Slack signing secret."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from tests.fakes.slack import FakeSlack
+
+from app.db.engine import create_sync_engine
+from app.db.migrate import upgrade
+from tests.support import AppServer, SlackSender, postgres_admin_url
+
+TABLES = "war_room_steps, timeline_events, role_assignments, processed_requests, incidents, incident_day_sequences"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A scratch database on the Postgres server, migrated once; CI must have it, laptops may not."""
+    admin_url = postgres_admin_url()
+    try:
+        admin = create_sync_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text("DROP DATABASE IF EXISTS incidentbot_test WITH (FORCE)"))
+            connection.execute(text("CREATE DATABASE incidentbot_test"))
+    except Exception as exc:  # any failure to reach the server means: no Postgres here
+        message = (f"Postgres not reachable at {admin_url} ({type(exc).__name__}). Start it, or point "
+                   "INCIDENTBOT_TEST_POSTGRES_URL at a server, to run the Postgres tests.")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    url = admin_url.rsplit("/", 1)[0] + "/incidentbot_test"
+    upgrade(url)
+    yield url
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
+    """Each test runs once on a fresh SQLite file and once on a truncated Postgres database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/incidentbot.db"
+        upgrade(url)
+        yield url
+        return
+    url = request.getfixturevalue("postgres_url")
+    engine = create_sync_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Engine]:
+    """A separate connection for tests to look at what the app stored."""
+    engine = create_sync_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    fake.add_user("U0DECLARER", "alice")
+    fake.add_user("U0BOB", "bob")
+    fake.add_channel("incidents")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def app_env(database_url: str, slack: FakeSlack) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "SLACK_API_URL": slack.url,
+        "INCIDENT_ANNOUNCE_CHANNEL": "incidents",
+    }
+
+
+@pytest.fixture
+def server(app_env: dict[str, str]) -> Iterator[AppServer]:
+    with AppServer(app_env) as running:
+        yield running
+
+
+@pytest.fixture
+def sender(server: AppServer, slack: FakeSlack) -> SlackSender:
+    return SlackSender(server.url, "test-signing-secret", slack)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -1,0 +1,98 @@
+"""Test helpers: the app on a real loopback HTTP server, and a Slack sender that signs requests."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import uvicorn
+from tests.fakes.slack import FakeSlack
+
+from app.main import create_app
+from app.settings import Settings
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("INCIDENTBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class AppServer:
+    """create_app() under uvicorn in a thread, configured only through Settings fields."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.settings = Settings(**{k.lower(): v for k, v in env.items()})
+        self.app = create_app(self.settings)
+        self._sock = free_socket()
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    def __enter__(self) -> AppServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("app server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+
+def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
+
+
+class SlackSender:
+    """Sends what Slack sends: form-encoded slash commands, signed with the app's signing secret."""
+
+    def __init__(self, app_url: str, secret: str, slack: FakeSlack) -> None:
+        self.app_url, self.secret, self.slack = app_url, secret, slack
+
+    def command_body(self, text: str, *, user: str = "U0DECLARER", channel: str = "C0GENERAL",
+                     trigger_id: str | None = None) -> str:
+        return urlencode({
+            "token": "legacy-verification-token", "team_id": self.slack.team_id, "team_domain": "acme",
+            "channel_id": channel, "channel_name": "general", "user_id": user, "user_name": "alice",
+            "command": "/incident", "text": text, "api_app_id": "A0001", "is_enterprise_install": "false",
+            "response_url": self.slack.response_url(), "trigger_id": trigger_id or f"trig.{uuid.uuid4().hex}",
+        })
+
+    def post(self, body: str, *, headers: dict[str, str] | None = None, signed: bool = True,
+             timestamp: int | None = None) -> httpx.Response:
+        all_headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+        if signed:
+            all_headers.update(sign(self.secret, body, timestamp))
+        return httpx.post(f"{self.app_url}/slack/events", content=body, headers=all_headers, timeout=10)
+
+    def command(self, text: str, **kwargs: Any) -> httpx.Response:
+        return self.post(self.command_body(text, **kwargs))
+
+
+def ack_text(response: httpx.Response) -> str:
+    """The text of a slash-command ack; Bolt answers ephemeral JSON."""
+    assert response.status_code == 200, response.text
+    payload = json.loads(response.text)
+    assert payload.get("response_type", "ephemeral") == "ephemeral"
+    return str(payload["text"])

@@ -1,0 +1,32 @@
+"""With the database unreachable the declarer is told, nothing is half-recorded, the service stays up."""
+
+from __future__ import annotations
+
+import httpx
+from tests.fakes.slack import FakeSlack
+
+from tests.support import AppServer, SlackSender, ack_text, free_socket
+
+
+def test_declare_with_the_database_down_tells_the_declarer_and_keeps_serving(slack: FakeSlack) -> None:
+    closed = free_socket()  # bound, never listening: connections are refused
+    port = closed.getsockname()[1]
+    env = {
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/incidentbot",
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_SIGNING_SECRET": "test-signing-secret",
+        "SLACK_API_URL": slack.url,
+    }
+    with AppServer(env) as server:
+        sender = SlackSender(server.url, "test-signing-secret", slack)
+        reply = ack_text(sender.command("declare SEV1 Everything is down"))
+        assert "incident database is unreachable" in reply and "Nothing was declared" in reply
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        ready = httpx.get(f"{server.url}/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
+        api = httpx.post(f"{server.url}/api/v1/incidents", json={"title": "x", "severity": "SEV2"})
+        assert api.status_code == 503 and "unreachable" in api.json()["error"]
+        # Still serving Slack after the failures.
+        assert "/incident declare" in ack_text(sender.command("help"))
+    closed.close()
+    assert slack.calls_to("conversations.create") == []
