@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench demo clean
+.PHONY: run test lint bench migration clean
 
 $(BIN)/incidentbot: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ lint: $(BIN)/incidentbot
 
 bench: $(BIN)/incidentbot
 	$(BIN)/python bench/ack_latency.py
+
+migration: $(BIN)/incidentbot
+	rm -f /tmp/incidentbot-migration.db
+	$(BIN)/python -c "import sys; from alembic import command; from app.db.migrate import alembic_config, upgrade; \
+	url = 'sqlite:////tmp/incidentbot-migration.db'; upgrade(url); \
+	command.revision(alembic_config(url), message=sys.argv[1], autogenerate=True)" "$(m)"
 
 clean:
 	rm -rf $(VENV) incidentbot.db incidentbot.db-*

@@ -53,8 +53,7 @@ def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     except ConfigError as exc:
         _fail(str(exc))
     except DATABASE_UNAVAILABLE as exc:
-        _fail(f"cannot reach the database at {_database()} ({type(exc).__name__}); "
-              "is it running, and has `incidentbot db upgrade` been run?")
+        _fail(f"cannot reach the database at {_database()} ({type(exc).__name__}); is it running?")
     raise AssertionError("unreachable")
 
 

@@ -46,7 +46,7 @@ def test_cli_bad_input_exits_non_zero_with_a_message(database_url: str) -> None:
 def test_cli_reports_an_unreachable_database() -> None:
     result = run("list", env={"DATABASE_URL": "postgresql://postgres:hunter2@127.0.0.1:1/nope"})
     assert result.returncode == 1
-    assert "cannot reach the database at postgresql+psycopg://postgres:***@127.0.0.1:1/nope" in result.stderr
+    assert "cannot reach the database at postgresql://postgres:***@127.0.0.1:1/nope" in result.stderr
     assert "hunter2" not in result.stderr
 
 

@@ -78,8 +78,8 @@ async def create_incident(
         declared_by=declared_by,
         declared_at=now,
         updated_at=now,
-        setup_state=SetupState.PENDING if war_room_lease else SetupState.DONE,
-        setup_lease_until=now + war_room_lease if war_room_lease else None,
+        setup_state=SetupState.DONE if war_room_lease is None else SetupState.PENDING,
+        setup_lease_until=None if war_room_lease is None else now + war_room_lease,
     )
     session.add(incident)
     await session.flush()

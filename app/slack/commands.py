@@ -31,9 +31,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def incident_command(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any]) -> None:
         match parse(command.get("text", "")):
             case Help():
-                await ack(text=USAGE)
+                await _answer(ack, USAGE)
             case Invalid(message):
-                await ack(text=message)
+                await _answer(ack, message)
             case Declare() as request:
                 await _declare(runtime, ack, respond, command, request)
 
@@ -51,19 +51,19 @@ async def _declare(
             request_key=_request_key(command), war_room_lease=runtime.war_room_lease,
         )
     except InvalidDeclaration as exc:
-        await ack(text=str(exc))
+        await _answer(ack, str(exc))
         return
     except DATABASE_UNAVAILABLE:
         log.exception("declaring an incident failed: database unavailable")
-        await ack(text=DATABASE_DOWN)
+        await _answer(ack, DATABASE_DOWN)
         return
     incident = declared.incident
     if declared.duplicate:
-        await ack(text=f"{incident.public_id} was already declared by this request.")
+        await _answer(ack, f"{incident.public_id} was already declared by this request.")
         return
     incidents_declared.labels(incident.severity, Source.SLACK).inc()
-    await ack(text=f":rotating_light: *{incident.public_id}* declared ({incident.severity}): "
-                   f"{escape(incident.title)}\nOpening the war room…")
+    await _answer(ack, f":rotating_light: *{incident.public_id}* declared ({incident.severity}): "
+                       f"{escape(incident.title)}\nOpening the war room…")
     await respond(text=await _open_war_room(runtime, incident), response_type="ephemeral",
                   replace_original=False)
 
@@ -78,6 +78,11 @@ async def _open_war_room(runtime: Runtime, incident: Incident) -> str:
     async with runtime.sessions() as session:
         channel_id = (await session.get_one(Incident, incident.id)).channel_id
     return setup_summary(incident.public_id, channel_id, reports)
+
+
+async def _answer(ack: AsyncAck, text: str) -> None:
+    """Acknowledge the command with a reply only the user who typed it sees."""
+    await ack(response_type="ephemeral", text=text)
 
 
 def setup_summary(public_id: str, channel_id: str | None, reports: list[StepReport]) -> str:
