@@ -120,13 +120,13 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
     async def work(runtime: Runtime) -> str:
         try:
             declared = await declare(runtime.sessions, runtime.config, declaration,
-                                     war_room_lease=runtime.war_room_lease)
+                                     war_room=runtime.war_room_lease)
         except InvalidDeclaration as exc:
             raise click.UsageError(str(exc)) from exc
         incident_id = declared.incident.id
         problems = []
         if runtime.war_room is not None:
-            reports = await runtime.war_room.set_up(incident_id)
+            reports = await runtime.war_room.set_up(incident_id) or []
             problems = [r.describe() for r in reports if r.state in (StepState.FAILED, StepState.SKIPPED)]
         async with runtime.sessions() as session:
             incident = await service.get_incident_by_id(session, incident_id)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import TeamConfig, load_team_config
 from app.db.engine import create_db_engine, session_factory
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.incidents.service import WarRoomLease
 from app.settings import Settings
 from app.slack.client import create_client
 from app.warroom.flows import WarRoom
@@ -47,9 +48,9 @@ class Runtime:
         return cls(settings, config, engine, sessions, slack, war_room)
 
     @property
-    def war_room_lease(self) -> timedelta | None:
-        """Declarations get a war room (and a lease on setting it up) only when Slack is on."""
-        return self.war_room.lease if self.war_room else None
+    def war_room_lease(self) -> WarRoomLease | None:
+        """Declarations get a war room (and this process a lease on setting it up) only with Slack on."""
+        return WarRoomLease(self.war_room.owner, self.war_room.lease) if self.war_room else None
 
     def background(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run work after the response; keep a reference so the task is not garbage-collected."""

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.slack import FakeSlack  # noqa: E402
-
 from tests.support import SlackSender, free_socket  # noqa: E402
 
 SECRET = "bench-signing-secret"

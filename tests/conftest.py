@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
-from tests.fakes.slack import FakeSlack
 
 from app.db.engine import create_sync_engine
 from app.db.migrate import upgrade
+from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, postgres_admin_url
 
 TABLES = "war_room_steps, timeline_events, role_assignments, processed_requests, incidents, incident_day_sequences"

@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 
 import httpx
 import uvicorn
-from tests.fakes.slack import FakeSlack
 
 from app.main import create_app
 from app.settings import Settings
+from tests.fakes.slack import FakeSlack
 
 
 def postgres_admin_url() -> str:

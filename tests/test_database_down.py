@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from tests.fakes.slack import FakeSlack
 
+from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, ack_text, free_socket
 
 

@@ -6,9 +6,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine, text
-from tests.fakes.slack import FakeSlack
 
 from tests.conftest import wait_for
+from tests.fakes.slack import FakeSlack
 from tests.support import SlackSender, ack_text
 
 TITLE = "Payment API returning 500 errors"

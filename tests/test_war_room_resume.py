@@ -13,16 +13,17 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import Engine, text
-from tests.fakes.slack import FakeSlack
 
 from app.config import TeamConfig
 from app.db.engine import create_db_engine, session_factory
 from app.incidents.flows import Declaration, declare
 from app.incidents.models import Source
+from app.incidents.service import WarRoomLease
 from app.settings import Settings
 from app.slack.client import create_client
 from app.warroom.flows import WarRoom
 from tests.conftest import wait_for
+from tests.fakes.slack import FakeSlack
 from tests.support import SlackSender, ack_text, free_socket
 
 
@@ -100,7 +101,8 @@ async def war_room(database_url: str, slack: FakeSlack) -> Iterator[WarRoom]:
 async def _declared_with_step_started(war_room: WarRoom, db: Engine, step: str) -> int:
     declared = await declare(war_room.sessions, war_room.config,
                              Declaration(title="Disk full on db-1", severity="SEV3", declared_by="U0DECLARER",
-                                         source=Source.SLACK), war_room_lease=timedelta(seconds=0))
+                                         source=Source.SLACK),
+                             war_room=WarRoomLease("a-dead-process", timedelta(0)))
     with db.begin() as c:
         c.execute(text("INSERT INTO war_room_steps (incident_id, step, state, updated_at) "
                        "VALUES (:i, :s, 'started', CURRENT_TIMESTAMP)"), {"i": declared.incident.id, "s": step})

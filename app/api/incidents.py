@@ -103,7 +103,7 @@ async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
     )
     try:
         declared = await declare(runtime.sessions, runtime.config, declaration,
-                                 war_room_lease=runtime.war_room_lease)
+                                 war_room=runtime.war_room_lease)
     except InvalidDeclaration as exc:
         raise HTTPException(400, str(exc)) from exc
     incidents_declared.labels(declared.incident.severity, Source.API).inc()

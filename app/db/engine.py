@@ -54,7 +54,11 @@ def _tune_sqlite(engine: Engine) -> None:
 def create_db_engine(database_url: str) -> AsyncEngine:
     url = async_url(database_url)
     if url.get_backend_name() == "sqlite":
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # SQLite has one writer at a time. One pooled connection makes this process's transactions
+        # queue fairly on the pool instead of sleeping in SQLite's busy handler, which backs off
+        # for up to 100 ms per try and gives long tails under bursts.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                     pool_timeout=30)
         _tune_sqlite(engine.sync_engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)

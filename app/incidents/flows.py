@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,14 +66,14 @@ async def declare(
     declaration: Declaration,
     *,
     request_key: str | None = None,
-    war_room_lease: timedelta | None = None,
+    war_room: service.WarRoomLease | None = None,
 ) -> Declared:
     """Validate and durably record a declaration; a repeated request returns the first incident."""
     valid = validate(declaration, config)
     try:
-        return await _record(sessions, valid, request_key, war_room_lease)
+        return await _record(sessions, valid, request_key, war_room)
     except IntegrityError:
-        # Two deliveries of one request raced and the other committed first.
+        # This request was already recorded (a retry, or a duplicate delivery that raced us).
         if request_key is None:
             raise
         async with sessions() as session:
@@ -88,13 +87,11 @@ async def _record(
     sessions: async_sessionmaker[AsyncSession],
     valid: Declaration,
     request_key: str | None,
-    war_room_lease: timedelta | None,
+    war_room: service.WarRoomLease | None,
 ) -> Declared:
+    # A request seen before fails on the processed-request key; declare() turns that into the first
+    # incident. Checking first would cost every declaration a query to spare the rare retry one.
     async with sessions() as session, session.begin():
-        if request_key is not None:
-            seen = await service.incident_for_request(session, request_key)
-            if seen is not None:
-                return Declared(seen, duplicate=True)
         assert valid.severity is not None
         incident = await service.create_incident(
             session,
@@ -105,8 +102,7 @@ async def _record(
             description=valid.description,
             affected_service=valid.affected_service,
             is_private=bool(valid.is_private),
-            war_room_lease=war_room_lease,
+            war_room=war_room,
+            request_key=request_key,
         )
-        if request_key is not None:
-            await service.remember_request(session, request_key, incident)
     return Declared(incident, duplicate=False)

@@ -73,6 +73,7 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     setup_state: Mapped[SetupState] = mapped_column(String(16), default=SetupState.DONE)
+    setup_owner: Mapped[str | None] = mapped_column(String(32))  # the process setting up the war room
     setup_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     timeline: Mapped[list[TimelineEvent]] = relationship(
@@ -138,3 +139,5 @@ class ProcessedRequest(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
     processed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    incident: Mapped[Incident | None] = relationship()

@@ -6,6 +6,7 @@ The caller owns the transaction: nothing here commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -26,6 +27,13 @@ from app.incidents.models import (
     Status,
     TimelineEvent,
 )
+
+
+@dataclass(frozen=True)
+class WarRoomLease:
+    owner: str
+    duration: timedelta
+
 
 OPEN_STATUSES = (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 
@@ -55,12 +63,14 @@ async def create_incident(
     description: str | None = None,
     affected_service: str | None = None,
     is_private: bool = False,
-    war_room_lease: timedelta | None = None,
+    war_room: WarRoomLease | None = None,
+    request_key: str | None = None,
 ) -> Incident:
     """Record a new incident with its declarer as Incident Commander.
 
-    With `war_room_lease`, the incident is marked as needing a war room and leased to the caller,
-    who sets it up; a sweeper resumes it if the lease runs out first.
+    With `war_room`, the incident is marked as needing a war room and leased to the process that
+    will set it up; a sweeper resumes it if that lease runs out first. With `request_key`, a second
+    declaration from the same Slack request fails with IntegrityError instead of recording twice.
     """
     now = utcnow()
     day = now.strftime("%Y%m%d")
@@ -78,21 +88,19 @@ async def create_incident(
         declared_by=declared_by,
         declared_at=now,
         updated_at=now,
-        setup_state=SetupState.DONE if war_room_lease is None else SetupState.PENDING,
-        setup_lease_until=None if war_room_lease is None else now + war_room_lease,
+        setup_state=SetupState.DONE if war_room is None else SetupState.PENDING,
+        setup_owner=war_room.owner if war_room else None,
+        setup_lease_until=now + war_room.duration if war_room else None,
+        roles=[RoleAssignment(role=Role.INCIDENT_COMMANDER, user_id=declared_by, status=RoleStatus.ACTIVE,
+                              since=now)],
+        timeline=[TimelineEvent(kind="declared", actor=declared_by, source=source, occurred_at=now,
+                                text=f"Incident declared ({severity})")],
     )
     session.add(incident)
+    if request_key is not None:
+        session.add(ProcessedRequest(key=request_key, incident=incident))
+    # One flush for the lot: declaring sits on the path of Slack's 3-second ack.
     await session.flush()
-    session.add(
-        RoleAssignment(
-            incident_id=incident.id, role=Role.INCIDENT_COMMANDER, user_id=declared_by,
-            status=RoleStatus.ACTIVE, since=now,
-        )
-    )
-    await add_event(
-        session, incident, kind="declared", actor=declared_by, source=source, occurred_at=now,
-        text=f"Incident declared ({severity})", dedup_key="declared",
-    )
     return incident
 
 
@@ -155,7 +163,3 @@ async def incident_for_request(session: AsyncSession, key: str) -> Incident | No
         return None
     return await session.get(Incident, processed.incident_id)
 
-
-async def remember_request(session: AsyncSession, key: str, incident: Incident | None) -> None:
-    session.add(ProcessedRequest(key=key, incident_id=incident.id if incident else None))
-    await session.flush()

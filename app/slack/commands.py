@@ -48,7 +48,7 @@ async def _declare(
         # Durable before the user hears of it: the ack only goes out once this has committed.
         declared = await declare(
             runtime.sessions, runtime.config, declaration,
-            request_key=_request_key(command), war_room_lease=runtime.war_room_lease,
+            request_key=_request_key(command), war_room=runtime.war_room_lease,
         )
     except InvalidDeclaration as exc:
         await _answer(ack, str(exc))
@@ -75,6 +75,8 @@ async def _open_war_room(runtime: Runtime, incident: Incident) -> str:
     except (TimeoutError, aiohttp.ClientError, *DATABASE_UNAVAILABLE) as exc:
         log.exception("war-room set-up for %s interrupted", incident.public_id)
         return SETUP_INTERRUPTED.format(id=incident.public_id, reason=type(exc).__name__)
+    if reports is None:
+        return f"Another incidentbot process is opening the war room for {incident.public_id}."
     async with runtime.sessions() as session:
         channel_id = (await session.get_one(Incident, incident.id)).channel_id
     return setup_summary(incident.public_id, channel_id, reports)

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncSay
 from sqlalchemy.exc import IntegrityError
 
-from app.incidents import service
+from app.incidents.models import ProcessedRequest
 from app.runtime import Runtime
 from app.slack.command_parser import USAGE
 
@@ -17,10 +17,9 @@ async def first_delivery(runtime: Runtime, event_id: str | None) -> bool:
     if not event_id:
         return True
     try:
+        # The primary key refuses a second row for the same event, across replicas too.
         async with runtime.sessions() as session, session.begin():
-            if await session.get(service.ProcessedRequest, f"slack:event:{event_id}") is not None:
-                return False
-            await service.remember_request(session, f"slack:event:{event_id}", None)
+            session.add(ProcessedRequest(key=f"slack:event:{event_id}"))
     except IntegrityError:
         return False
     return True

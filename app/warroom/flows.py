@@ -8,7 +8,9 @@ happened: steps that are not idempotent look in Slack for their own result befor
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +18,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.config import TeamConfig
@@ -85,15 +87,67 @@ class Outcome:
 
 @dataclass
 class WarRoom:
+    """Opens war rooms. One per process; `owner` names this process in set-up leases."""
+
     sessions: async_sessionmaker[AsyncSession]
     client: AsyncWebClient
     config: TeamConfig
     announce_channel: str
     lease: timedelta = timedelta(minutes=2)
+    # Set-ups run a few at a time so a burst of declarations does not starve the acks.
+    concurrency: int = 4
+    owner: str = field(default_factory=lambda: uuid.uuid4().hex)
     _bot_user_id: str | None = None
+    _slots: asyncio.Semaphore = field(init=False)
+    _active: set[int] = field(default_factory=set)
 
-    async def set_up(self, incident_id: int) -> list[StepReport]:
-        """Run every step not yet finished; the caller holds the incident's set-up lease."""
+    def __post_init__(self) -> None:
+        self._slots = asyncio.Semaphore(self.concurrency)
+
+    async def set_up(self, incident_id: int) -> list[StepReport] | None:
+        """Run every step not yet finished; None when another process holds the set-up."""
+        self._active.add(incident_id)
+        try:
+            async with self._slots:
+                if not await self._claim(incident_id):
+                    return None
+                reports = await self._run_steps(incident_id)
+                await self._finish(incident_id)
+                return reports
+        finally:
+            self._active.discard(incident_id)
+
+    async def resume_pending(self) -> int:
+        """Finish set-ups whose lease ran out (their process died); returns how many were taken."""
+        async with self.sessions() as session:
+            pending = (await session.scalars(
+                select(Incident.id).where(Incident.setup_state == SetupState.PENDING, self._lease_expired())
+            )).all()
+        taken = 0
+        for incident_id in pending:
+            if incident_id not in self._active:
+                log.info("resuming war-room set-up for incident %s", incident_id)
+                taken += await self.set_up(incident_id) is not None
+        return taken
+
+    def _lease_expired(self) -> ColumnElement[bool]:
+        return or_(Incident.setup_lease_until.is_(None), Incident.setup_lease_until < utcnow())
+
+    async def _claim(self, incident_id: int) -> bool:
+        """Take (or renew) the set-up lease: ours already, or expired because its holder died."""
+        async with self.sessions() as session, session.begin():
+            claimed = await session.execute(
+                update(Incident)
+                .where(
+                    Incident.id == incident_id,
+                    Incident.setup_state == SetupState.PENDING,
+                    or_(Incident.setup_owner == self.owner, self._lease_expired()),
+                )
+                .values(setup_owner=self.owner, setup_lease_until=utcnow() + self.lease)
+            )
+        return claimed.rowcount == 1  # type: ignore[attr-defined]
+
+    async def _run_steps(self, incident_id: int) -> list[StepReport]:
         states = await self._states(incident_id)
         steps: dict[Step, Callable[[Incident], Awaitable[Outcome]]] = {
             Step.CREATE_CHANNEL: self._create_channel,
@@ -111,40 +165,7 @@ class WarRoom:
                 state, error = await self._run_step(incident_id, step, run, states, resumed=state is not None)
                 states[step] = (state, error)
             reports.append(StepReport(step, state, error))
-        await self._finish(incident_id)
         return reports
-
-    async def resume_pending(self) -> int:
-        """Finish set-ups whose lease ran out (their process died); returns how many were taken."""
-        now = utcnow()
-        async with self.sessions() as session:
-            pending = (await session.scalars(
-                select(Incident.id).where(
-                    Incident.setup_state == SetupState.PENDING,
-                    (Incident.setup_lease_until.is_(None)) | (Incident.setup_lease_until < now),
-                )
-            )).all()
-        taken = 0
-        for incident_id in pending:
-            if await self._claim(incident_id):
-                taken += 1
-                log.info("resuming war-room set-up for incident %s", incident_id)
-                await self.set_up(incident_id)
-        return taken
-
-    async def _claim(self, incident_id: int) -> bool:
-        now = utcnow()
-        async with self.sessions() as session, session.begin():
-            claimed = await session.execute(
-                update(Incident)
-                .where(
-                    Incident.id == incident_id,
-                    Incident.setup_state == SetupState.PENDING,
-                    (Incident.setup_lease_until.is_(None)) | (Incident.setup_lease_until < now),
-                )
-                .values(setup_lease_until=now + self.lease)
-            )
-        return claimed.rowcount == 1  # type: ignore[attr-defined]
 
     async def _states(self, incident_id: int) -> dict[Step, tuple[StepState, str | None]]:
         async with self.sessions() as session:
@@ -204,7 +225,7 @@ class WarRoom:
     async def _finish(self, incident_id: int) -> None:
         async with self.sessions() as session, session.begin():
             incident = await session.get_one(Incident, incident_id)
-            incident.setup_state, incident.setup_lease_until = SetupState.DONE, None
+            incident.setup_state, incident.setup_lease_until, incident.setup_owner = SetupState.DONE, None, None
 
     # --- steps ---------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('setup_state', sa.String(length=16), nullable=False),
+    sa.Column('setup_owner', sa.String(length=32), nullable=True),
     sa.Column('setup_lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_incidents')),
     sa.UniqueConstraint('day', 'seq', name=op.f('uq_incidents_day_seq')),

@@ -140,6 +140,14 @@ class FakeSlack:
             members = [self.bot_user_id] if bot_is_member else []
             return str(self._new_channel(name, is_private, "USLACKBOT", members)["id"])
 
+    def post_as_user(self, channel_id: str, user_id: str, text: str, thread_ts: str | None = None) -> str:
+        """A message a person wrote in a channel; returns its ts."""
+        with self._lock:
+            ts = self._next_ts()
+            self._messages[channel_id].append({"ts": ts, "user": user_id, "text": text, "blocks": None,
+                                               "metadata": None, "thread_ts": thread_ts})
+            return ts
+
     # --- fault injection ----------------------------------------------------------------------
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
