@@ -3,7 +3,8 @@
 Both servers run as their own processes (uvicorn, one worker) against the same fake Slack Web API.
 Each round sends CONCURRENCY signed `/incident declare` commands at once; latency is from send to
 the ack's response. Ours records each incident in the database before it acks; the bare app acks
-only. Then it measures the time from command to the declaration card being posted in Slack.
+only. It also measures the time from command to the declaration card being posted in Slack,
+one declaration at a time.
 
     python bench/ack_latency.py [--rounds 6] [--concurrency 50] [--database-url URL]
 """
@@ -86,11 +87,11 @@ def card_latencies(url: str, slack: FakeSlack, count: int) -> list[float]:
     sender = SlackSender(url, SECRET, slack)
     results = []
     for n in range(count):
-        before = {c["id"] for c in slack.channels.values()}
+        known = len(slack.channel_ids())
         started = time.perf_counter()
         assert sender.command(f"declare SEV2 Card timing {n}").status_code == 200
         while True:
-            new = [c["id"] for c in slack.channels.values() if c["id"] not in before]
+            new = slack.channel_ids()[known:]
             if new and slack.messages(new[0]):
                 break
             time.sleep(0.002)
@@ -123,8 +124,8 @@ def main() -> None:
             bare.terminate()
         ours_process, ours_url = start(["-m", "app.cli", "serve", "--host", "127.0.0.1"], env)
         try:
-            ours = asyncio.run(ack_latencies(ours_url, slack, args.rounds, args.concurrency))
             cards = card_latencies(ours_url, slack, args.cards)
+            ours = asyncio.run(ack_latencies(ours_url, slack, args.rounds, args.concurrency))
         finally:
             ours_process.terminate()
 

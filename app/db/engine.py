@@ -61,7 +61,9 @@ def create_db_engine(database_url: str) -> AsyncEngine:
                                      pool_timeout=30)
         _tune_sqlite(engine.sync_engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No overflow: connections opened for a burst would be closed again after it, and opening them
+    # costs more than waiting for a pooled one.
+    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=0, pool_timeout=30)
 
 
 def create_sync_engine(database_url: str) -> Engine:

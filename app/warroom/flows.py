@@ -1,9 +1,10 @@
 """Setting up an incident's war room in Slack, one recorded step at a time.
 
-Each step is marked started before its Slack call and done (with a timeline event) after it, in
-the database. A process that dies mid-way leaves the incident pending; the next start (or another
-replica, once the lease runs out) finishes the remaining steps. A step left "started" may have
-happened: steps that are not idempotent look in Slack for their own result before redoing.
+Each step is recorded as done (with a timeline event) after its Slack call; steps that would
+leave a duplicate if redone are also marked started before it. A process that dies mid-way
+leaves the incident pending; the next start (or another replica, once the lease runs out)
+finishes the remaining steps. A step left "started" may have happened, so it first looks in
+Slack for its own result (the channel, the card) before redoing.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ NEEDS = {
     Step.POST_CARD: Step.CREATE_CHANNEL,
     Step.PIN_CARD: Step.POST_CARD,
 }
+# Steps that would make a second channel or message if redone; the others are simply run again.
+NOT_IDEMPOTENT = {Step.CREATE_CHANNEL, Step.POST_CARD, Step.ANNOUNCE}
 LABELS = {
     Step.CREATE_CHANNEL: "create the war-room channel",
     Step.INVITE_DECLARER: "invite the declarer",
@@ -190,7 +193,8 @@ class WarRoom:
         try:
             outcome = await self._reconcile(step, incident) if resumed else None
             if outcome is None:
-                await self._record(incident_id, step, StepState.STARTED)
+                if step in NOT_IDEMPOTENT:
+                    await self._record(incident_id, step, StepState.STARTED)
                 outcome = await run(incident)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown_error")

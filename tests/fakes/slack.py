@@ -223,6 +223,11 @@ class FakeSlack:
     def channels(self) -> dict[str, Params]:
         return self._snapshot(self._channels)
 
+    def channel_ids(self) -> list[str]:
+        """Ids only, in creation order: cheap enough to poll."""
+        with self._lock:
+            return list(self._channels)
+
     def channel_by_name(self, name: str) -> Params | None:
         with self._lock:
             return copy.deepcopy(self._by_name(name))
