@@ -46,6 +46,39 @@ DEFAULT_SEVERITIES = [
     SeverityLevel(name="SEV5", meaning="Informational - no customer impact"),
 ]
 
+class RoleSpec(BaseModel):
+    name: str
+    brief: str
+    aliases: list[str] = Field(default_factory=list)
+    many: bool = False  # several people may hold it at once
+
+    def called(self, name: str) -> bool:
+        wanted = " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+        initials = "".join(word[0] for word in self.name.lower().split())
+        return wanted in (self.name.lower(), initials, *(a.lower() for a in self.aliases))
+
+
+DEFAULT_ROLES = [
+    RoleSpec(name="Incident Commander", aliases=["commander"], brief=(
+        "You coordinate the response: keep the team focused on mitigation, decide what happens next, "
+        "assign the other roles, and make sure stakeholders get updates on time. You don't have to "
+        "fix it yourself; delegate the hands-on work. Hand off explicitly with `/incident assign`.")),
+    RoleSpec(name="Communications", aliases=["comms", "comm"], brief=(
+        "You keep everyone outside the war room informed: post `/incident update` at the cadence the "
+        "severity calls for, answer stakeholders so responders are not interrupted, and prepare "
+        "customer-facing wording with the Incident Commander.")),
+    RoleSpec(name="Scribe", brief=(
+        "You keep the record: pin or react with :pushpin: to decisions, findings and actions so they "
+        "land on the timeline, note what was tried and when with `/incident note`, and collect "
+        "follow-ups for the postmortem.")),
+    RoleSpec(name="Subject Expert", aliases=["sme", "expert", "subject matter expert"], many=True, brief=(
+        "You bring deep knowledge of the affected system: investigate, propose and carry out fixes, "
+        "and tell the Incident Commander what you find and what you are about to change before "
+        "you change it.")),
+]
+
+DEFAULT_UPDATE_CADENCE = {"SEV1": 15, "SEV2": 30, "SEV3": 60, "SEV4": 120, "SEV5": 240}
+
 DEFAULT_NEXT_ACTIONS = [
     "Investigate {service} logs and error rates",
     "Check recent deployments and config changes",
@@ -59,6 +92,11 @@ class TeamConfig(BaseModel):
     default_severity: str = "SEV3"
     services: list[Service] = Field(default_factory=list)
     next_actions: list[str] = Field(default_factory=lambda: list(DEFAULT_NEXT_ACTIONS))
+    roles: list[RoleSpec] = Field(default_factory=lambda: list(DEFAULT_ROLES))
+    # Minutes between status updates per severity; the war room is reminded when one is overdue.
+    update_cadence_minutes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_UPDATE_CADENCE))
+    # Reacting with this emoji to a war-room message puts it on the timeline.
+    timeline_reaction: str = "pushpin"
     bridge_url: str | None = None
     status_page_url: str | None = None
     private_channels: bool = False
@@ -70,8 +108,22 @@ class TeamConfig(BaseModel):
     def severity_names(self) -> list[str]:
         return [s.name for s in self.severities]
 
+    def role(self, name: str) -> RoleSpec | None:
+        """A role by its name, initials (ic) or an alias (comms, sme), case-insensitively."""
+        return next((spec for spec in self.roles if spec.called(name)), None)
+
+    def update_cadence(self, severity: str) -> int | None:
+        return self.update_cadence_minutes.get(severity.upper())
+
     def service_for(self, text: str) -> str | None:
         return next((s.name for s in self.services if s.mentioned_in(text)), None)
+
+    @field_validator("roles")
+    @classmethod
+    def _keep_commander(cls, value: list[RoleSpec]) -> list[RoleSpec]:
+        if not any(r.name == "Incident Commander" for r in value):
+            raise ValueError("the Incident Commander role cannot be removed")
+        return value
 
     @field_validator("severities")
     @classmethod

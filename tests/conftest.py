@@ -16,27 +16,33 @@ from app.db.migrate import upgrade
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, postgres_admin_url
 
-TABLES = "war_room_steps, timeline_events, role_assignments, processed_requests, incidents, incident_day_sequences"
+TABLES = ", ".join([
+    "war_room_steps", "timeline_events", "timeline_marks", "transcript_messages", "participants", "next_actions",
+    "role_assignments", "processed_requests", "incidents", "incident_day_sequences",
+])
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A scratch database on the Postgres server, migrated once; CI must have it, laptops may not."""
     admin_url = postgres_admin_url()
+    name = f"incidentbot_test_{os.getpid()}"  # test runs side by side don't share a database
     try:
         admin = create_sync_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(text("DROP DATABASE IF EXISTS incidentbot_test WITH (FORCE)"))
-            connection.execute(text("CREATE DATABASE incidentbot_test"))
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            connection.execute(text(f"CREATE DATABASE {name}"))
     except Exception as exc:  # any failure to reach the server means: no Postgres here
         message = (f"Postgres not reachable at {admin_url} ({type(exc).__name__}). Start it, or point "
                    "INCIDENTBOT_TEST_POSTGRES_URL at a server, to run the Postgres tests.")
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    url = admin_url.rsplit("/", 1)[0] + "/incidentbot_test"
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
     yield url
+    with admin.connect() as connection:
+        connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
 
 

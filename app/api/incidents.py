@@ -72,7 +72,7 @@ class DeclareIn(BaseModel):
     severity: str | None = None
     description: str | None = None
     affected_service: str | None = None
-    declared_by: str = Field(default="api", min_length=1, max_length=60)
+    declared_by: str | None = Field(default=None, min_length=1, max_length=60, description="Who declares")
 
 
 @router.get("/incidents")
@@ -99,7 +99,8 @@ async def show_incident(public_id: str, runtime: RuntimeDep) -> IncidentDetailOu
 async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
     declaration = Declaration(
         title=body.title, severity=body.severity, description=body.description,
-        affected_service=body.affected_service, declared_by=f"api:{body.declared_by}", source=Source.API,
+        affected_service=body.affected_service, source=Source.API,
+        declared_by=f"api:{body.declared_by}" if body.declared_by else "api",
     )
     try:
         declared = await declare(runtime.sessions, runtime.config, declaration,

@@ -72,6 +72,10 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)  # resolution summary
+    postmortem_owner: Mapped[str | None] = mapped_column(String(64))
+    # When the war room next owes stakeholders a status update; the reminder loop watches it.
+    next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     setup_state: Mapped[SetupState] = mapped_column(String(16), default=SetupState.DONE)
     setup_owner: Mapped[str | None] = mapped_column(String(32))  # the process setting up the war room
     setup_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -82,6 +86,13 @@ class Incident(Base):
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="incident", order_by="RoleAssignment.since, RoleAssignment.id"
     )
+    next_actions: Mapped[list[NextAction]] = relationship(
+        back_populates="incident", order_by="NextAction.position, NextAction.id"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (Status.INVESTIGATING, Status.IDENTIFIED, Status.MONITORING)
 
     def active_holder(self, role: Role) -> str | None:
         return next((r.user_id for r in self.roles if r.role == role and r.ended_at is None), None)
@@ -120,6 +131,59 @@ class RoleAssignment(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     incident: Mapped[Incident] = relationship(back_populates="roles")
+
+
+class NextAction(Base):
+    """A checklist item on the incident card, ticked off from Slack."""
+
+    __tablename__ = "next_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(String(300))
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    incident: Mapped[Incident] = relationship(back_populates="next_actions")
+
+
+class TimelineMark(Base):
+    """Someone marked a war-room message for the timeline (a reaction or a pin).
+
+    The message is on the timeline while at least one mark remains.
+    """
+
+    __tablename__ = "timeline_marks"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    message_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    via: Mapped[str] = mapped_column(String(16), primary_key=True)  # "reaction" or "pin"
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TranscriptMessage(Base):
+    """A war-room message as it now reads (edits applied, deletions marked), for RCA and postmortems."""
+
+    __tablename__ = "transcript_messages"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DaySequence(Base):
