@@ -135,11 +135,20 @@ async def add_event(
 
 
 def _with_details(stmt):  # type: ignore[no-untyped-def]
-    return stmt.options(selectinload(Incident.timeline), selectinload(Incident.roles))
+    return stmt.options(
+        selectinload(Incident.timeline), selectinload(Incident.roles), selectinload(Incident.next_actions)
+    )
 
 
 async def get_incident(session: AsyncSession, public_id: str) -> Incident | None:
     return await session.scalar(_with_details(select(Incident)).where(Incident.public_id == public_id.upper()))
+
+
+async def incident_for_channel(session: AsyncSession, channel_id: str) -> Incident | None:
+    """The incident whose war room this channel is, by channel id (names change; ids do not)."""
+    return await session.scalar(
+        _with_details(select(Incident)).where(Incident.channel_id == channel_id).order_by(Incident.id.desc())
+    )
 
 
 async def get_incident_by_id(session: AsyncSession, incident_id: int) -> Incident:
