@@ -51,6 +51,7 @@ class RoleSpec(BaseModel):
     brief: str
     aliases: list[str] = Field(default_factory=list)
     many: bool = False  # several people may hold it at once
+    listed_when_open: bool = True  # shown as "unassigned" on the card until someone takes it
 
     def called(self, name: str) -> bool:
         wanted = " ".join(name.lower().replace("_", " ").replace("-", " ").split())
@@ -75,6 +76,10 @@ DEFAULT_ROLES = [
         "You bring deep knowledge of the affected system: investigate, propose and carry out fixes, "
         "and tell the Incident Commander what you find and what you are about to change before "
         "you change it.")),
+    RoleSpec(name="Postmortem Owner", aliases=["postmortem", "pm"], listed_when_open=False, brief=(
+        "You own the write-up once the incident is resolved: gather the timeline and what the "
+        "responders learned, run the review blamelessly, and make sure every action item has an "
+        "owner and a due date.")),
 ]
 
 DEFAULT_UPDATE_CADENCE = {"SEV1": 15, "SEV2": 30, "SEV3": 60, "SEV4": 120, "SEV5": 240}

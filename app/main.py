@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         socket = None
         if runtime.war_room is not None:
             runtime.background(runtime.sweep_war_rooms())
+            runtime.background(runtime.remind_loop())
         if bolt is not None and settings.socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.config import TeamConfig, load_team_config
 from app.db.engine import create_db_engine, session_factory
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.incidents.reminders import remind_overdue_updates
 from app.incidents.service import WarRoomLease
 from app.settings import Settings
 from app.slack.client import create_client
@@ -67,6 +68,19 @@ class Runtime:
             except DATABASE_UNAVAILABLE:
                 log.warning("war-room sweep skipped: database unavailable")
             await asyncio.sleep(self.settings.setup_sweep_seconds)
+
+    async def remind_loop(self) -> None:
+        """Remind war rooms of overdue status updates, now and every few seconds.
+
+        The schedule is in the database, so a restart (or another replica) carries on where this left off.
+        """
+        assert self.slack is not None
+        while True:
+            try:
+                await remind_overdue_updates(self)
+            except DATABASE_UNAVAILABLE:
+                log.warning("update reminders skipped: database unavailable")
+            await asyncio.sleep(self.settings.reminder_check_seconds)
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     setup_lease_seconds: float = Field(120.0, validation_alias="INCIDENTBOT_SETUP_LEASE_SECONDS")
     # How often a running service looks for war-room set-ups left unfinished by a dead process.
     setup_sweep_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_SETUP_SWEEP_SECONDS")
+    # How often a running service looks for war rooms whose status update is overdue.
+    reminder_check_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_REMINDER_CHECK_SECONDS")
 
     @property
     def slack_enabled(self) -> bool:

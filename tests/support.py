@@ -89,6 +89,27 @@ class SlackSender:
     def command(self, text: str, **kwargs: Any) -> httpx.Response:
         return self.post(self.command_body(text, **kwargs))
 
+    def interaction(self, payload: dict[str, Any]) -> httpx.Response:
+        """Block actions and view submissions arrive form-encoded as one `payload` JSON field."""
+        base = {"team": {"id": self.slack.team_id}, "api_app_id": "A0001", "token": "legacy-verification-token",
+                "trigger_id": f"trig.{uuid.uuid4().hex}"}
+        return self.post(urlencode({"payload": json.dumps({**base, **payload})}))
+
+    def click(self, action_id: str, value: str, *, user: str, channel: str, message_ts: str) -> httpx.Response:
+        return self.interaction({
+            "type": "block_actions", "user": {"id": user}, "channel": {"id": channel},
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "message": {"ts": message_ts}, "response_url": self.slack.response_url(),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": "b", "value": value,
+                         "action_ts": str(time.time())}],
+        })
+
+    def submit(self, view: dict[str, Any], values: dict[str, Any], *, user: str) -> httpx.Response:
+        """Submit a modal the app opened (as the fake recorded it) with the given input values."""
+        state = {block_id: {"value": value} for block_id, value in values.items()}
+        return self.interaction({"type": "view_submission", "user": {"id": user},
+                                 "view": {**view, "state": {"values": state}}})
+
 
 def ack_text(response: httpx.Response) -> str:
     """The text of a slash-command ack; Bolt answers ephemeral JSON."""

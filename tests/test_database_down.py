@@ -20,7 +20,7 @@ def test_declare_with_the_database_down_tells_the_declarer_and_keeps_serving(sla
     with AppServer(env) as server:
         sender = SlackSender(server.url, "test-signing-secret", slack)
         reply = ack_text(sender.command("declare SEV1 Everything is down"))
-        assert "incident database is unreachable" in reply and "Nothing was declared" in reply
+        assert "incident database is unreachable" in reply and "Nothing was changed" in reply
         assert httpx.get(f"{server.url}/healthz").status_code == 200
         ready = httpx.get(f"{server.url}/readyz")
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"

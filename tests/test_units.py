@@ -8,7 +8,7 @@ import pytest
 
 from app.config import ConfigError, load_team_config
 from app.db.migrate import heads
-from app.slack.command_parser import Declare, Help, Invalid, parse
+from app.slack.command_parser import Declare, Help, Invalid, ListOpen, OnIncident, OpenDeclareForm, parse
 from app.warroom.naming import MAX_CHANNEL_NAME, belongs_to, channel_name
 
 SLACK_NAME = r"^[a-z0-9_-]{1,80}$"
@@ -40,8 +40,27 @@ def test_command_parsing() -> None:
     assert parse("declare Payment API down") == Declare("Payment API down", None)
     assert parse("declare SEV9 x") == Declare("x", "SEV9")  # unknown severities are judged against config
     assert parse("  ") == Help() and parse("help") == Help()
-    assert isinstance(parse("declare"), Invalid)
+    assert parse("declare") == OpenDeclareForm(None) and parse("declare sev1") == OpenDeclareForm("SEV1")
+    assert parse("declare Login &amp; SSO &lt;down&gt;") == Declare("Login & SSO <down>", None)
     assert isinstance(parse("resolve-all"), Invalid)
+    assert parse("list") == ListOpen()
+
+
+def test_incident_subcommand_parsing() -> None:
+    assert parse("status") == OnIncident("status", None)
+    assert parse("status inc-2026-1125-001") == OnIncident("status", "INC-2026-1125-001")
+    assert parse("update Rolled back --status identified") == OnIncident(
+        "update", None, text="Rolled back", status="identified")
+    assert parse("update INC-2026-1125-002 --status=monitoring Fix deployed") == OnIncident(
+        "update", "INC-2026-1125-002", text="Fix deployed", status="monitoring")
+    assert parse("severity sev1 revenue impact") == OnIncident("severity", None, text="revenue impact",
+                                                               severity="SEV1")
+    assert parse("assign comms <@U0BOB|bob>") == OnIncident("assign", None, text="comms", user_id="U0BOB")
+    assert parse("assign <@U0BOB> subject expert") == OnIncident("assign", None, text="subject expert",
+                                                                 user_id="U0BOB")
+    assert parse("resolve Rolled back 2.3.1") == OnIncident("resolve", None, text="Rolled back 2.3.1")
+    for bad in ("update", "update --status fixed done", "severity", "severity high", "assign comms", "note"):
+        assert isinstance(parse(bad), Invalid), bad
 
 
 def test_team_config_from_yaml(tmp_path: Path) -> None:
@@ -74,3 +93,9 @@ def test_bad_team_config_says_what_is_wrong(tmp_path: Path, content: str, messag
 
 def test_migrations_have_a_single_head() -> None:
     assert len(heads("sqlite://")) == 1
+
+
+def test_the_documented_example_config_loads() -> None:
+    config = load_team_config(Path(__file__).parent.parent / "incidentbot.example.yml")
+    assert config.update_cadence("sev1") == 15 and config.service_for("checkout is slow") == "payment-api"
+    assert config.role("ic") is not None and config.role("postmortem") is not None

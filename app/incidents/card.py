@@ -7,13 +7,20 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from app.config import TeamConfig
-from app.incidents.models import Incident, Role
+from app.incidents.models import Incident, Role, TimelineEvent
 
 
 class RoleRow(BaseModel):
     role: str
     assignee: str | None
     status: str
+
+
+class ActionRow(BaseModel):
+    id: int
+    text: str
+    done: bool
+    done_by: str | None = None
 
 
 class TimelineRow(BaseModel):
@@ -37,12 +44,18 @@ class IncidentCard(BaseModel):
     description: str | None
     roles: list[RoleRow]
     timeline: list[TimelineRow]
-    next_actions: list[str]
+    next_actions: list[ActionRow]
+    last_update: TimelineRow | None
+    summary: str | None
     channel_id: str | None
     channel_name: str | None
     announce_channel: str
     bridge_url: str | None
     status_page_url: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in ("RESOLVED", "CLOSED")
 
     @property
     def spans_days(self) -> bool:
@@ -51,7 +64,7 @@ class IncidentCard(BaseModel):
 
 def build_card(incident: Incident, config: TeamConfig, announce_channel: str) -> IncidentCard:
     level = config.severity(incident.severity)
-    service = incident.affected_service or "the affected service"
+    updates = [e for e in incident.timeline if e.kind == "status_update"]
     return IncidentCard(
         public_id=incident.public_id,
         title=incident.title,
@@ -65,9 +78,12 @@ def build_card(incident: Incident, config: TeamConfig, announce_channel: str) ->
         revenue_impact=incident.revenue_impact,
         regions=incident.regions,
         description=incident.description,
-        roles=_role_rows(incident),
-        timeline=[TimelineRow(at=e.occurred_at, text=e.text, actor=e.actor) for e in incident.timeline],
-        next_actions=[action.format(service=service) for action in config.next_actions],
+        roles=_role_rows(incident, config),
+        timeline=[_row(e) for e in incident.timeline],
+        next_actions=[ActionRow(id=a.id, text=a.text, done=a.done_at is not None, done_by=a.done_by)
+                      for a in incident.next_actions],
+        last_update=_row(updates[-1]) if updates else None,
+        summary=incident.summary,
         channel_id=incident.channel_id,
         channel_name=incident.channel_name,
         announce_channel=announce_channel,
@@ -76,10 +92,16 @@ def build_card(incident: Incident, config: TeamConfig, announce_channel: str) ->
     )
 
 
-def _role_rows(incident: Incident) -> list[RoleRow]:
+def _row(event: TimelineEvent) -> TimelineRow:
+    return TimelineRow(at=event.occurred_at, text=event.text, actor=event.actor)
+
+
+def _role_rows(incident: Incident, config: TeamConfig) -> list[RoleRow]:
+    """Active holders in the configured role order, then the roles nobody holds yet."""
     active = [r for r in incident.roles if r.ended_at is None]
     rows = [RoleRow(role=r.role, assignee=r.user_id, status=r.status) for r in active]
     held = {r.role for r in active}
-    rows += [RoleRow(role=role, assignee=None, status="Unassigned") for role in Role if role not in held]
-    order = {role.value: index for index, role in enumerate(Role)}
+    rows += [RoleRow(role=spec.name, assignee=None, status="Unassigned")
+             for spec in config.roles if spec.name not in held and spec.listed_when_open]
+    order = {spec.name: index for index, spec in enumerate(config.roles)}
     return sorted(rows, key=lambda row: order.get(row.role, len(order)))

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from agents.incident_commander import SeverityAssessment, assess_severity
 from app.config import TeamConfig
 from app.incidents import service
 from app.incidents.models import Incident, Source
+from app.incidents.reminders import schedule_next_update
 
 MAX_TITLE = 500
 
@@ -33,20 +35,29 @@ class Declaration:
 class Declared:
     incident: Incident
     duplicate: bool  # this request had already declared it
+    assessment: SeverityAssessment | None = None  # why this severity, when the declarer gave none
 
 
 def severity_help(config: TeamConfig) -> str:
     return ", ".join(s.name for s in config.severities)
 
 
-def validate(declaration: Declaration, config: TeamConfig) -> Declaration:
-    """Normalise a declaration or raise InvalidDeclaration saying what is wrong."""
+def validate(declaration: Declaration, config: TeamConfig) -> tuple[Declaration, SeverityAssessment | None]:
+    """Normalise a declaration or raise InvalidDeclaration saying what is wrong.
+
+    With no severity given, the incident commander assesses one from the title and description.
+    """
     title = " ".join(declaration.title.split())
     if not title:
         raise InvalidDeclaration("The incident needs a title.")
     if len(title) > MAX_TITLE:
         raise InvalidDeclaration(f"The title is {len(title)} characters; keep it under {MAX_TITLE}.")
-    severity = (declaration.severity or config.default_severity).upper()
+    assessment = None
+    if declaration.severity:
+        severity = declaration.severity.upper()
+    else:
+        assessment = assess_severity(title, declaration.description, config)
+        severity = assessment.severity
     if config.severity(severity) is None:
         raise InvalidDeclaration(f"Unknown severity {severity}. Use one of {severity_help(config)}.")
     return Declaration(
@@ -57,7 +68,7 @@ def validate(declaration: Declaration, config: TeamConfig) -> Declaration:
         description=(declaration.description or "").strip() or None,
         affected_service=declaration.affected_service or config.service_for(title),
         is_private=config.private_channels if declaration.is_private is None else declaration.is_private,
-    )
+    ), assessment
 
 
 async def declare(
@@ -69,9 +80,10 @@ async def declare(
     war_room: service.WarRoomLease | None = None,
 ) -> Declared:
     """Validate and durably record a declaration; a repeated request returns the first incident."""
-    valid = validate(declaration, config)
+    valid, assessment = validate(declaration, config)
     try:
-        return await _record(sessions, valid, request_key, war_room)
+        incident = await _record(sessions, config, valid, request_key, war_room)
+        return Declared(incident, duplicate=False, assessment=assessment)
     except IntegrityError:
         # This request was already recorded (a retry, or a duplicate delivery that raced us).
         if request_key is None:
@@ -85,10 +97,11 @@ async def declare(
 
 async def _record(
     sessions: async_sessionmaker[AsyncSession],
+    config: TeamConfig,
     valid: Declaration,
     request_key: str | None,
     war_room: service.WarRoomLease | None,
-) -> Declared:
+) -> Incident:
     # A request seen before fails on the processed-request key; declare() turns that into the first
     # incident. Checking first would cost every declaration a query to spare the rare retry one.
     async with sessions() as session, session.begin():
@@ -104,5 +117,8 @@ async def _record(
             is_private=bool(valid.is_private),
             war_room=war_room,
             request_key=request_key,
+            next_actions=[a.format(service=valid.affected_service or "the affected service")
+                          for a in config.next_actions],
         )
-    return Declared(incident, duplicate=False)
+        schedule_next_update(incident, config, incident.declared_at)
+    return incident

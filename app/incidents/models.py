@@ -73,7 +73,6 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[str | None] = mapped_column(Text)  # resolution summary
-    postmortem_owner: Mapped[str | None] = mapped_column(String(64))
     # When the war room next owes stakeholders a status update; the reminder loop watches it.
     next_update_due: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     setup_state: Mapped[SetupState] = mapped_column(String(16), default=SetupState.DONE)

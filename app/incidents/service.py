@@ -18,6 +18,7 @@ from app.db.base import utcnow
 from app.incidents.models import (
     DaySequence,
     Incident,
+    NextAction,
     ProcessedRequest,
     Role,
     RoleAssignment,
@@ -65,6 +66,7 @@ async def create_incident(
     is_private: bool = False,
     war_room: WarRoomLease | None = None,
     request_key: str | None = None,
+    next_actions: Sequence[str] = (),
 ) -> Incident:
     """Record a new incident with its declarer as Incident Commander.
 
@@ -95,12 +97,13 @@ async def create_incident(
                               since=now)],
         timeline=[TimelineEvent(kind="declared", actor=declared_by, source=source, occurred_at=now,
                                 text=f"Incident declared ({severity})")],
+        next_actions=[NextAction(position=n, text=text) for n, text in enumerate(next_actions)],
     )
     session.add(incident)
     if request_key is not None:
         session.add(ProcessedRequest(key=request_key, incident=incident))
-    # One flush for the lot: declaring sits on the path of Slack's 3-second ack.
-    await session.flush()
+    # No flush here: the caller's commit writes it all at once (declaring is on the path of
+    # Slack's 3-second ack), after any last settings such as the update reminder.
     return incident
 
 

@@ -8,7 +8,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 
 from app.runtime import Runtime
-from app.slack import commands, events
+from app.slack import buttons, capture, commands, events, forms
 
 
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
@@ -16,7 +16,10 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     app = AsyncApp(client=runtime.slack, signing_secret=secret, process_before_response=False)
     commands.register(app, runtime)
+    forms.register(app, runtime)
+    buttons.register(app, runtime)
     events.register(app, runtime)
+    capture.register(app, runtime)
     return app
 
 

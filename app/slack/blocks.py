@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.incidents.card import IncidentCard
+from app.incidents.card import ActionRow, IncidentCard
 from app.incidents.render import SLACK_USER_ID, clock, datetime_utc
 
 Block = dict[str, Any]
 SECTION_LIMIT = 3000  # Slack rejects section text longer than this (invalid_blocks)
+MAX_CARD_ACTIONS = 15  # Slack allows 50 blocks a message; the checklist gets at most this many
 
 
 def escape(text: str) -> str:
@@ -39,24 +40,15 @@ def _fields(pairs: list[tuple[str, str]]) -> Block:
 
 
 def card_blocks(card: IncidentCard) -> list[Block]:
-    roles = "\n".join(
-        f"• {row.role}: {mention(row.assignee) if row.assignee else '_unassigned_'} ({row.status})"
-        for row in card.roles
-    )
-    timeline = "\n".join(
-        f"• `{clock(row.at, card.spans_days)}` {escape(row.text)}" for row in card.timeline[-15:]
-    )
-    actions = "\n".join(f"{i}. ☐ {escape(a)}" for i, a in enumerate(card.next_actions, 1))
-    channels = [f"• Slack: {channel_link(card.channel_id, card.channel_name)}",
-                f"• Announcements: #{escape(card.announce_channel.lstrip('#'))}"]
-    if card.bridge_url:
-        channels.append(f"• Bridge: {card.bridge_url}")
-    if card.status_page_url:
-        channels.append(f"• Status page: {card.status_page_url}")
-    header = f"Incident declared: {card.public_id}"
+    """The pinned incident card, kept current: facts, roles, timeline, checklist and buttons."""
+    title = f"*{escape(card.title)}*" + (f"\n{escape(card.description)}" if card.description else "")
+    if card.summary:
+        title += f"\n*Resolution:* {escape(card.summary)}"
+    if card.last_update:
+        title += f"\n*Last update* ({clock(card.last_update.at, card.spans_days)}): {escape(card.last_update.text)}"
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": header[:150]}},
-        _section(f"*{escape(card.title)}*" + (f"\n{escape(card.description)}" if card.description else "")),
+        {"type": "header", "text": {"type": "plain_text", "text": card_heading(card)[:150]}},
+        _section(title),
         _fields([
             ("Severity", f"{card.severity} ({escape(card.severity_meaning)})"),
             ("Status", card.status),
@@ -70,13 +62,67 @@ def card_blocks(card: IncidentCard) -> list[Block]:
             ("Regions", escape(card.regions or "Being assessed")),
         ]),
         {"type": "divider"},
-        _section(f"*Assigned roles*\n{roles}"),
-        _section(f"*Initial timeline*\n{timeline or '_nothing yet_'}"),
-        _section(f"*Next actions*\n{actions}"),
-        _section("*Communication channels*\n" + "\n".join(channels)),
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{card.public_id} · incidentbot"}]},
+        _section(f"*Assigned roles*\n{_roles(card)}"),
+        _section(f"*{'Initial timeline' if len(card.timeline) < 12 else 'Timeline'}*\n{_timeline(card)}"),
+        _section("*Next actions*"),
+        *[_action_row(card, action) for action in card.next_actions[:MAX_CARD_ACTIONS]],
+        _section(f"*Communication channels*\n{_channels(card)}"),
     ]
+    if card.is_open:
+        blocks.append({"type": "actions", "block_id": "incident_buttons", "elements": [
+            _button("Take IC", "take_ic", card.public_id),
+            _button("Post update", "post_update", card.public_id, style="primary"),
+            _button("Resolve", "resolve_incident", card.public_id, style="danger"),
+        ]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{card.public_id} · incidentbot"}]})
     return blocks
+
+
+def card_heading(card: IncidentCard) -> str:
+    return f"Incident {'Declared' if card.is_open else card.status.title()}: {card.public_id}"
+
+
+def _roles(card: IncidentCard) -> str:
+    return "\n".join(
+        f"• {row.role}: {mention(row.assignee) if row.assignee else '_unassigned_'} ({row.status})"
+        for row in card.roles
+    )
+
+
+def _timeline(card: IncidentCard) -> str:
+    rows = [f"• `{clock(row.at, card.spans_days)}` {escape(row.text)}" for row in card.timeline[-15:]]
+    return "\n".join(rows) or "_nothing yet_"
+
+
+def _channels(card: IncidentCard) -> str:
+    channels = [f"• Slack: {channel_link(card.channel_id, card.channel_name)}",
+                f"• Announcements: #{escape(card.announce_channel.lstrip('#'))}"]
+    if card.bridge_url:
+        channels.append(f"• Bridge: {card.bridge_url}")
+    if card.status_page_url:
+        channels.append(f"• Status page: {card.status_page_url}")
+    return "\n".join(channels)
+
+
+def _action_row(card: IncidentCard, action: ActionRow) -> Block:
+    if action.done:
+        text = f"☑ ~{escape(action.text)}~ ({mention(action.done_by)})"
+        button = _button("Undo", "next_action_undo", f"{card.public_id}:{action.id}")
+    else:
+        text = f"☐ {escape(action.text)}"
+        button = _button("Done", "next_action_done", f"{card.public_id}:{action.id}")
+    block = _section(text)
+    if card.is_open:
+        block["accessory"] = button
+    return block
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> Block:
+    button: Block = {"type": "button", "text": {"type": "plain_text", "text": text}, "action_id": action_id,
+                     "value": value}
+    if style:
+        button["style"] = style
+    return button
 
 
 def card_fallback_text(card: IncidentCard) -> str:
@@ -84,10 +130,13 @@ def card_fallback_text(card: IncidentCard) -> str:
 
 
 def announcement_blocks(card: IncidentCard) -> list[Block]:
-    return [
-        _section(
-            f":rotating_light: *{card.public_id}* declared: *{escape(card.title)}*\n"
-            f"{card.severity} ({escape(card.severity_meaning)}) · {card.status} · "
-            f"IC {mention(card.commander)}\nWar room: {channel_link(card.channel_id, card.channel_name)}"
-        )
-    ]
+    """The one summary message in the announcement channel, edited in place as the incident changes."""
+    icon = ":rotating_light:" if card.is_open else ":white_check_mark:"
+    text = (f"{icon} *{card.public_id}*: *{escape(card.title)}*\n"
+            f"{card.severity} ({escape(card.severity_meaning)}) · *{card.status}* · IC {mention(card.commander)}\n"
+            f"War room: {channel_link(card.channel_id, card.channel_name)}")
+    if card.last_update:
+        text += f"\n*Last update* ({datetime_utc(card.last_update.at)}): {escape(card.last_update.text)}"
+    if card.summary:
+        text += f"\n*Resolution:* {escape(card.summary)}"
+    return [_section(text)]

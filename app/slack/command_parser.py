@@ -1,4 +1,8 @@
-"""Parsing `/incident` command text into what the user asked for, with the error to show if not."""
+"""Parsing `/incident` command text into what the user asked for, with the error to show if not.
+
+Slack escapes the command text (the manifest sets should_escape): users arrive as `<@U123|name>`,
+and `&`, `<`, `>` as entities, which are turned back into text here.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,19 @@ import re
 from dataclasses import dataclass
 
 SEVERITY_TOKEN = re.compile(r"^sev-?(\d+)$", re.IGNORECASE)
-SUBCOMMANDS = ("declare", "help")
+INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{4}-\d{3,}$", re.IGNORECASE)
+USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+STATUS_FLAG = re.compile(r"\s--status[= ](\S+)", re.IGNORECASE)
 
-USAGE = (
-    "*Incident commands*\n"
-    "• `/incident declare [SEV1-SEV5] <title>`: declare an incident and open its war room\n"
-    "  e.g. `/incident declare SEV2 Payment API returning 500 errors`\n"
-    "• `/incident help`: this message"
-)
+USAGE = """*Incident commands* (in a war room the incident is the channel's; elsewhere add its id)
+• `/incident declare [SEV1-SEV5] <title>`: declare an incident and open its war room (no title: a form)
+• `/incident status [INC-…]`: the status card; outside a war room, the open incidents
+• `/incident update <text> [--status identified|monitoring]`: post a status update
+• `/incident severity <SEVn> [reason]`, `/incident resolve [summary]`, `/incident reopen`, `/incident close`
+• `/incident assign <role> @user`, `/incident roles`: roles are ic, comms, scribe, sme, postmortem
+• `/incident note <text>`, `/incident timeline`: add to and show the timeline
+• `/incident list`: open incidents · `/incident help`: this message
+React with :pushpin: to a war-room message (or pin it) to put it on the timeline."""
 
 
 @dataclass(frozen=True)
@@ -28,11 +37,40 @@ class Declare:
 
 
 @dataclass(frozen=True)
+class OpenDeclareForm:
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class ListOpen:
+    pass
+
+
+@dataclass(frozen=True)
+class OnIncident:
+    """A subcommand about one incident: the channel's, or the one named by `ref`."""
+
+    name: str  # status, update, severity, resolve, reopen, close, assign, roles, note, timeline
+    ref: str | None
+    text: str = ""
+    status: str | None = None  # update --status
+    severity: str | None = None  # severity SEVn
+    user_id: str | None = None  # assign @user
+
+
+@dataclass(frozen=True)
 class Invalid:
     message: str
 
 
-Command = Help | Declare | Invalid
+Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
+ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
+               "timeline")
+SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
+
+
+def unescape(text: str) -> str:
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def parse(text: str) -> Command:
@@ -42,15 +80,61 @@ def parse(text: str) -> Command:
     name, rest = words[0].lower(), words[1:]
     if name == "declare":
         return _declare(rest)
-    return Invalid(f"Unknown subcommand `{words[0][:40]}`. Try one of: {', '.join(SUBCOMMANDS)}.\n\n{USAGE}")
+    if name == "list":
+        return ListOpen()
+    if name in ON_INCIDENT:
+        return _on_incident(name, rest)
+    return Invalid(f"Unknown subcommand `{unescape(words[0])[:40]}`. Try one of: {', '.join(SUBCOMMANDS)}.\n\n{USAGE}")
 
 
 def _declare(words: list[str]) -> Command:
     severity = None
     if words and (match := SEVERITY_TOKEN.match(words[0])):
         severity, words = f"SEV{int(match.group(1))}", words[1:]
-    title = " ".join(words)
-    if not title:
-        return Invalid("Give the incident a title: `/incident declare [SEV1-SEV5] <title>`, "
-                       "e.g. `/incident declare SEV2 Payment API returning 500 errors`.")
-    return Declare(title=title, severity=severity)
+    title = unescape(" ".join(words))
+    return Declare(title=title, severity=severity) if title else OpenDeclareForm(severity)
+
+
+def _on_incident(name: str, words: list[str]) -> Command:
+    ref = None
+    if words and INCIDENT_ID.match(words[0]):
+        ref, words = words[0].upper(), words[1:]
+    rest = " ".join(words)
+    if name == "update":
+        return _update(ref, rest)
+    if name == "severity":
+        return _severity(ref, words)
+    if name == "assign":
+        return _assign(ref, words)
+    if name == "note" and not rest:
+        return Invalid("A note needs some text: `/incident note <what happened>`.")
+    return OnIncident(name, ref, text=unescape(rest))
+
+
+def _update(ref: str | None, rest: str) -> Command:
+    status = None
+    if match := STATUS_FLAG.search(" " + rest):
+        status = match.group(1).lower()
+        rest = STATUS_FLAG.sub("", " " + rest).strip()
+        if status not in ("investigating", "identified", "monitoring"):
+            return Invalid(f"`--status {status}` isn't an update status; use identified or monitoring "
+                           "(or `/incident resolve` when it's fixed).")
+    if not rest:
+        return Invalid("An update needs some text: `/incident update <what changed> [--status identified]`.")
+    return OnIncident("update", ref, text=unescape(rest), status=status)
+
+
+def _severity(ref: str | None, words: list[str]) -> Command:
+    match = SEVERITY_TOKEN.match(words[0]) if words else None
+    if match is None:
+        return Invalid("Give the new severity: `/incident severity SEV1 [reason]`.")
+    return OnIncident("severity", ref, text=unescape(" ".join(words[1:])), severity=f"SEV{int(match.group(1))}")
+
+
+def _assign(ref: str | None, words: list[str]) -> Command:
+    mention = next((USER_MENTION.match(w) for w in words if USER_MENTION.match(w)), None)
+    role = " ".join(w for w in words if not USER_MENTION.match(w))
+    if mention is None or not role:
+        return Invalid("Name a role and a person: `/incident assign <role> @user` "
+                       "(roles: ic, comms, scribe, sme, postmortem).")
+    return OnIncident("assign", ref, text=role, user_id=mention.group(1))

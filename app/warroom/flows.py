@@ -369,3 +369,39 @@ def topic_for(incident: Incident) -> str:
 
 def _metadata(event_type: str, incident: Incident) -> dict[str, Any]:
     return {"event_type": event_type, "event_payload": {"incident_id": incident.public_id}}
+
+
+async def refresh(war_room: WarRoom, incident_id: int) -> list[str]:
+    """Bring the pinned card, the channel topic and the announcement in line with the incident.
+
+    Returns what Slack refused (as "what: error"), for the person who made the change; the change
+    itself is already recorded.
+    """
+    async with war_room.sessions() as session:
+        incident = await service.get_incident_by_id(session, incident_id)
+    card = build_card(incident, war_room.config, war_room.announce_channel)
+    client, problems = war_room.client, []
+    calls = []
+    if incident.channel_id and incident.card_ts:
+        calls.append(("card", client.chat_update(channel=incident.channel_id, ts=incident.card_ts,
+                                                 text=card_fallback_text(card), blocks=card_blocks(card))))
+        calls.append(("topic", _set_topic_if_changed(client, incident)))
+    if incident.announcement_channel_id and incident.announcement_ts:
+        calls.append(("announcement", client.chat_update(
+            channel=incident.announcement_channel_id, ts=incident.announcement_ts,
+            text=card_fallback_text(card), blocks=announcement_blocks(card))))
+    for what, call in calls:
+        try:
+            await call
+        except SlackApiError as exc:
+            log.warning("refreshing the %s of %s failed: %s", what, incident.public_id, exc.response.get("error"))
+            problems.append(f"{what}: {exc.response.get('error')}")
+    return problems
+
+
+async def _set_topic_if_changed(client: AsyncWebClient, incident: Incident) -> None:
+    """Slack posts a notice in the channel for every topic change, so only change it when needed."""
+    topic = topic_for(incident)
+    info = await client.conversations_info(channel=incident.channel_id)
+    if (info["channel"].get("topic") or {}).get("value") != topic:
+        await client.conversations_setTopic(channel=incident.channel_id, topic=topic)

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = '0002'
 down_revision: str | None = '0001'
 branch_labels: str | Sequence[str] | None = None
@@ -62,7 +61,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.add_column(sa.Column('summary', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('postmortem_owner', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('next_update_due', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_incidents_next_update_due'), ['next_update_due'], unique=False)
 
@@ -74,7 +72,6 @@ def downgrade() -> None:
     with op.batch_alter_table('incidents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_incidents_next_update_due'))
         batch_op.drop_column('next_update_due')
-        batch_op.drop_column('postmortem_owner')
         batch_op.drop_column('summary')
 
     op.drop_table('transcript_messages')

@@ -33,6 +33,7 @@ from tests.fakes.slack_wire import (
     SlackError,
     blocks_arg,
     flag,
+    in_window,
     json_arg,
     metadata_arg,
     new_id,
@@ -148,6 +149,45 @@ class FakeSlack:
                                                "metadata": None, "thread_ts": thread_ts})
             return ts
 
+    def edit_as_user(self, channel_id: str, ts: str, text: str) -> str:
+        """Someone edits their message; returns the edit's ts (Slack's `edited.ts`)."""
+        with self._lock:
+            message = self._message(self._channels[channel_id], ts)
+            message["text"], edited = text, self._next_ts()
+            return edited
+
+    def delete_as_user(self, channel_id: str, ts: str) -> str:
+        """Someone deletes their message: it is gone from history; returns the deletion event's ts."""
+        with self._lock:
+            message = self._message(self._channels[channel_id], ts)
+            self._messages[channel_id].remove(message)
+            return self._next_ts()
+
+    def join_as_user(self, channel_id: str, user_id: str) -> None:
+        """Someone joins a channel by themselves (no invite from the app)."""
+        with self._lock:
+            members = self._channels[channel_id]["members"]
+            if user_id not in members:
+                members.append(user_id)
+
+    def leave_as_user(self, channel_id: str, user_id: str) -> None:
+        with self._lock:
+            members = self._channels[channel_id]["members"]
+            if user_id in members:
+                members.remove(user_id)
+
+    def pin_as_user(self, channel_id: str, ts: str) -> None:
+        """A person pins a message (Slack keeps one pin per message, whoever made it)."""
+        with self._lock:
+            pins = self._pins[channel_id]
+            if self._message(self._channels[channel_id], ts)["ts"] not in pins:
+                pins.append(ts)
+
+    def unpin_as_user(self, channel_id: str, ts: str) -> None:
+        with self._lock:
+            if ts in self._pins[channel_id]:
+                self._pins[channel_id].remove(ts)
+
     # --- fault injection ----------------------------------------------------------------------
 
     def fail(self, method: str, error: str, times: int = 1) -> None:
@@ -232,6 +272,10 @@ class FakeSlack:
         with self._lock:
             return copy.deepcopy(self._by_name(name))
 
+    def direct_messages(self, user_id: str) -> list[Params]:
+        """What the app sent a user by DM."""
+        return self.messages("D" + user_id[1:])
+
     def messages(self, channel_id: str) -> list[Params]:
         return self._snapshot(self._messages.get(channel_id, []))
 
@@ -315,6 +359,13 @@ class FakeSlack:
         }
         self._messages[channel_id], self._pins[channel_id] = [], []
         return self._channels[channel_id]
+
+    def _im(self, user_id: str) -> Params:
+        """The app's direct-message channel with a user; kept apart from channels, as in conversations.list."""
+        channel_id = "D" + user_id[1:]
+        if channel_id not in self._messages:
+            self._messages[channel_id], self._pins[channel_id] = [], []
+        return {"id": channel_id}
 
     def _next_ts(self) -> str:
         """Unique, increasing, microsecond-formatted like Slack's ("1732560000.000100")."""
@@ -421,19 +472,26 @@ class FakeSlack:
         return {"channels": [self._wire_channel(c) for c in page], "response_metadata": meta}
 
     def _api_conversations_history(self, params: Params) -> Params:
-        """Newest first, top-level messages only (thread replies live in conversations.replies)."""
+        """Newest first, top-level messages only (thread replies live in conversations.replies), between
+        `oldest` and `latest` (exclusive unless `inclusive`)."""
         channel = self._channel(params, member=True)
         top = [m for m in reversed(self._messages[channel["id"]]) if m["thread_ts"] in (None, m["ts"])]
-        return self._message_page(top, params)
+        return self._message_page(in_window(top, params), params)
 
     def _api_conversations_replies(self, params: Params) -> Params:
+        """The thread, oldest first. `ts` may name the parent or any reply in it, as Slack documents."""
         channel = self._channel(params, member=True)
-        thread = [m for m in self._messages[channel["id"]] if params.get("ts") in (m["ts"], m["thread_ts"])]
+        messages = self._messages[channel["id"]]
+        named = next((m for m in messages if m["ts"] == params.get("ts")), None)
+        parent = (named["thread_ts"] or named["ts"]) if named else params.get("ts")
+        thread = [m for m in messages if parent and parent in (m["ts"], m["thread_ts"])]
         reject_if(not thread, "thread_not_found")
-        return self._message_page(thread, params)
+        return self._message_page(in_window(thread, params), params)
 
     def _api_chat_postMessage(self, params: Params) -> Params:
-        channel = self._channel(params, member=True, by_name=True)
+        # A user id as channel posts in the app's DM with that user, as Slack documents.
+        user = self._users.get(str(params.get("channel") or ""))
+        channel = self._im(user["id"]) if user else self._channel(params, member=True, by_name=True)
         text, blocks = self._content(params)
         message = {"ts": self._next_ts(), "user": self.bot_user_id, "text": text, "blocks": blocks,
                    "metadata": metadata_arg(params.get("metadata")),

@@ -8,6 +8,7 @@ import base64
 import json
 import secrets
 import string
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -87,6 +88,28 @@ def paginate(items: list[Any], params: Params) -> tuple[list[Any], Params]:
     end = start + limit
     next_cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(items) else ""
     return items[start:end], {"next_cursor": next_cursor}
+
+
+def _ts_value(ts: Any, error: str) -> Decimal:
+    try:
+        return Decimal(str(ts))
+    except InvalidOperation:
+        raise SlackError(error) from None
+
+
+def in_window(messages: list[Params], params: Params) -> list[Params]:
+    """conversations.history/replies `oldest` and `latest` bounds: exclusive, or inclusive on request."""
+    oldest = _ts_value(params.get("oldest") or 0, "invalid_ts_oldest")
+    latest = _ts_value(params["latest"], "invalid_ts_latest") if params.get("latest") else None
+    inclusive = flag(params.get("inclusive"))
+
+    def inside(message: Params) -> bool:
+        ts = _ts_value(message["ts"], "invalid_ts")
+        above = ts >= oldest if inclusive else ts > oldest
+        below = latest is None or (ts <= latest if inclusive else ts < latest)
+        return above and below
+
+    return [m for m in messages if inside(m)]
 
 
 # --- Block Kit and metadata -------------------------------------------------------------------

@@ -1,0 +1,147 @@
+"""Modals: declare (when `/incident declare` has no title), post an update, resolve."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from app.incidents.flows import Declaration
+from app.incidents.lifecycle import UPDATE_STATUSES, Actor
+from app.incidents.models import Source
+from app.runtime import Runtime
+from app.slack import incident_commands
+from app.slack.changes import find_incident
+from app.slack.declaring import declare_and_open_war_room
+from app.slack.replies import EphemeralReply, Reply
+
+DECLARE, UPDATE, RESOLVE = "declare_form", "update_form", "resolve_form"
+
+
+def _text_input(block_id: str, label: str, *, multiline: bool = False, optional: bool = False,
+                placeholder: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "multiline": multiline}
+    if placeholder:
+        element["placeholder"] = {"type": "plain_text", "text": placeholder}
+    return {"type": "input", "block_id": block_id, "optional": optional, "element": element,
+            "label": {"type": "plain_text", "text": label}}
+
+
+def _select(block_id: str, label: str, options: list[tuple[str, str]], initial: str | None,
+            *, optional: bool = False) -> dict[str, Any]:
+    choices = [{"text": {"type": "plain_text", "text": text[:75]}, "value": value} for value, text in options]
+    element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": choices}
+    chosen = next((c for c in choices if c["value"] == initial), None)
+    if chosen:
+        element["initial_option"] = chosen
+    return {"type": "input", "block_id": block_id, "optional": optional, "element": element,
+            "label": {"type": "plain_text", "text": label}}
+
+
+def _modal(callback_id: str, title: str, submit: str, blocks: list[dict[str, Any]], metadata: dict[str, str]
+           ) -> dict[str, Any]:
+    return {"type": "modal", "callback_id": callback_id, "title": {"type": "plain_text", "text": title},
+            "submit": {"type": "plain_text", "text": submit}, "close": {"type": "plain_text", "text": "Cancel"},
+            "private_metadata": json.dumps(metadata), "blocks": blocks}
+
+
+async def open_declare_form(runtime: Runtime, client: AsyncWebClient, command: dict[str, Any],
+                            severity: str | None) -> None:
+    config = runtime.config
+    severities = [(s.name, s.label) for s in config.severities]
+    blocks = [
+        _text_input("title", "Title", placeholder="Payment API returning 500 errors"),
+        _select("severity", "Severity (leave empty to have it assessed)", severities, severity, optional=True),
+        _text_input("description", "What is happening", multiline=True, optional=True),
+        _text_input("service", "Affected service", optional=True),
+        {"type": "input", "block_id": "private", "optional": True,
+         "label": {"type": "plain_text", "text": "War room"},
+         "element": {"type": "checkboxes", "action_id": "value", "options": [
+             {"text": {"type": "plain_text", "text": "Private channel"}, "value": "private"}]}},
+    ]
+    # The command's response_url outlives the modal, so the result can be told to the declarer.
+    metadata = {"response_url": command.get("response_url", ""), "channel_id": command.get("channel_id", "")}
+    await client.views_open(trigger_id=command["trigger_id"],
+                            view=_modal(DECLARE, "Declare an incident", "Declare", blocks, metadata))
+
+
+async def open_update_form(client: AsyncWebClient, trigger_id: str, public_id: str) -> None:
+    statuses = [(name, name.title()) for name in UPDATE_STATUSES]
+    blocks = [_text_input("text", "What changed", multiline=True),
+              _select("status", "Status", statuses, None, optional=True)]
+    await client.views_open(trigger_id=trigger_id,
+                            view=_modal(UPDATE, f"Update {public_id}"[:24], "Post", blocks, {"incident": public_id}))
+
+
+async def open_resolve_form(client: AsyncWebClient, trigger_id: str, public_id: str) -> None:
+    blocks = [_text_input("summary", "Resolution summary", multiline=True, optional=True,
+                          placeholder="What fixed it, and what is left to do")]
+    await client.views_open(trigger_id=trigger_id,
+                            view=_modal(RESOLVE, f"Resolve {public_id}"[:24], "Resolve", blocks,
+                                        {"incident": public_id}))
+
+
+def _value(view: dict[str, Any], block_id: str) -> Any:
+    element = view["state"]["values"].get(block_id, {}).get("value", {})
+    if element.get("type") == "static_select":
+        return (element.get("selected_option") or {}).get("value")
+    if element.get("type") == "checkboxes":
+        return [o["value"] for o in element.get("selected_options") or []]
+    return (element.get("value") or "").strip() or None
+
+
+def register(app: AsyncApp, runtime: Runtime) -> None:
+    @app.view(DECLARE)
+    async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        title = _value(view, "title")
+        if not title:
+            await ack(response_action="errors", errors={"title": "Give the incident a title."})
+            return
+        await ack()
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        declaration = Declaration(
+            title=title, severity=_value(view, "severity"), description=_value(view, "description"),
+            affected_service=_value(view, "service"), is_private="private" in (_value(view, "private") or []),
+            declared_by=body["user"]["id"], source=Source.SLACK,
+        )
+        reply = _reply_for(runtime, body, metadata)
+        await declare_and_open_war_room(runtime, reply, declaration, f"slack:view:{view['id']}")
+
+    @app.view(UPDATE)
+    async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        incident, reply, actor = await _context(runtime, body, view)
+        if incident is None:
+            return
+        status = _value(view, "status")
+        await incident_commands.post_update(runtime, reply, incident, _value(view, "text") or "",
+                                            UPDATE_STATUSES.get(status or ""), actor)
+
+    @app.view(RESOLVE)
+    async def resolve_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        await ack()
+        incident, reply, actor = await _context(runtime, body, view)
+        if incident is not None:
+            await incident_commands.resolve_incident(runtime, reply, incident, _value(view, "summary"), actor)
+
+
+def _reply_for(runtime: Runtime, body: dict[str, Any], metadata: dict[str, str]) -> Reply:
+    assert runtime.war_room is not None
+    if metadata.get("response_url"):
+        webhook = AsyncWebhookClient(metadata["response_url"])
+        return Reply(None, lambda **kwargs: webhook.send(**kwargs))
+    return EphemeralReply(runtime.war_room.client, metadata.get("channel_id"), body["user"]["id"])
+
+
+async def _context(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]) -> tuple[Any, Reply, Actor]:
+    assert runtime.war_room is not None
+    public_id = json.loads(view.get("private_metadata") or "{}").get("incident")
+    incident = await find_incident(runtime, None, public_id)
+    channel = incident.channel_id if incident else None
+    reply = EphemeralReply(runtime.war_room.client, channel, body["user"]["id"])
+    if incident is None:
+        await reply(f"{public_id} no longer exists.")
+    return incident, reply, Actor(body["user"]["id"], Source.SLACK)

@@ -1,0 +1,47 @@
+"""Answering the person who asked, privately, whatever the request came from."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+Blocks = list[dict[str, Any]] | None
+
+
+class Reply:
+    """The first answer to a slash command is its ack (Slack's 3 s limit); later ones go by response_url."""
+
+    def __init__(self, ack: Callable[..., Awaitable[None]] | None,
+                 respond: Callable[..., Awaitable[Any]]) -> None:
+        self._ack, self._respond = ack, respond
+
+    async def silently(self) -> None:
+        """Acknowledge with nothing to say (a form opened instead)."""
+        if self._ack is not None:
+            ack, self._ack = self._ack, None
+            await ack()
+
+    async def __call__(self, text: str, blocks: Blocks = None) -> None:
+        if self._ack is not None:
+            ack, self._ack = self._ack, None
+            await ack(response_type="ephemeral", text=text, blocks=blocks)
+            return
+        await self._respond(response_type="ephemeral", replace_original=False, text=text, blocks=blocks)
+
+
+class EphemeralReply(Reply):
+    """For modal submissions, which have no response_url: an ephemeral message in the war room."""
+
+    def __init__(self, client: AsyncWebClient, channel_id: str | None, user_id: str) -> None:
+        super().__init__(None, self._post)
+        self._client, self._channel_id, self._user_id = client, channel_id, user_id
+
+    async def _post(self, *, text: str, blocks: Blocks = None, **_: Any) -> None:
+        target = self._channel_id or self._user_id
+        try:
+            await self._client.chat_postEphemeral(channel=target, user=self._user_id, text=text, blocks=blocks)
+        except SlackApiError:
+            await self._client.chat_postMessage(channel=self._user_id, text=text, blocks=blocks)

@@ -1,0 +1,323 @@
+"""The incident-commander agent over in-memory ORM objects, and the router's intents."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from agents import incident_commander as ic
+from agents.router import HANDLERS, INTENTS, route
+from app.config import SeverityLevel, TeamConfig
+from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
+
+T0 = datetime(2026, 11, 25, 14, 32, tzinfo=UTC)
+CONFIG = TeamConfig()
+
+# What an on-call SRE would pick for each title.
+SEVERITIES = [
+    ("Full outage: all requests failing", "SEV1"),
+    ("Website is down", "SEV1"),
+    ("Production down", "SEV1"),
+    ("Complete outage of the mobile app", "SEV1"),
+    ("API returning 503 for everything", "SEV1"),
+    ("All users seeing 500s", "SEV1"),
+    ("Nobody can log in", "SEV1"),
+    ("Checkout failing for all customers", "SEV1"),
+    ("Payment provider declining all transactions", "SEV1"),
+    ("Customer data loss after migration", "SEV1"),
+    ("Database corruption in orders table", "SEV1"),
+    ("Security breach: leaked AWS credentials", "SEV1"),
+    ("PII exposed in public S3 bucket", "SEV1"),
+    ("Unauthorized access to admin panel", "SEV1"),
+    ("Ransomware detected on build server", "SEV1"),
+    ("Payment API returning 500 errors", "SEV2"),
+    ("Elevated 5xx errors on payment API", "SEV2"),
+    ("Search service down", "SEV2"),
+    ("API down in eu-west", "SEV2"),
+    ("Users can't log in", "SEV2"),
+    ("Users can\u2019t log in", "SEV2"),  # a phone's curly apostrophe
+    ("Mobile app crashes on launch", "SEV2"),
+    ("Orders stuck in pending", "SEV2"),
+    ("Leaked credentials in staging repo", "SEV2"),
+    ("Data corruption affecting one customer", "SEV2"),
+    ("Elevated latency for all users", "SEV2"),
+    ("Elevated latency on search", "SEV3"),
+    ("Checkout latency above 5s", "SEV3"),
+    ("p99 latency above 500 ms", "SEV3"),
+    ("Emails delayed by 10 minutes", "SEV3"),
+    ("Intermittent 502s on image uploads", "SEV3"),
+    ("Login page slow for some users", "SEV3"),
+    ("Single customer cannot log in", "SEV3"),
+    ("Payments failing for a single customer", "SEV3"),
+    ("Internal wiki down", "SEV3"),
+    ("Data loss in staging database", "SEV3"),
+    ("Database connection pool exhaustion", "SEV3"),
+    ("Disk full on db-1", "SEV3"),
+    ("No data loss, but checkout slow", "SEV3"),
+    ("Not a security breach: phishing email reported", "SEV3"),
+    ("Staging environment down", "SEV4"),
+    ("Dev environment database down", "SEV4"),
+    ("Non-production cluster down", "SEV4"),
+    ("Internal tool slow", "SEV4"),
+    ("Flaky test in CI", "SEV4"),
+    ("Typo on pricing page", "SEV5"),
+    ("Cosmetic misalignment of the footer", "SEV5"),
+    ("Checkout page button wrong color", "SEV5"),
+    ("One user reports a typo in an email", "SEV5"),
+    ("Webhooks delayed, no customer impact", "SEV5"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected"), SEVERITIES)
+def test_assessed_severity_is_what_an_sre_would_pick(title: str, expected: str) -> None:
+    assessment = ic.assess_severity(title, None, CONFIG)
+    assert assessment.severity == expected, assessment.reasons
+
+
+def test_reasons_name_the_words_that_triggered_them() -> None:
+    assessment = ic.assess_severity("Full outage: all requests failing", None, CONFIG)
+    assert 'SEV1: "all requests failing" means a full outage' in assessment.reasons
+    assert assessment.signals == ["Full outage", "all requests failing"]
+
+    staged = ic.assess_severity("Staging environment down", None, CONFIG)
+    assert staged.reasons == ['SEV2: "down" means a service is down for its users',
+                              'Two levels less severe: "Staging" is not production, so customers are not affected']
+
+
+def test_nothing_to_go_on_falls_back_to_the_configured_default() -> None:
+    config = TeamConfig(default_severity="SEV4")
+    assessment = ic.assess_severity("Disk usage question on db-7", None, config)
+    assert assessment.severity == "SEV4" and assessment.signals == []
+    assert "configured default" in assessment.reasons[0]
+
+
+def test_the_description_counts_too_and_matching_is_on_word_boundaries() -> None:
+    assert ic.assess_severity("Checkout issue", "all requests are failing since the deploy", CONFIG).severity == "SEV1"
+    # "download", "breakdown", "500ms" and "typography" hold no signal words.
+    assert ic.assess_severity("Download breakdown report at 500ms", None, CONFIG).signals == []
+    assert ic.assess_severity("Typography refresh", None, CONFIG).severity == "SEV3"
+    assert ic.assess_severity("FULL OUTAGE", None, CONFIG).severity == "SEV1"
+
+
+def test_severity_is_clamped_to_the_configured_levels() -> None:
+    three = TeamConfig(severities=[SeverityLevel(name=f"SEV{n}", meaning="x") for n in (1, 2, 3)])
+    typo = ic.assess_severity("Typo on pricing page", None, three)
+    assert typo.severity == "SEV3" and typo.reasons[-1] == "SEV3: the least severe level configured"
+    no_sev1 = TeamConfig(severities=[SeverityLevel(name=f"SEV{n}", meaning="x") for n in (2, 4)],
+                         default_severity="SEV4")
+    assert ic.assess_severity("Website down", None, no_sev1).severity == "SEV2"
+    assert ic.assess_severity("Checkout latency", None, no_sev1).severity == "SEV2"  # SEV3 is nearer SEV2 (tie)
+
+
+# --- status report ---------------------------------------------------------------------------------
+
+
+def incident(**overrides: object) -> Incident:
+    """An incident as the store would load it, built in memory with no session."""
+    fields: dict[str, object] = dict(
+        id=1, public_id="INC-2026-1125-001", title="Payment API <500> errors & more", severity="SEV2",
+        status=Status.INVESTIGATING, declared_by="U0ALICE", declared_at=T0, channel_id="C0WAR",
+        channel_name="inc-2026-1125-001-payment-api", next_update_due=T0 + timedelta(minutes=60),
+    )
+    fields.update(overrides)
+    made = Incident(**fields)
+    made.roles = [
+        RoleAssignment(id=1, role="Incident Commander", user_id="U0ALICE", status="Active", since=T0),
+        RoleAssignment(id=2, role="Scribe", user_id="cli:carol", status="Active", since=T0,
+                       ended_at=T0 + timedelta(minutes=10)),
+        RoleAssignment(id=3, role="Communications", user_id="U0BOB", status="Active", since=T0 + timedelta(minutes=5)),
+    ]
+    made.timeline = [
+        TimelineEvent(id=1, kind="declared", text="Incident declared (SEV2)", occurred_at=T0),
+        TimelineEvent(id=3, kind="status_update", text="Error rate <1% after rollback", actor="U0BOB",
+                      occurred_at=T0 + timedelta(minutes=40)),
+        TimelineEvent(id=2, kind="status_update", text="Rolled back deploy 42", actor="U0BOB",
+                      occurred_at=T0 + timedelta(minutes=20)),
+        TimelineEvent(id=4, kind="note", text="A later note is not an update", occurred_at=T0 + timedelta(minutes=50)),
+    ]
+    made.next_actions = [
+        NextAction(id=2, position=1, text="Check recent deployments", done_at=T0 + timedelta(minutes=15),
+                   done_by="U0BOB"),
+        NextAction(id=1, position=0, text="Investigate payment-api logs"),
+        NextAction(id=3, position=2, text="Prepare customer communication"),
+    ]
+    return made
+
+
+def test_status_report_gathers_the_incident_as_it_stands() -> None:
+    report = ic.status_report(incident(), T0 + timedelta(minutes=65), CONFIG)
+    assert report.duration == "1h 05m"
+    assert report.severity_meaning == "Major - customer impact"
+    assert report.commander == "U0ALICE"
+    assert [(r.role, r.user_id) for r in report.roles] == [("Incident Commander", "U0ALICE"),
+                                                           ("Communications", "U0BOB")]
+    assert report.last_update is not None and report.last_update.text == "Error rate <1% after rollback"
+    assert [a.text for a in report.open_actions] == ["Investigate payment-api logs", "Prepare customer communication"]
+    assert report.update_overdue and not report.spans_days
+
+
+def test_status_markdown_reads_like_the_example() -> None:
+    markdown = ic.render_status_markdown(ic.status_report(incident(), T0 + timedelta(minutes=65), CONFIG))
+    for line in ("## Incident Status: INC-2026-1125-001", "**Severity**: SEV2 (Major - customer impact)",
+                 "**Status**: INVESTIGATING", "**Declared**: 2026-11-25 14:32 UTC", "**Duration**: 1h 05m (ongoing)",
+                 "**Incident Commander**: @U0ALICE", "| Communications | @U0BOB | Active | 14:37 UTC |",
+                 "- 15:12 UTC - @U0BOB: Error rate <1% after rollback", "1. [ ] Investigate payment-api logs",
+                 "2. [ ] Prepare customer communication", "Due: OVERDUE since 15:32 UTC (5m ago)"):
+        assert line in markdown.splitlines(), line
+    assert "Check recent deployments" not in markdown and "carol" not in markdown
+
+
+def test_status_blocks_escape_user_text_and_mention_slack_users() -> None:
+    blocks = ic.render_status_blocks(ic.status_report(incident(), T0 + timedelta(minutes=30), CONFIG))
+    rendered = json.dumps(blocks)
+    assert "Payment API &lt;500&gt; errors &amp; more" in rendered and "<500>" not in rendered
+    assert "<@U0ALICE>" in rendered and "<@U0BOB>" in rendered and "<#C0WAR>" in rendered
+    assert "Error rate &lt;1% after rollback" in rendered
+    assert "15:32 UTC (in 30m)" in rendered and "OVERDUE" not in rendered
+    assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "Status: INC-2026-1125-001"}}
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section" and "text" in b)
+
+
+def test_times_carry_dates_when_the_incident_spans_days() -> None:
+    late = incident(declared_at=datetime(2026, 11, 25, 23, 50, tzinfo=UTC))
+    late.timeline[1].occurred_at = datetime(2026, 11, 26, 0, 10, tzinfo=UTC)
+    report = ic.status_report(late, datetime(2026, 11, 26, 0, 20, tzinfo=UTC), CONFIG)
+    assert report.spans_days
+    assert "- 2026-11-26 00:10 UTC - @U0BOB: Error rate <1% after rollback" in ic.render_status_markdown(report)
+
+
+def test_a_resolved_incident_stops_the_clock_and_owes_no_update() -> None:
+    done = incident(status=Status.RESOLVED, resolved_at=T0 + timedelta(hours=2, minutes=3))
+    report = ic.status_report(done, T0 + timedelta(days=1), CONFIG)
+    assert report.duration == "2h 03m" and report.next_update_due is None and not report.update_overdue
+    assert ic.next_update_text(report) == "Not needed: the incident is RESOLVED"
+
+
+@pytest.mark.parametrize(("delta", "expected"), [
+    (timedelta(seconds=20), "<1m"), (timedelta(minutes=45), "45m"), (timedelta(minutes=65), "1h 05m"),
+    (timedelta(days=2, hours=3, minutes=7), "2d 3h 07m"),
+])
+def test_human_duration(delta: timedelta, expected: str) -> None:
+    assert ic.human_duration(delta) == expected
+
+
+# --- answers ---------------------------------------------------------------------------------------
+
+
+def ask(question: str, subject: Incident | None = None, open_incidents: list[Incident] | None = None) -> ic.AgentAnswer:
+    return HANDLERS[route(question)](subject, question, T0 + timedelta(minutes=65),
+                                     open_incidents or [], config=CONFIG)
+
+
+def test_a_status_question_gets_the_full_report() -> None:
+    answer = ask("what's the current status of INC-2026-1125-001?", incident())
+    assert (answer.agent, answer.mode, answer.intent) == ("incident-commander", "deterministic", "status")
+    assert answer.incident_id == "INC-2026-1125-001"
+    assert "**Status**: INVESTIGATING" in answer.text_markdown and "<@U0ALICE>" in json.dumps(answer.blocks)
+    assert answer.fallback_text.startswith("INC-2026-1125-001 (SEV2, INVESTIGATING)")
+
+
+def test_narrow_questions_get_direct_answers() -> None:
+    assert ask("who is IC?", incident()).text_markdown.startswith(
+        "**Incident Commander** of INC-2026-1125-001: @U0ALICE")
+    actions = ask("what's being done", incident()).text_markdown
+    assert actions.startswith("**2 open next actions on INC-2026-1125-001**")
+    assert "1. [ ] Investigate payment-api logs" in actions
+    due = ask("when is the next update?", incident()).text_markdown
+    assert due.startswith("**Next update for INC-2026-1125-001**: OVERDUE since 15:32 UTC (5m ago)")
+
+
+def test_without_an_incident_the_open_ones_are_listed() -> None:
+    other = incident(public_id="INC-2026-1125-002", title="Search down", severity="SEV1", channel_id="C0SEARCH")
+    answer = ask("status?", None, [incident(), other])
+    assert answer.incident_id is None and "This channel is not an incident war room." in answer.text_markdown
+    markdown = answer.text_markdown
+    assert markdown.index("INC-2026-1125-002") < markdown.index("INC-2026-1125-001")  # the SEV1 first
+    assert "2 open incidents" in json.dumps(answer.blocks)
+    assert "no open incidents" in ask("status?").text_markdown
+
+
+def test_an_unknown_incident_id_is_said_so() -> None:
+    answer = ask("status of INC-2026-1125-009?", None, [incident()])
+    assert answer.text_markdown.startswith("I can't find INC-2026-1125-009.")
+    assert "INC-2026-1125-001" in answer.text_markdown
+
+
+def test_other_questions_get_what_can_be_answered() -> None:
+    answer = ask("tell me a joke", incident())
+    assert answer.intent == "help" and "`who is IC?`" in answer.text_markdown
+    assert "This channel is about INC-2026-1125-001" in answer.text_markdown
+
+
+def test_other_intents_say_which_agent_will_handle_them_and_give_status() -> None:
+    answer = ask("why did payments fail?", incident())
+    assert answer.intent == "investigate" and answer.agent == "incident-commander"
+    assert "rca-agent" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
+
+
+# --- handoff ---------------------------------------------------------------------------------------
+
+
+def test_handoff_sums_up_the_incident_and_asks_for_a_postmortem_owner() -> None:
+    resolved = incident(status=Status.RESOLVED, resolved_at=T0 + timedelta(minutes=58), summary=None)
+    resolved.timeline.append(TimelineEvent(id=9, kind="alert", text="Alert fired",
+                                           occurred_at=T0 - timedelta(minutes=7)))
+    report = ic.handoff(resolved, T0 + timedelta(hours=3))
+    assert report.summary == "No summary given"
+    assert (report.duration, report.time_to_resolve) == ("1h 05m", "58m")
+    assert [a.text for a in report.open_actions] == ["Investigate payment-api logs", "Prepare customer communication"]
+    assert [(p.role, p.user_id) for p in report.participants] == [
+        ("Incident Commander", "U0ALICE"), ("Scribe", "cli:carol"), ("Communications", "U0BOB")]
+    assert report.prompt == "Assign a postmortem owner: `/incident assign postmortem @user`"
+    markdown = ic.render_handoff_markdown(report)
+    assert "**Time to resolve**: 58m (declared 2026-11-25 14:32 UTC)" in markdown
+    assert "| Scribe | @carol | 14:32 UTC - 14:42 UTC |" in markdown
+    blocks = json.dumps(ic.render_handoff_blocks(report))
+    assert "/incident assign postmortem @user" in blocks and "<@U0ALICE>" in blocks
+
+
+def test_handoff_names_the_postmortem_owner_once_there_is_one() -> None:
+    resolved = incident(status=Status.RESOLVED, resolved_at=T0 + timedelta(minutes=58), summary="Rolled back.")
+    resolved.roles.append(RoleAssignment(id=9, role="Postmortem Owner", user_id="U0DAN", status="Active",
+                                         since=T0 + timedelta(minutes=59)))
+    report = ic.handoff(resolved, T0 + timedelta(hours=1))
+    assert report.postmortem_owner == "U0DAN" and report.summary == "Rolled back."
+    assert "Postmortem Owner" not in [p.role for p in report.participants]
+    assert "*Postmortem owner*: <@U0DAN>" in json.dumps(ic.render_handoff_blocks(report))
+
+
+# --- router ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("what's the current status of INC-2026-1125-001?", "status"),
+    ("status?", "status"),
+    ("who is IC?", "status"),
+    ("is the status page updated?", "status"),
+    ("the login page is slow", "status"),
+    ("", "status"),
+    ("why is checkout failing?", "investigate"),
+    ("what caused this?", "investigate"),
+    ("find the root cause", "investigate"),
+    ("investigate the db", "investigate"),
+    ("write the postmortem", "postmortem"),
+    ("draft a post-mortem", "postmortem"),
+    ("schedule a retro", "postmortem"),
+    ("need a write-up", "postmortem"),
+    ("run the failover runbook", "runbook"),
+    ("restart api pods", "runbook"),
+    ("should we rollback?", "runbook"),
+    ("execute step 3", "runbook"),
+    ("escalate to the db team", "escalate"),
+    ("page the database on-call", "escalate"),
+    ("notify legal", "escalate"),
+    ("who is on-call for payments?", "escalate"),
+])
+def test_route(question: str, intent: str) -> None:
+    assert route(question) == intent
+
+
+def test_every_intent_has_a_handler() -> None:
+    assert set(HANDLERS) == set(INTENTS)
