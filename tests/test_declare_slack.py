@@ -182,7 +182,7 @@ def test_channel_creation_refused_skips_channel_steps_but_still_announces(sender
                                                                          slack: FakeSlack, db: Engine) -> None:
     slack.fail("conversations.create", "restricted_action")
     declare(sender, db)
-    report = slack.responses[-1]["text"]
+    report = wait_for(lambda: slack.responses, what="report to declarer")[-1]["text"]
     assert "Could not create the war-room channel (restricted_action" in report
     assert "Skipped: could not post the declaration card" in report
     assert len(slack.messages(slack.channel_by_name("incidents")["id"])) == 1
