@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, ack_text, free_socket
 
@@ -26,6 +27,11 @@ def test_declare_with_the_database_down_tells_the_declarer_and_keeps_serving(sla
         assert ready.status_code == 503 and ready.json()["status"] == "unavailable"
         api = httpx.post(f"{server.url}/api/v1/incidents", json={"title": "x", "severity": "SEV2"})
         assert api.status_code == 503 and "unreachable" in api.json()["error"]
+        # A card button, acked before any database work, still gets an answer.
+        assert sender.click("take_ic", "INC-2026-0101-001", user="U0BOB", channel="C1", message_ts="1.0"
+                            ).status_code == 200
+        told = wait_for(lambda: [r for r in slack.responses if "unreachable" in r["text"]], what="button answer")
+        assert "Nothing was changed" in told[0]["text"]
         # Still serving Slack after the failures.
         assert "/incident declare" in ack_text(sender.command("help"))
     closed.close()

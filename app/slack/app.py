@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
+import aiohttp
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 
+from app.db.errors import DATABASE_UNAVAILABLE
 from app.runtime import Runtime
 from app.slack import buttons, capture, commands, events, forms
+from app.slack.replies import DATABASE_DOWN
 
 
 def build_bolt_app(runtime: Runtime) -> AsyncApp:
@@ -20,7 +26,21 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     buttons.register(app, runtime)
     events.register(app, runtime)
     capture.register(app, runtime)
+    app.error(_tell_the_user)
     return app
+
+
+async def _tell_the_user(error: Exception, respond: AsyncRespond | None, logger: logging.Logger) -> None:
+    """A listener failed after its ack: log it, and tell the person who asked rather than go quiet."""
+    logger.error("Slack listener failed: %s", error, exc_info=error)
+    if respond is None:
+        return
+    text = DATABASE_DOWN if isinstance(error, DATABASE_UNAVAILABLE) else (
+        f":warning: Something went wrong handling that ({type(error).__name__}); it has been logged.")
+    try:
+        await respond(response_type="ephemeral", replace_original=False, text=text)
+    except (TimeoutError, aiohttp.ClientError, SlackApiError):
+        logger.warning("could not tell the user about the failure either")
 
 
 def slack_router(bolt: AsyncApp | None) -> APIRouter:

@@ -14,11 +14,12 @@ from app.incidents.models import Source
 from app.runtime import Runtime
 from app.slack import forms, incident_commands
 from app.slack.changes import apply_change, find_incident, sync_war_room
-from app.slack.replies import Reply
+from app.slack.replies import Reply, tells_when_database_down
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.action("take_ic")
+    @tells_when_database_down
     async def take_ic(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         reply = Reply(None, respond)
@@ -41,12 +42,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await forms.open_resolve_form(client, body["trigger_id"], action["value"])
 
     @app.action("next_action_done")
+    @tells_when_database_down
     async def action_done(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:
         await ack()
         await _toggle(runtime, body, action, Reply(None, respond), done=True)
 
     @app.action("next_action_undo")
+    @tells_when_database_down
     async def action_undo(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:
         await ack()

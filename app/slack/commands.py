@@ -16,12 +16,10 @@ from app.slack import forms, incident_commands
 from app.slack.command_parser import USAGE, Declare, Help, Invalid, ListOpen, OnIncident, OpenDeclareForm, parse
 from app.slack.declaring import declare_and_open_war_room
 from app.slack.incident_views import open_incidents_blocks
-from app.slack.replies import Reply
+from app.slack.replies import DATABASE_DOWN, Reply
 
 log = logging.getLogger(__name__)
 
-DATABASE_DOWN = (":warning: Couldn't record that: the incident database is unreachable. "
-                 "Nothing was changed; please try again in a minute.")
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 # "<@U0BOT> status?" or "<@U0BOT|incidentbot> status?": the mentions that address the bot.
 LEADING_MENTIONS = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*)+")
-DATABASE_DOWN = ":warning: I can't reach the incident database right now, so I can't answer. Try again in a minute."
+DATABASE_DOWN_ANSWER = ":warning: I can't reach the incident database right now. Try again in a minute."
 
 
 async def first_delivery(runtime: Runtime, event_id: str | None) -> bool:
@@ -49,6 +49,6 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             answer = await router.respond(runtime, event["channel"], question_of(event.get("text", "")))
         except DATABASE_UNAVAILABLE:
             log.exception("answering a mention failed: database unavailable")
-            await say(text=DATABASE_DOWN, thread_ts=thread_ts)
+            await say(text=DATABASE_DOWN_ANSWER, thread_ts=thread_ts)
             return
         await say(text=answer.fallback_text, blocks=answer.blocks, thread_ts=thread_ts)

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, ParamSpec
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from app.db.errors import DATABASE_UNAVAILABLE
+
 Blocks = list[dict[str, Any]] | None
+P = ParamSpec("P")
+log = logging.getLogger(__name__)
+
+DATABASE_DOWN = (":warning: Couldn't record that: the incident database is unreachable. "
+                 "Nothing was changed; please try again in a minute.")
+
+
+def tells_when_database_down(listener: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    """For listeners that ack first: a database outage gets a private answer instead of silence.
+
+    Caught here rather than in Bolt's error handler, which cannot answer once the ack has gone.
+    Bolt passes arguments by name, and reads the names through functools.wraps.
+    """
+
+    @functools.wraps(listener)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await listener(*args, **kwargs)
+        except DATABASE_UNAVAILABLE:
+            log.exception("%s failed: database unavailable", listener.__name__)
+            respond = kwargs.get("respond")
+            if callable(respond):
+                await respond(response_type="ephemeral", replace_original=False, text=DATABASE_DOWN)
+
+    return wrapper
 
 
 class Reply:
