@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 
@@ -191,3 +193,54 @@ def test_an_unspecified_severity_is_assessed_and_explained(sender: SlackSender, 
     assert "assessed" in reply and "/incident severity" in reply
     with db.connect() as c:
         assert c.scalar(text("SELECT severity FROM incidents")) in ("SEV4", "SEV5")
+
+
+async def test_two_replicas_taking_ic_at_once_leave_one_commander(database_url: str) -> None:
+    from types import SimpleNamespace
+
+    from app.config import TeamConfig
+    from app.db.base import utcnow
+    from app.db.engine import create_db_engine, session_factory
+    from app.incidents import lifecycle
+    from app.incidents.flows import Declaration
+    from app.incidents.flows import declare as declare_incident
+    from app.incidents.models import Source
+    from app.slack.changes import apply_change
+
+    config = TeamConfig()
+    engines = [create_db_engine(database_url) for _ in range(2)]
+    replicas = [SimpleNamespace(sessions=session_factory(e)) for e in engines]
+    declared = await declare_incident(replicas[0].sessions, config, Declaration(
+        title="Search down", severity="SEV2", declared_by="U0DECLARER", source=Source.SLACK))
+    ic = config.role("ic")
+    inside: list[str] = []
+    both_inside = asyncio.Event()
+
+    async def take(replica: SimpleNamespace, user: str) -> None:
+        actor = lifecycle.Actor(user, Source.SLACK)
+
+        async def change(session, incident):  # type: ignore[no-untyped-def]
+            # Hold the transaction open until the other replica has read too (or could not, being
+            # locked out): without the row lock both would see the declarer as IC and both take over.
+            inside.append(user)
+            if len(inside) == 2:
+                both_inside.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(both_inside.wait(), 0.5)
+            return await lifecycle.assign_role(session, incident, ic, user, actor, utcnow())
+
+        await apply_change(replica, declared.incident.id, change)  # type: ignore[arg-type]
+
+    await asyncio.gather(take(replicas[0], "U0ALICE"), take(replicas[1], "U0BOB"))
+    async with replicas[0].sessions() as session:
+        from app.incidents import service
+
+        incident = await service.get_incident_by_id(session, declared.incident.id)
+    active = [r.user_id for r in incident.roles if r.role == "Incident Commander" and r.ended_at is None]
+    handoffs = [e.text for e in incident.timeline if e.kind == "role_assigned"]
+    for engine in engines:
+        await engine.dispose()
+    assert len(active) == 1
+    assert handoffs[0].startswith("Incident Commander handed off from <@U0DECLARER>")
+    assert handoffs[1] == f"Incident Commander handed off from <@{'U0ALICE' if active == ['U0BOB'] else 'U0BOB'}> " \
+                          f"to <@{active[0]}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -146,3 +147,25 @@ async def test_a_card_posted_just_before_a_crash_is_not_posted_twice(
 def _public_id(db: Engine, incident_id: int) -> str:
     with db.connect() as c:
         return str(c.scalar(text("SELECT public_id FROM incidents WHERE id = :i"), {"i": incident_id}))
+
+
+async def test_a_set_up_that_lost_its_lease_stops_without_repeating_work(
+    war_room: WarRoom, slack: FakeSlack, db: Engine
+) -> None:
+    declared = await declare(war_room.sessions, war_room.config,
+                             Declaration(title="Queue backlog", severity="SEV3", declared_by="U0DECLARER",
+                                         source=Source.SLACK),
+                             war_room=WarRoomLease(war_room.owner, timedelta(minutes=2)))
+    slack.hang("conversations.setPurpose")
+    running = asyncio.create_task(war_room.set_up(declared.incident.id))
+    while not slack.calls_to("conversations.setPurpose"):
+        await asyncio.sleep(0.01)
+    with db.begin() as c:  # meanwhile another replica decided this one was dead and took over
+        c.execute(text("UPDATE incidents SET setup_owner = 'another-replica' WHERE id = :i"),
+                  {"i": declared.incident.id})
+    slack.release("conversations.setPurpose")
+    assert await running is None
+    assert slack.calls_to("chat.postMessage") == []
+    with db.connect() as c:
+        steps = dict(c.execute(text("SELECT step, state FROM war_room_steps")).all())
+    assert "set_purpose" not in steps and steps["create_channel"] == "done"

@@ -154,8 +154,10 @@ async def incident_for_channel(session: AsyncSession, channel_id: str) -> Incide
     )
 
 
-async def get_incident_by_id(session: AsyncSession, incident_id: int) -> Incident:
-    incident = await session.scalar(_with_details(select(Incident)).where(Incident.id == incident_id))
+async def get_incident_by_id(session: AsyncSession, incident_id: int, *, lock: bool = False) -> Incident:
+    """With `lock`, concurrent changers (replicas, double clicks) wait for this transaction to end."""
+    stmt = _with_details(select(Incident)).where(Incident.id == incident_id)
+    incident = await session.scalar(stmt.with_for_update() if lock else stmt)
     if incident is None:
         raise LookupError(f"incident {incident_id} does not exist")
     return incident

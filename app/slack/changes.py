@@ -32,9 +32,13 @@ async def find_incident(runtime: Runtime, channel_id: str | None, ref: str | Non
 
 async def apply_change(runtime: Runtime, incident_id: int,
                        change: Callable[[AsyncSession, Incident], Awaitable[T]]) -> tuple[Incident, T]:
-    """Run one change in its own transaction; IncidentChangeRefused rolls it back untouched."""
+    """Run one change in its own transaction; IncidentChangeRefused rolls it back untouched.
+
+    The incident row is locked first, so two people changing it at once (two Take IC clicks, two
+    replicas) apply one after the other, each seeing the other's result.
+    """
     async with runtime.sessions() as session, session.begin():
-        incident = await service.get_incident_by_id(session, incident_id)
+        incident = await service.get_incident_by_id(session, incident_id, lock=True)
         result = await change(session, incident)
     return incident, result
 

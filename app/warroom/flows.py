@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import ColumnElement, or_, select, update
@@ -68,6 +69,10 @@ HINTS = {
 }
 
 
+class LeaseLost(Exception):
+    """Another process took over this set-up (this one stalled past its lease); stop quietly."""
+
+
 @dataclass(frozen=True)
 class StepReport:
     step: Step
@@ -117,6 +122,9 @@ class WarRoom:
                 reports = await self._run_steps(incident_id)
                 await self._finish(incident_id)
                 return reports
+        except LeaseLost:
+            log.warning("war-room set-up for incident %s was taken over by another process", incident_id)
+            return None
         finally:
             self._active.discard(incident_id)
 
@@ -209,12 +217,14 @@ class WarRoom:
     ) -> None:
         """Store a step's state, its effect on the incident and its timeline line, in one commit."""
         async with self.sessions() as session, session.begin():
+            incident = await session.get_one(Incident, incident_id, with_for_update=True)
+            if incident.setup_owner != self.owner:
+                raise LeaseLost(incident_id)
             row = await session.get(WarRoomStep, (incident_id, step))
             if row is None:
                 row = WarRoomStep(incident_id=incident_id, step=step, state=state)
                 session.add(row)
             row.state, row.error = state, error
-            incident = await session.get_one(Incident, incident_id)
             incident.setup_lease_until = utcnow() + self.lease
             if outcome is not None:
                 for column, value in outcome.updates.items():
@@ -228,7 +238,9 @@ class WarRoom:
 
     async def _finish(self, incident_id: int) -> None:
         async with self.sessions() as session, session.begin():
-            incident = await session.get_one(Incident, incident_id)
+            incident = await session.get_one(Incident, incident_id, with_for_update=True)
+            if incident.setup_owner != self.owner:
+                raise LeaseLost(incident_id)
             incident.setup_state, incident.setup_lease_until, incident.setup_owner = SetupState.DONE, None, None
 
     # --- steps ---------------------------------------------------------------------------------
@@ -374,28 +386,33 @@ def _metadata(event_type: str, incident: Incident) -> dict[str, Any]:
 async def refresh(war_room: WarRoom, incident_id: int) -> list[str]:
     """Bring the pinned card, the channel topic and the announcement in line with the incident.
 
-    Returns what Slack refused (as "what: error"), for the person who made the change; the change
-    itself is already recorded.
+    Returns what Slack refused or could not be reached for (as "what: error"), for the person who
+    made the change; the change itself is already recorded.
     """
     async with war_room.sessions() as session:
         incident = await service.get_incident_by_id(session, incident_id)
     card = build_card(incident, war_room.config, war_room.announce_channel)
-    client, problems = war_room.client, []
-    calls = []
+    client = war_room.client
+    calls: list[tuple[str, Callable[[], Awaitable[Any]]]] = []
     if incident.channel_id and incident.card_ts:
-        calls.append(("card", client.chat_update(channel=incident.channel_id, ts=incident.card_ts,
-                                                 text=card_fallback_text(card), blocks=card_blocks(card))))
-        calls.append(("topic", _set_topic_if_changed(client, incident)))
+        calls.append(("card", lambda: client.chat_update(
+            channel=incident.channel_id, ts=incident.card_ts, text=card_fallback_text(card),
+            blocks=card_blocks(card))))
+        calls.append(("topic", lambda: _set_topic_if_changed(client, incident)))
     if incident.announcement_channel_id and incident.announcement_ts:
-        calls.append(("announcement", client.chat_update(
+        calls.append(("announcement", lambda: client.chat_update(
             channel=incident.announcement_channel_id, ts=incident.announcement_ts,
             text=card_fallback_text(card), blocks=announcement_blocks(card))))
+    problems = []
     for what, call in calls:
         try:
-            await call
+            await call()
         except SlackApiError as exc:
-            log.warning("refreshing the %s of %s failed: %s", what, incident.public_id, exc.response.get("error"))
             problems.append(f"{what}: {exc.response.get('error')}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            problems.append(f"{what}: Slack unreachable ({type(exc).__name__})")
+    if problems:
+        log.warning("refreshing %s in Slack: %s", incident.public_id, "; ".join(problems))
     return problems
 
 
