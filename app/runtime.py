@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -13,8 +13,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import TeamConfig, load_team_config
+from app.db.base import utcnow
 from app.db.engine import create_db_engine, session_factory
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.incidents import service
 from app.incidents.reminders import remind_overdue_updates
 from app.incidents.service import WarRoomLease
 from app.settings import Settings
@@ -22,6 +24,8 @@ from app.slack.client import create_client
 from app.warroom.flows import WarRoom
 
 log = logging.getLogger(__name__)
+# Slack retries a request within minutes; a day of remembered request ids is plenty.
+REMEMBER_REQUESTS = timedelta(days=1)
 
 
 @dataclass
@@ -60,27 +64,39 @@ class Runtime:
         task.add_done_callback(self._tasks.discard)
 
     async def sweep_war_rooms(self) -> None:
-        """Resume war-room set-ups left by a dead process, now and every few seconds."""
+        """Resume war-room set-ups left by a dead process, and forget old Slack request ids."""
         assert self.war_room is not None
-        while True:
-            try:
-                await self.war_room.resume_pending()
-            except DATABASE_UNAVAILABLE:
-                log.warning("war-room sweep skipped: database unavailable")
-            await asyncio.sleep(self.settings.setup_sweep_seconds)
+        war_room = self.war_room
+
+        async def sweep() -> None:
+            await war_room.resume_pending()
+            async with self.sessions() as session, session.begin():
+                await service.forget_requests_before(session, utcnow() - REMEMBER_REQUESTS)
+
+        await self._every(self.settings.setup_sweep_seconds, "war-room sweep", sweep)
 
     async def remind_loop(self) -> None:
         """Remind war rooms of overdue status updates, now and every few seconds.
 
         The schedule is in the database, so a restart (or another replica) carries on where this left off.
         """
-        assert self.slack is not None
+        await self._every(self.settings.reminder_check_seconds, "update reminders",
+                          lambda: remind_overdue_updates(self))
+
+    async def _every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run a periodic job for the life of the process.
+
+        A failed round is logged in full and the next round runs anyway: one bad incident or a
+        Slack hiccup must not silently stop all set-up recovery or reminders until a restart.
+        """
         while True:
             try:
-                await remind_overdue_updates(self)
+                await job()
             except DATABASE_UNAVAILABLE:
-                log.warning("update reminders skipped: database unavailable")
-            await asyncio.sleep(self.settings.reminder_check_seconds)
+                log.warning("%s skipped: database unavailable", name)
+            except Exception:
+                log.exception("%s failed; retrying in %ss", name, seconds)
+            await asyncio.sleep(seconds)
 
     async def close(self) -> None:
         for task in list(self._tasks):

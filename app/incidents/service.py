@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -177,3 +177,8 @@ async def incident_for_request(session: AsyncSession, key: str) -> Incident | No
         return None
     return await session.get(Incident, processed.incident_id)
 
+
+
+async def forget_requests_before(session: AsyncSession, cutoff: datetime) -> None:
+    """Drop de-duplication records old enough that Slack will no longer retry their request."""
+    await session.execute(delete(ProcessedRequest).where(ProcessedRequest.processed_at < cutoff))

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.flows import Declaration
 from app.incidents.lifecycle import UPDATE_STATUSES, Actor
-from app.incidents.models import Source
+from app.incidents.models import Incident, Source
 from app.runtime import Runtime
 from app.slack import incident_commands
 from app.slack.changes import find_incident
 from app.slack.declaring import declare_and_open_war_room
-from app.slack.replies import EphemeralReply, Reply
+from app.slack.replies import DATABASE_DOWN, EphemeralReply, Reply
 
+log = logging.getLogger(__name__)
 DECLARE, UPDATE, RESOLVE = "declare_form", "update_form", "resolve_form"
 
 
@@ -108,24 +112,32 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             declared_by=body["user"]["id"], source=Source.SLACK,
         )
         reply = _reply_for(runtime, body, metadata)
-        await declare_and_open_war_room(runtime, reply, declaration, f"slack:view:{view['id']}")
+        await _telling_outages(reply, declare_and_open_war_room(runtime, reply, declaration,
+                                                                f"slack:view:{view['id']}"))
 
     @app.view(UPDATE)
     async def update_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        incident, reply, actor = await _context(runtime, body, view)
-        if incident is None:
-            return
-        status = _value(view, "status")
-        await incident_commands.post_update(runtime, reply, incident, _value(view, "text") or "",
-                                            UPDATE_STATUSES.get(status or ""), actor)
+        status = UPDATE_STATUSES.get(_value(view, "status") or "")
+        text = _value(view, "text") or ""
+        await _on_incident(runtime, body, view, lambda incident, reply, actor: incident_commands.post_update(
+            runtime, reply, incident, text, status, actor))
 
     @app.view(RESOLVE)
     async def resolve_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         await ack()
-        incident, reply, actor = await _context(runtime, body, view)
-        if incident is not None:
-            await incident_commands.resolve_incident(runtime, reply, incident, _value(view, "summary"), actor)
+        summary = _value(view, "summary")
+        await _on_incident(runtime, body, view, lambda incident, reply, actor: incident_commands.resolve_incident(
+            runtime, reply, incident, summary, actor))
+
+
+async def _telling_outages(reply: Reply, work: Awaitable[None]) -> None:
+    """A modal has no response_url, so Bolt's error handler can't answer; answer a database outage here."""
+    try:
+        await work
+    except DATABASE_UNAVAILABLE:
+        log.exception("form submission failed: database unavailable")
+        await reply(DATABASE_DOWN)
 
 
 def _reply_for(runtime: Runtime, body: dict[str, Any], metadata: dict[str, str]) -> Reply:
@@ -136,12 +148,19 @@ def _reply_for(runtime: Runtime, body: dict[str, Any], metadata: dict[str, str])
     return EphemeralReply(runtime.war_room.client, metadata.get("channel_id"), body["user"]["id"])
 
 
-async def _context(runtime: Runtime, body: dict[str, Any], view: dict[str, Any]) -> tuple[Any, Reply, Actor]:
+async def _on_incident(runtime: Runtime, body: dict[str, Any], view: dict[str, Any],
+                       work: Callable[[Incident, Reply, Actor], Awaitable[None]]) -> None:
+    """Run a form's change on the incident it was opened for, answering privately in its war room."""
     assert runtime.war_room is not None
+    user = body["user"]["id"]
     public_id = json.loads(view.get("private_metadata") or "{}").get("incident")
-    incident = await find_incident(runtime, None, public_id)
-    channel = incident.channel_id if incident else None
-    reply = EphemeralReply(runtime.war_room.client, channel, body["user"]["id"])
-    if incident is None:
-        await reply(f"{public_id} no longer exists.")
-    return incident, reply, Actor(body["user"]["id"], Source.SLACK)
+
+    async def run() -> None:
+        incident = await find_incident(runtime, None, public_id)
+        reply = EphemeralReply(runtime.war_room.client, incident.channel_id if incident else None, user)
+        if incident is None:
+            await reply(f"{public_id} no longer exists.")
+            return
+        await work(incident, reply, Actor(user, Source.SLACK))
+
+    await _telling_outages(EphemeralReply(runtime.war_room.client, None, user), run())
