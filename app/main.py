@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(incidents.router)
-    app.include_router(slack_router(bolt))
+    # In Socket Mode without a signing secret, HTTP requests can't be verified: refuse them.
+    app.include_router(slack_router(bolt if settings.slack_signing_secret else None))
     app.mount("/metrics", make_asgi_app())
     _add_error_handlers(app)
     return app

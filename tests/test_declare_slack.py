@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -209,3 +210,30 @@ def test_the_bot_joins_a_public_announcement_channel_it_is_not_in(app_env: dict,
     announce = slack.channel_by_name("major-incidents")
     assert slack.bot_user_id in announce["members"]
     assert len(slack.messages(announce["id"])) == 1
+
+
+def test_user_text_cannot_ping_channels_and_mentions_still_render(sender: SlackSender, slack: FakeSlack,
+                                                                  db: Engine) -> None:
+    public_id = declare(sender, db, "SEV2 Checkout &lt;!channel&gt; &amp; payments")
+    assert incidents(db)[0]["title"] == "Checkout <!channel> & payments"
+    room = incidents(db)[0]["channel_id"]
+    posted = slack.messages(room) + slack.messages(slack.channel_by_name("incidents")["id"])
+    for message in posted:
+        everything = message["text"] + json.dumps(message["blocks"])
+        assert "<!channel>" not in everything and "&lt;!channel&gt; &amp; payments" in everything
+    card = json.dumps(slack.messages(room)[0]["blocks"])
+    assert "<@U0DECLARER> joined the war room" in card and "&lt;@" not in card
+    assert public_id in card
+
+
+def test_a_private_incident_is_not_announced(app_env: dict, slack: FakeSlack, db: Engine, tmp_path) -> None:
+    from tests.support import AppServer
+
+    config = tmp_path / "incidentbot.yml"
+    config.write_text("private_channels: true\n")
+    with AppServer({**app_env, "INCIDENTBOT_CONFIG": str(config)}) as server:
+        declare(SlackSender(server.url, "test-signing-secret", slack), db)
+    room = incidents(db)[0]["channel_id"]
+    assert slack.channels[room]["is_private"]
+    assert slack.messages(slack.channel_by_name("incidents")["id"]) == []
+    assert "war_room.announce: Private incident: not announced" in timeline(db)

@@ -68,7 +68,8 @@ async def change_severity(session: AsyncSession, incident: Incident, severity: s
     _require_open(incident, "change its severity")
     previous, incident.severity = incident.severity, level.name
     incident.updated_at = now
-    direction = "raised" if level.name < previous else "lowered"
+    order = config.severity_names  # most severe first
+    direction = "raised" if previous in order and order.index(level.name) < order.index(previous) else "lowered"
     text = f"Severity {direction} {previous} → {level.name}" + (f": {reason}" if reason else "")
     await service.add_event(session, incident, kind="severity_changed", text=text, actor=actor.user_id,
                             source=actor.source, occurred_at=now)

@@ -19,6 +19,14 @@ def person(actor: str | None) -> str:
     return "@" + actor.removeprefix("cli:").removeprefix("api:")
 
 
+USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)>")
+
+
+def plain(text: str) -> str:
+    """Timeline text keeps Slack's user mentions; outside Slack they read as @U123."""
+    return USER_MENTION.sub(r"@\1", text)
+
+
 def datetime_utc(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -35,7 +43,7 @@ _env = Environment(
     keep_trailing_newline=True,
     autoescape=False,  # Markdown output, not HTML
 )
-_env.filters.update(person=person, datetime=datetime_utc, clock=clock)
+_env.filters.update(person=person, datetime=datetime_utc, clock=clock, plain=plain)
 
 
 def card_markdown(card: IncidentCard) -> str:

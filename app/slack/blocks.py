@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from app.incidents.card import ActionRow, IncidentCard
@@ -12,9 +13,21 @@ SECTION_LIMIT = 3000  # Slack rejects section text longer than this (invalid_blo
 MAX_CARD_ACTIONS = 15  # Slack allows 50 blocks a message; the checklist gets at most this many
 
 
+ESCAPED_USER_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]+)&gt;")
+
+
 def escape(text: str) -> str:
-    """Slack's mrkdwn control characters; user text can't ping @channel or forge links."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's mrkdwn control characters, so stored text can't ping @channel or forge links.
+
+    User mentions (`<@U123>`), which the timeline keeps as Slack writes them, stay mentions.
+    """
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return ESCAPED_USER_MENTION.sub(r"<@\1>", escaped)
+
+
+def unescape(text: str) -> str:
+    """Slack's encoding of message and command text, back to what people typed."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def mention(actor: str | None) -> str:
@@ -126,7 +139,8 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def card_fallback_text(card: IncidentCard) -> str:
-    return f"{card.public_id} declared ({card.severity}): {card.title}"
+    """Notification text: escaped like the blocks, or a title could ping @channel."""
+    return f"{card.public_id} ({card.severity}, {card.status}): {escape(card.title)}"
 
 
 def announcement_blocks(card: IncidentCard) -> list[Block]:

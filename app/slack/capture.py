@@ -24,7 +24,7 @@ from app.incidents.capture import VIA_PIN, VIA_REACTION, CatchUp, WarRoomMessage
 from app.incidents.models import Incident
 from app.incidents.render import clock
 from app.runtime import Runtime
-from app.slack.blocks import escape, mention
+from app.slack.blocks import escape, mention, unescape
 from app.slack.events import first_delivery
 from app.warroom.flows import HINTS
 
@@ -179,7 +179,8 @@ async def read_message(client: AsyncWebClient, channel: str, ts: str) -> WarRoom
         raise Unreadable("message_not_found" if error == "thread_not_found" else error) from exc
     if found is None:
         raise Unreadable("message_not_found")
-    return WarRoomMessage(ts=ts, author=found.get("user") or found.get("bot_id"), text=str(found.get("text") or ""),
+    return WarRoomMessage(ts=ts, author=found.get("user") or found.get("bot_id"),
+                          text=unescape(str(found.get("text") or "")),
                           thread_ts=found.get("thread_ts"), permalink=await _permalink(client, channel, ts))
 
 
@@ -237,7 +238,7 @@ def _edit(event: dict[str, Any], context: AsyncBoltContext) -> Change | None:
 
 def _said(message: dict[str, Any]) -> WarRoomMessage:
     return WarRoomMessage(ts=str(message["ts"]), author=message.get("user") or message.get("bot_id"),
-                          text=str(message.get("text") or ""), thread_ts=message.get("thread_ts"))
+                          text=unescape(str(message.get("text") or "")), thread_ts=message.get("thread_ts"))
 
 
 def _from_bot_itself(message: dict[str, Any], context: AsyncBoltContext) -> bool:

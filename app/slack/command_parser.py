@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.slack.blocks import unescape
+
 SEVERITY_TOKEN = re.compile(r"^sev-?(\d+)$", re.IGNORECASE)
 INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{4}-\d{3,}$", re.IGNORECASE)
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
@@ -67,10 +69,6 @@ Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
 ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
                "timeline")
 SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
-
-
-def unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def parse(text: str) -> Command:

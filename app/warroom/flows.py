@@ -298,6 +298,9 @@ class WarRoom:
         return Outcome("Declaration card pinned")
 
     async def _announce(self, incident: Incident) -> Outcome:
+        if incident.is_private:
+            # A private war room's title is not for the whole company's announcement channel.
+            return Outcome("Private incident: not announced")
         card = build_card(incident, self.config, self.announce_channel)
         post = {
             "channel": self.announce_channel, "text": card_fallback_text(card),
