@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from app.config import TeamConfig
 from app.incidents.models import Incident, Role, TimelineEvent
 from app.incidents.render import clock, datetime_utc, person
-from app.slack.blocks import SECTION_LIMIT, escape, mention
+from app.slack.blocks import channel_link, context, escape, fields, header, mention, section
 
 AGENT = "incident-commander"
 MODE = "deterministic"
@@ -503,30 +503,6 @@ def render_status_markdown(report: StatusReport) -> str:
     ])
 
 
-def _section(text: str) -> Block:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _fields(pairs: list[tuple[str, str]]) -> Block:
-    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"[:2000]} for k, v in pairs]}
-
-
-def _header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
-
-
-def _context(text: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _war_room_link(channel_id: str | None, channel_name: str | None) -> str:
-    if channel_id:
-        return f"<#{channel_id}>"
-    return f"#{escape(channel_name)}" if channel_name else "no war room"
-
-
 def _blocks_update(report: StatusReport) -> str:
     if report.last_update is None:
         return _no_update(report)
@@ -553,21 +529,21 @@ def render_status_blocks(report: StatusReport) -> list[Block]:
     if report.update_overdue:
         next_update = f":warning: {next_update}"
     return [
-        _header(f"Status: {report.public_id}"),
-        _section(f"*{escape(report.title)}*"),
-        _fields([
+        header(f"Status: {report.public_id}"),
+        section(f"*{escape(report.title)}*"),
+        fields([
             ("Severity", escape(_severity_label(report))),
             ("Status", report.status),
             ("Declared", datetime_utc(report.declared_at)),
             ("Duration", _duration_label(report)),
             ("Incident Commander", mention(report.commander)),
-            ("War room", _war_room_link(report.channel_id, report.channel_name)),
+            ("War room", channel_link(report.channel_id, report.channel_name)),
         ]),
-        _section(f"*Assigned roles*\n{_blocks_roles(report.roles, report)}"),
-        _section(f"*Last update*\n{_blocks_update(report)}"),
-        _section(f"*Open next actions*\n{_blocks_actions(report.open_actions)}"),
-        _section(f"*Next update due*\n{next_update}"),
-        _context(f"{report.public_id} · as of {report.at(report.as_of)} · incidentbot {AGENT}"),
+        section(f"*Assigned roles*\n{_blocks_roles(report.roles, report)}"),
+        section(f"*Last update*\n{_blocks_update(report)}"),
+        section(f"*Open next actions*\n{_blocks_actions(report.open_actions)}"),
+        section(f"*Next update due*\n{next_update}"),
+        context(f"{report.public_id} · as of {report.at(report.as_of)} · incidentbot {AGENT}"),
     ]
 
 
@@ -641,7 +617,7 @@ def _answer(intent: str, incident: Incident | None, markdown: str, blocks: list[
 def _report_answer(intent: str, incident: Incident, report: StatusReport, lead: str | None) -> AgentAnswer:
     markdown, blocks = render_status_markdown(report), render_status_blocks(report)
     if lead:
-        markdown, blocks = f"_{lead}_\n\n{markdown}", [_section(f"_{lead}_"), *blocks]
+        markdown, blocks = f"_{lead}_\n\n{markdown}", [section(f"_{lead}_"), *blocks]
     return _answer(intent, incident, markdown, blocks, status_fallback(report))
 
 
@@ -649,7 +625,7 @@ def _focused_answer(intent: str, incident: Incident, report: StatusReport, markd
     """A direct answer to a narrow question, with the incident's headline as context."""
     age = f"open {report.duration}" if report.is_open else f"lasted {report.duration}"
     headline = f"{report.public_id} · {report.severity} · {report.status} · {age}"
-    blocks = [_section(slack), _context(f"{headline} · ask `status?` for the full report")]
+    blocks = [section(slack), context(f"{headline} · ask `status?` for the full report")]
     return _answer(intent, incident, f"{markdown}\n\n_{headline}_\n", blocks, status_fallback(report))
 
 
@@ -690,7 +666,7 @@ def _open_incidents_answer(intent: str, open_incidents: list[Incident], now: dat
     """No incident to talk about: say so, and list what is open (columns only; relations may not be loaded)."""
     if not open_incidents:
         none = "There are no open incidents. Declare one with `/incident declare SEV2 <title>`."
-        return AgentAnswer(intent=intent, text_markdown=f"{lead} {none}\n", blocks=[_section(f"{escape(lead)} {none}")],
+        return AgentAnswer(intent=intent, text_markdown=f"{lead} {none}\n", blocks=[section(f"{escape(lead)} {none}")],
                            fallback_text="There are no open incidents.")
     ordered = sorted(open_incidents, key=lambda i: (_number(i.severity) if i.severity[3:].isdigit() else 99,
                                                     i.declared_at))
@@ -702,10 +678,10 @@ def _open_incidents_answer(intent: str, open_incidents: list[Incident], now: dat
                           "| Incident | Severity | Status | Title | Declared | War room |",
                           "|----------|----------|--------|-------|----------|----------|", *rows_md, ""])
     rows = [f"• *{i.public_id}* {i.severity} · {i.status} · {escape(i.title)} · "
-            f"{_war_room_link(i.channel_id, i.channel_name)} · open {human_duration(now - i.declared_at)}"
+            f"{channel_link(i.channel_id, i.channel_name)} · open {human_duration(now - i.declared_at)}"
             for i in ordered[:40]]
-    blocks = [_section(escape(lead)), _section(f"*{count}*\n" + "\n".join(rows)),
-              _context("Ask `status of INC-…?` for one of them · incidentbot " + AGENT)]
+    blocks = [section(escape(lead)), section(f"*{count}*\n" + "\n".join(rows)),
+              context("Ask `status of INC-…?` for one of them · incidentbot " + AGENT)]
     return AgentAnswer(intent=intent, text_markdown=markdown, blocks=blocks,
                        fallback_text=f"{count}: " + ", ".join(i.public_id for i in ordered[:10]))
 
@@ -719,7 +695,7 @@ def _help_answer(incident: Incident | None, open_incidents: list[Incident], now:
         count = len(open_incidents)
         markdown = slack = f"There {'is' if count == 1 else 'are'} {count} open incident{'' if count == 1 else 's'}."
     return AgentAnswer(intent="help", incident_id=incident.public_id if incident else None,
-                       text_markdown=f"{HELP}\n\n{markdown}\n", blocks=[_section(HELP), _context(slack)],
+                       text_markdown=f"{HELP}\n\n{markdown}\n", blocks=[section(HELP), context(slack)],
                        fallback_text="Here is what I can answer.")
 
 
@@ -870,19 +846,19 @@ def render_handoff_blocks(report: Handoff) -> list[Block]:
     owner = (f"*Postmortem owner*: {mention(report.postmortem_owner)}" if report.postmortem_owner
              else f"*Next*: {report.prompt}")
     return [
-        _header(f"Resolved: {report.public_id}"),
-        _section(f"*{escape(report.title)}*"),
-        _fields([
+        header(f"Resolved: {report.public_id}"),
+        section(f"*{escape(report.title)}*"),
+        fields([
             ("Severity", report.severity),
             ("Status", report.status),
             ("Duration", f"{report.duration} ({report.at(report.first_event_at)} - {_resolved_label(report)})"),
             ("Time to resolve", f"{report.time_to_resolve} (declared {datetime_utc(report.declared_at)})"),
         ]),
-        _section(f"*Summary*\n{escape(report.summary)}"),
-        _section(f"*Who took part*\n{people}"),
-        _section(f"*Open next actions* (for the postmortem)\n{_blocks_actions(report.open_actions)}"),
-        _section(owner),
-        _context(f"{report.public_id} · handoff · incidentbot {AGENT}"),
+        section(f"*Summary*\n{escape(report.summary)}"),
+        section(f"*Who took part*\n{people}"),
+        section(f"*Open next actions* (for the postmortem)\n{_blocks_actions(report.open_actions)}"),
+        section(owner),
+        context(f"{report.public_id} · handoff · incidentbot {AGENT}"),
     ]
 
 

@@ -162,7 +162,7 @@ def test_rate_limited_calls_are_retried_after_retry_after(sender: SlackSender, s
     assert len(slack.calls_to("conversations.create")) == 2
     assert incidents(db)[0]["channel_id"] is not None
     assert "war_room.failed" not in " ".join(timeline(db))
-    assert public_id in str(slack.responses)
+    assert public_id in str(wait_for(lambda: slack.responses, what="report to declarer"))
 
 
 def test_a_refused_step_is_reported_and_the_rest_go_on(sender: SlackSender, slack: FakeSlack,

@@ -9,7 +9,7 @@ from app.incidents.card import ActionRow, IncidentCard
 from app.incidents.render import SLACK_USER_ID, clock, datetime_utc
 
 Block = dict[str, Any]
-SECTION_LIMIT = 3000  # Slack rejects section text longer than this (invalid_blocks)
+SECTION_LIMIT, FIELD_LIMIT, HEADER_LIMIT = 3000, 2000, 150  # Slack's limits on block texts
 MAX_CARD_ACTIONS = 15  # Slack allows 50 blocks a message; the checklist gets at most this many
 
 
@@ -39,17 +39,29 @@ def mention(actor: str | None) -> str:
 def channel_link(channel_id: str | None, name: str | None) -> str:
     if channel_id:
         return f"<#{channel_id}>"
-    return f"#{name}" if name else "no war room"
+    return f"#{escape(name)}" if name else "no war room"
 
 
-def _section(text: str) -> Block:
-    if len(text) > SECTION_LIMIT:
-        text = text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+def section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": _fit(text, SECTION_LIMIT)}}
 
 
-def _fields(pairs: list[tuple[str, str]]) -> Block:
-    return {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in pairs]}
+def fields(pairs: list[tuple[str, str]]) -> Block:
+    return {"type": "section", "fields": [{"type": "mrkdwn", "text": _fit(f"*{k}*\n{v}", FIELD_LIMIT)}
+                                          for k, v in pairs]}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": _fit(text, HEADER_LIMIT)}}
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _fit(text, SECTION_LIMIT)}]}
+
+
+def _fit(text: str, limit: int) -> str:
+    """Slack rejects the whole message (invalid_blocks) when one text is over its limit."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def card_blocks(card: IncidentCard) -> list[Block]:
@@ -60,26 +72,26 @@ def card_blocks(card: IncidentCard) -> list[Block]:
     if card.last_update:
         title += f"\n*Last update* ({clock(card.last_update.at, card.spans_days)}): {escape(card.last_update.text)}"
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": card_heading(card)[:150]}},
-        _section(title),
-        _fields([
+        header(card_heading(card)),
+        section(title),
+        fields([
             ("Severity", f"{card.severity} ({escape(card.severity_meaning)})"),
             ("Status", card.status),
             ("Declared", datetime_utc(card.declared_at)),
             ("Incident Commander", mention(card.commander)),
         ]),
-        _fields([
+        fields([
             ("Affected service", escape(card.affected_service or "Not yet identified")),
             ("User impact", escape(card.user_impact or "Being assessed")),
             ("Revenue impact", escape(card.revenue_impact or "Being assessed")),
             ("Regions", escape(card.regions or "Being assessed")),
         ]),
         {"type": "divider"},
-        _section(f"*Assigned roles*\n{_roles(card)}"),
-        _section(f"*{'Initial timeline' if len(card.timeline) < 12 else 'Timeline'}*\n{_timeline(card)}"),
-        _section("*Next actions*"),
+        section(f"*Assigned roles*\n{_roles(card)}"),
+        section(f"*{'Initial timeline' if len(card.timeline) < 12 else 'Timeline'}*\n{_timeline(card)}"),
+        section("*Next actions*"),
         *[_action_row(card, action) for action in card.next_actions[:MAX_CARD_ACTIONS]],
-        _section(f"*Communication channels*\n{_channels(card)}"),
+        section(f"*Communication channels*\n{_channels(card)}"),
     ]
     if card.is_open:
         blocks.append({"type": "actions", "block_id": "incident_buttons", "elements": [
@@ -87,7 +99,7 @@ def card_blocks(card: IncidentCard) -> list[Block]:
             _button("Post update", "post_update", card.public_id, style="primary"),
             _button("Resolve", "resolve_incident", card.public_id, style="danger"),
         ]})
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{card.public_id} · incidentbot"}]})
+    blocks.append(context(f"{card.public_id} · incidentbot"))
     return blocks
 
 
@@ -124,7 +136,7 @@ def _action_row(card: IncidentCard, action: ActionRow) -> Block:
     else:
         text = f"☐ {escape(action.text)}"
         button = _button("Done", "next_action_done", f"{card.public_id}:{action.id}")
-    block = _section(text)
+    block = section(text)
     if card.is_open:
         block["accessory"] = button
     return block
@@ -153,4 +165,4 @@ def announcement_blocks(card: IncidentCard) -> list[Block]:
         text += f"\n*Last update* ({datetime_utc(card.last_update.at)}): {escape(card.last_update.text)}"
     if card.summary:
         text += f"\n*Resolution:* {escape(card.summary)}"
-    return [_section(text)]
+    return [section(text)]

@@ -9,7 +9,7 @@ from app.incidents import service
 from app.incidents.card import build_card
 from app.incidents.models import Incident
 from app.runtime import Runtime
-from app.slack.blocks import escape, mention
+from app.slack.blocks import escape, mention, section
 
 TIMELINE_ROWS_PER_BLOCK = 25
 MAX_TIMELINE_BLOCKS = 40
@@ -19,10 +19,10 @@ async def open_incidents_blocks(runtime: Runtime) -> list[dict[str, Any]]:
     async with runtime.sessions() as session:
         incidents = await service.list_incidents(session, open_only=True)
     if not incidents:
-        return [_section(":white_check_mark: No open incidents.")]
+        return [section(":white_check_mark: No open incidents.")]
     lines = [f"• *{i.public_id}* {i.severity} {i.status}: {escape(i.title)}"
              + (f" <#{i.channel_id}>" if i.channel_id else "") for i in incidents]
-    return [_section("*Open incidents*\n" + "\n".join(lines))]
+    return [section("*Open incidents*\n" + "\n".join(lines))]
 
 
 def roles_text(incident: Incident, config: TeamConfig) -> str:
@@ -42,8 +42,4 @@ def timeline_blocks(incident: Incident) -> list[dict[str, Any]]:
     header = f"*Timeline of {incident.public_id}* (UTC)"
     if len(shown) < len(chunks):
         header += f", last {sum(len(c) for c in shown)} of {len(rows)} entries"
-    return [_section(header), *(_section("\n".join(chunk)) for chunk in shown)]
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+    return [section(header), *(section("\n".join(chunk)) for chunk in shown)]
