@@ -154,6 +154,10 @@ async def incident_for_channel(session: AsyncSession, channel_id: str) -> Incide
     )
 
 
+async def is_war_room(session: AsyncSession, channel_id: str) -> bool:
+    return await session.scalar(select(Incident.id).where(Incident.channel_id == channel_id).limit(1)) is not None
+
+
 async def get_incident_by_id(session: AsyncSession, incident_id: int, *, lock: bool = False) -> Incident:
     """With `lock`, concurrent changers (replicas, double clicks) wait for this transaction to end."""
     stmt = _with_details(select(Incident)).where(Incident.id == incident_id)

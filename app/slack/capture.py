@@ -59,53 +59,53 @@ class Unreadable(Exception):
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.event("reaction_added")
     async def reaction_added(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await first_delivery(runtime, body.get("event_id")):
-            return
         mark = _reaction_mark(runtime, event)
-        if mark is not None:
+        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
             await _mark(runtime, client, mark)
 
     @app.event("reaction_removed")
     async def reaction_removed(body: dict[str, Any], event: dict[str, Any]) -> None:
-        if not await first_delivery(runtime, body.get("event_id")):
-            return
         mark = _reaction_mark(runtime, event)
-        if mark is not None:
+        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
             await _unmark(runtime, mark, user_id=mark.user)
 
     @app.event("pin_added")
     async def pin_added(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
                         client: AsyncWebClient) -> None:
-        if not await first_delivery(runtime, body.get("event_id")):
-            return
         mark = _pin_mark(event, context)
-        if mark is not None:
+        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
             await _mark(runtime, client, mark)
 
     @app.event("pin_removed")
     async def pin_removed(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if not await first_delivery(runtime, body.get("event_id")):
-            return
         mark = _pin_mark(event, context)
-        if mark is not None:
+        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
             await _unmark(runtime, mark, user_id=None)  # one pin per message, whoever removes it
 
     @app.event("message")
     async def message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if not await first_delivery(runtime, body.get("event_id")):
-            return
+        channel = str(event.get("channel") or "")
         change = transcript_change(event, context)
-        if change is not None:
-            await _in_war_room(runtime, str(event.get("channel") or ""), change)
+        if change is not None and await _first_in_war_room(runtime, body, channel):
+            await _in_war_room(runtime, channel, change)
 
     @app.event("member_joined_channel")
     async def member_joined(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
                             client: AsyncWebClient) -> None:
-        if not await first_delivery(runtime, body.get("event_id")):
-            return
-        user, channel = event.get("user"), event.get("channel")
-        if user and channel and user != context.bot_user_id:
-            await _joined(runtime, client, str(channel), str(user))
+        user, channel = event.get("user"), str(event.get("channel") or "")
+        if user and user != context.bot_user_id and await _first_in_war_room(runtime, body, channel):
+            await _joined(runtime, client, channel, str(user))
+
+
+async def _first_in_war_room(runtime: Runtime, body: dict[str, Any], channel: str) -> bool:
+    """Whether to handle the event: it is in a war room, and not a retry of one already handled.
+
+    The war-room check comes first so the bot's other channels cost a read, not a write, per message.
+    """
+    async with runtime.sessions() as session:
+        if not await service.is_war_room(session, channel):
+            return False
+    return await first_delivery(runtime, body.get("event_id"))
 
 
 # --- marks ------------------------------------------------------------------------------------
