@@ -51,7 +51,6 @@ async def post_update(session: AsyncSession, incident: Incident, text: str, stat
 async def _set_status(session: AsyncSession, incident: Incident, status: Status, actor: Actor,
                       now: datetime) -> None:
     previous, incident.status = incident.status, status
-    incident.updated_at = now
     await service.add_event(session, incident, kind="status_changed", text=f"Status {previous} → {status}",
                             actor=actor.user_id, source=actor.source, occurred_at=now)
 
@@ -67,7 +66,6 @@ async def change_severity(session: AsyncSession, incident: Incident, severity: s
         raise IncidentChangeRefused(f"{incident.public_id} is already {level.name}.")
     _require_open(incident, "change its severity")
     previous, incident.severity = incident.severity, level.name
-    incident.updated_at = now
     order = config.severity_names  # most severe first
     direction = "raised" if previous in order and order.index(level.name) < order.index(previous) else "lowered"
     text = f"Severity {direction} {previous} → {level.name}" + (f": {reason}" if reason else "")
@@ -81,7 +79,7 @@ async def resolve(session: AsyncSession, incident: Incident, summary: str | None
                   now: datetime) -> None:
     if incident.status in (Status.RESOLVED, Status.CLOSED):
         raise IncidentChangeRefused(f"{incident.public_id} is already {incident.status.lower()}.")
-    incident.status, incident.resolved_at, incident.updated_at = Status.RESOLVED, now, now
+    incident.status, incident.resolved_at = Status.RESOLVED, now
     incident.summary = (summary or "").strip() or incident.summary
     incident.next_update_due = None
     text = "Incident resolved" + (f": {incident.summary}" if incident.summary else "")
@@ -94,7 +92,6 @@ async def reopen(session: AsyncSession, incident: Incident, actor: Actor, config
     if incident.is_open:
         raise IncidentChangeRefused(f"{incident.public_id} is still open ({incident.status}).")
     incident.status, incident.resolved_at, incident.closed_at = Status.INVESTIGATING, None, None
-    incident.updated_at = now
     await service.add_event(session, incident, kind="reopened", text="Incident reopened", actor=actor.user_id,
                             source=actor.source, occurred_at=now)
     schedule_next_update(incident, config, now)
@@ -106,7 +103,7 @@ async def close(session: AsyncSession, incident: Incident, actor: Actor, now: da
     if incident.status != Status.RESOLVED:
         raise IncidentChangeRefused(f"{incident.public_id} is {incident.status}; resolve it before closing: "
                                     "`/incident resolve [summary]`.")
-    incident.status, incident.closed_at, incident.updated_at = Status.CLOSED, now, now
+    incident.status, incident.closed_at = Status.CLOSED, now
     await service.add_event(session, incident, kind="closed", text="Incident closed", actor=actor.user_id,
                             source=actor.source, occurred_at=now)
 

@@ -13,7 +13,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agents.incident_commander import handoff, render_handoff_blocks, render_status_blocks, status_report
+from agents.incident_commander import (
+    handoff,
+    handoff_fallback,
+    render_handoff_blocks,
+    render_status_blocks,
+    status_report,
+)
 from app.db.base import utcnow
 from app.incidents import lifecycle
 from app.incidents.lifecycle import UPDATE_STATUSES, Actor, IncidentChangeRefused
@@ -133,8 +139,7 @@ async def resolve_incident(runtime: Runtime, reply: Reply, incident: Incident,
     report = handoff(changed[0], utcnow())
     try:
         await runtime.war_room.client.chat_postMessage(
-            channel=changed[0].channel_id, text=f"{incident.public_id} resolved",
-            blocks=render_handoff_blocks(report))
+            channel=changed[0].channel_id, text=handoff_fallback(report), blocks=render_handoff_blocks(report))
     except SlackApiError as exc:
         log.warning("posting the handoff for %s failed: %s", incident.public_id, exc.response.get("error"))
 
