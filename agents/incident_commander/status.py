@@ -1,0 +1,268 @@
+"""The status report: an incident as it stands, from the store, rendered as Markdown and Slack Block Kit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel
+
+from agents.incident_commander.common import AGENT, UPDATE_HINT, Block
+from app.config import TeamConfig
+from app.incidents.models import Incident, Role, TimelineEvent
+from app.incidents.render import clock, datetime_utc, person
+from app.slack.blocks import channel_link, context, escape, fields, header, mention, section
+
+
+class RoleLine(BaseModel):
+    role: str
+    user_id: str
+    status: str
+    since: datetime
+    ended_at: datetime | None = None
+
+
+class UpdateLine(BaseModel):
+    text: str
+    at: datetime
+    actor: str | None = None
+
+
+class ActionLine(BaseModel):
+    position: int
+    text: str
+
+
+class StatusReport(BaseModel):
+    public_id: str
+    title: str
+    severity: str
+    severity_meaning: str | None = None
+    status: str
+    is_open: bool
+    declared_at: datetime
+    resolved_at: datetime | None
+    as_of: datetime
+    duration: str
+    commander: str | None
+    roles: list[RoleLine]
+    last_update: UpdateLine | None
+    open_actions: list[ActionLine]
+    next_update_due: datetime | None
+    channel_id: str | None
+    channel_name: str | None
+    spans_days: bool
+
+    @property
+    def update_overdue(self) -> bool:
+        return self.is_open and self.next_update_due is not None and self.next_update_due <= self.as_of
+
+    def at(self, value: datetime) -> str:
+        """A time as shown: the date too when the incident spans days, so 00:10 is never ambiguous."""
+        return f"{clock(value, self.spans_days)} UTC"
+
+
+def human_duration(delta: timedelta) -> str:
+    """'1h 05m', '45m', '2d 3h 05m': how responders say it, to the minute."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes == 0:
+        return "<1m"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h {mins:02d}m"
+    if hours:
+        return f"{hours}h {mins:02d}m"
+    return f"{mins}m"
+
+
+def _ended_at(incident: Incident, now: datetime) -> datetime:
+    """An open incident runs until now; a finished one until it was resolved (or closed)."""
+    if incident.is_open:
+        return now
+    return incident.resolved_at or incident.closed_at or now
+
+
+def _role_order(role: str) -> int:
+    names = [r.value for r in Role]
+    return names.index(role) if role in names else len(names)
+
+
+def _active_roles(incident: Incident) -> list[RoleLine]:
+    active = [r for r in incident.roles if r.ended_at is None]
+    active.sort(key=lambda r: (_role_order(r.role), r.since))
+    return [RoleLine(role=r.role, user_id=r.user_id, status=r.status, since=r.since) for r in active]
+
+
+def _last_update(timeline: Iterable[TimelineEvent]) -> UpdateLine | None:
+    updates = [e for e in timeline if e.kind == "status_update"]
+    if not updates:
+        return None
+    latest = max(updates, key=lambda e: (e.occurred_at, e.id or 0))
+    return UpdateLine(text=latest.text, at=latest.occurred_at, actor=latest.actor)
+
+
+def _open_actions(incident: Incident) -> list[ActionLine]:
+    actions = sorted((a for a in incident.next_actions if a.done_at is None), key=lambda a: (a.position, a.id or 0))
+    return [ActionLine(position=a.position, text=a.text) for a in actions]
+
+
+def _spans_days(*moments: datetime | None) -> bool:
+    return len({m.date() for m in moments if m is not None}) > 1
+
+
+def status_report(incident: Incident, now: datetime, config: TeamConfig | None = None) -> StatusReport:
+    """The incident as it stands at `now`, from the store only; `config` adds the severity's meaning."""
+    end = _ended_at(incident, now)
+    last = _last_update(incident.timeline)
+    level = (config or TeamConfig()).severity(incident.severity)
+    return StatusReport(
+        public_id=incident.public_id,
+        title=incident.title,
+        severity=incident.severity,
+        severity_meaning=level.meaning if level else None,
+        status=str(incident.status),
+        is_open=incident.is_open,
+        declared_at=incident.declared_at,
+        resolved_at=incident.resolved_at,
+        as_of=now,
+        duration=human_duration(end - incident.declared_at),
+        commander=incident.active_holder(Role.INCIDENT_COMMANDER),
+        roles=_active_roles(incident),
+        last_update=last,
+        open_actions=_open_actions(incident),
+        next_update_due=incident.next_update_due if incident.is_open else None,
+        channel_id=incident.channel_id,
+        channel_name=incident.channel_name,
+        spans_days=_spans_days(incident.declared_at, end, last.at if last else None,
+                               incident.next_update_due if incident.is_open else None),
+    )
+
+
+def _severity_label(report: StatusReport) -> str:
+    return f"{report.severity} ({report.severity_meaning})" if report.severity_meaning else report.severity
+
+
+def _duration_label(report: StatusReport) -> str:
+    if report.is_open:
+        return f"{report.duration} (ongoing)"
+    if report.resolved_at is not None:
+        return f"{report.duration} (resolved {report.at(report.resolved_at)})"
+    return report.duration
+
+
+def next_update_text(report: StatusReport) -> str:
+    """When the next update is owed, relative to now, so an overdue one stands out."""
+    if not report.is_open:
+        return f"Not needed: the incident is {report.status}"
+    due = report.next_update_due
+    if due is None:
+        return "Not scheduled"
+    if due <= report.as_of:
+        return f"OVERDUE since {report.at(due)} ({human_duration(report.as_of - due)} ago)"
+    return f"{report.at(due)} (in {human_duration(due - report.as_of)})"
+
+
+def _no_update(report: StatusReport) -> str:
+    return f"_No status update posted yet._ {UPDATE_HINT}" if report.is_open else "_No status update was posted._"
+
+
+def _markdown_update(report: StatusReport) -> str:
+    if report.last_update is None:
+        return _no_update(report)
+    update = report.last_update
+    by = f"{person(update.actor)}: " if update.actor else ""
+    return f"- {report.at(update.at)} - {by}{update.text}"
+
+
+def _markdown_actions(actions: list[ActionLine]) -> str:
+    if not actions:
+        return "_None open._"
+    return "\n".join(f"{i}. [ ] {a.text}" for i, a in enumerate(actions, 1))
+
+
+def render_status_markdown(report: StatusReport) -> str:
+    roles = "\n".join(f"| {r.role} | {person(r.user_id)} | {r.status} | {report.at(r.since)} |" for r in report.roles)
+    channel = f"#{report.channel_name}" if report.channel_name else "no war room"
+    return "\n".join([
+        f"## Incident Status: {report.public_id}",
+        "",
+        f"**Title**: {report.title}",
+        f"**Severity**: {_severity_label(report)}",
+        f"**Status**: {report.status}",
+        f"**Declared**: {datetime_utc(report.declared_at)}",
+        f"**Duration**: {_duration_label(report)}",
+        f"**Incident Commander**: {person(report.commander)}",
+        f"**War room**: {channel}",
+        "",
+        "### Assigned Roles",
+        "| Role | Assignee | Status | Since |",
+        "|------|----------|--------|-------|",
+        roles or "| - | - | - | - |",
+        "",
+        "### Last Update",
+        _markdown_update(report),
+        "",
+        "### Open Next Actions",
+        _markdown_actions(report.open_actions),
+        "",
+        "### Next Update",
+        f"Due: {next_update_text(report)}",
+        "",
+    ])
+
+
+def _blocks_update(report: StatusReport) -> str:
+    if report.last_update is None:
+        return _no_update(report)
+    update = report.last_update
+    by = f"{mention(update.actor)}: " if update.actor else ""
+    return f"`{report.at(update.at)}` {by}{escape(update.text)}"
+
+
+def _blocks_actions(actions: list[ActionLine]) -> str:
+    if not actions:
+        return "_None open._"
+    return "\n".join(f"{i}. ☐ {escape(a.text)}" for i, a in enumerate(actions, 1))
+
+
+def _blocks_roles(roles: list[RoleLine], report: StatusReport) -> str:
+    if not roles:
+        return "_Nobody holds a role._"
+    return "\n".join(f"• {escape(r.role)}: {mention(r.user_id)} ({escape(r.status)}, since {report.at(r.since)})"
+                     for r in roles)
+
+
+def render_status_blocks(report: StatusReport) -> list[Block]:
+    next_update = next_update_text(report)
+    if report.update_overdue:
+        next_update = f":warning: {next_update}"
+    return [
+        header(f"Status: {report.public_id}"),
+        section(f"*{escape(report.title)}*"),
+        fields([
+            ("Severity", escape(_severity_label(report))),
+            ("Status", report.status),
+            ("Declared", datetime_utc(report.declared_at)),
+            ("Duration", _duration_label(report)),
+            ("Incident Commander", mention(report.commander)),
+            ("War room", channel_link(report.channel_id, report.channel_name)),
+        ]),
+        section(f"*Assigned roles*\n{_blocks_roles(report.roles, report)}"),
+        section(f"*Last update*\n{_blocks_update(report)}"),
+        section(f"*Open next actions*\n{_blocks_actions(report.open_actions)}"),
+        section(f"*Next update due*\n{next_update}"),
+        context(f"{report.public_id} · as of {report.at(report.as_of)} · incidentbot {AGENT}"),
+    ]
+
+
+def _headline(report: StatusReport, *, slack: bool) -> str:
+    title = escape(report.title) if slack else report.title
+    commander = mention(report.commander) if slack else person(report.commander)
+    age = f"open {report.duration}" if report.is_open else f"lasted {report.duration}"
+    return f"{report.public_id} ({report.severity}, {report.status}): {title}. IC {commander}, {age}."
+
+
+def status_fallback(report: StatusReport) -> str:
+    """The one line Slack shows in notifications and to clients that cannot render blocks."""
+    return _headline(report, slack=True)
