@@ -244,3 +244,13 @@ async def test_two_replicas_taking_ic_at_once_leave_one_commander(database_url: 
     assert handoffs[0].startswith("Incident Commander handed off from <@U0DECLARER>")
     assert handoffs[1] == f"Incident Commander handed off from <@{'U0ALICE' if active == ['U0BOB'] else 'U0BOB'}> " \
                           f"to <@{active[0]}>"
+
+
+def test_a_slow_user_lookup_does_not_hold_up_the_ack(sender: SlackSender, slack: FakeSlack, db: Engine) -> None:
+    _, room = declare(sender, slack, db)
+    slack.delay("users.info", 2.5)
+    started = time.monotonic()
+    answer = in_room(sender, room, f"assign scribe {BOB}")
+    assert time.monotonic() - started < 2.5 and "Checking <@U0BOB>" in answer
+    done = wait_for(lambda: [r for r in slack.responses if "is now Scribe" in r["text"]], what="assignment")
+    assert done and "role_assigned" in kinds(db)

@@ -6,6 +6,7 @@ updates the war room (card, topic, announcement) and posts what changed there.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -32,6 +33,7 @@ from app.slack.incident_views import open_incidents_blocks, roles_text, timeline
 from app.slack.replies import Reply
 
 log = logging.getLogger(__name__)
+LOOKUP_BEFORE_ACK = 1.5  # seconds a user lookup may take before the command is acked without it
 
 NOT_A_WAR_ROOM = ("This channel isn't an incident's war room. Run `/incident {name}` there, or name the "
                   "incident: `/incident {name} INC-2026-1125-001 …`.")
@@ -179,7 +181,13 @@ async def _assign(runtime: Runtime, reply: Reply, incident: Incident,
         await reply(f"Unknown role `{escape(request.text)}`. Roles: {names}.")
         return
     assert request.user_id is not None
-    problem = await _check_user(runtime, request.user_id)
+    check = asyncio.ensure_future(_check_user(runtime, request.user_id))
+    try:
+        problem = await asyncio.wait_for(asyncio.shield(check), timeout=LOOKUP_BEFORE_ACK)
+    except TimeoutError:
+        # Slack is slow (or rate-limiting us): ack now to stay inside its 3 s, finish after.
+        await reply(f"Checking {mention(request.user_id)} with Slack…")
+        problem = await check
     if problem:
         await reply(problem)
         return
