@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -41,19 +42,13 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         await ack()
         await forms.open_resolve_form(client, body["trigger_id"], action["value"])
 
-    @app.action("next_action_done")
+    @app.action(re.compile(r"^next_action_(done|undo)$"))
     @tells_when_database_down
-    async def action_done(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+    async def next_action(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
                           respond: AsyncRespond) -> None:
         await ack()
-        await _toggle(runtime, body, action, Reply(None, respond), done=True)
-
-    @app.action("next_action_undo")
-    @tells_when_database_down
-    async def action_undo(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                          respond: AsyncRespond) -> None:
-        await ack()
-        await _toggle(runtime, body, action, Reply(None, respond), done=False)
+        done = action["action_id"] == "next_action_done"
+        await _toggle(runtime, body, action, Reply(None, respond), done=done)
 
 
 async def _toggle(runtime: Runtime, body: dict[str, Any], action: dict[str, Any], reply: Reply, *,
