@@ -17,10 +17,10 @@ from app.db.base import utcnow
 from app.db.engine import create_db_engine, session_factory
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents import service
-from app.incidents.reminders import remind_overdue_updates
 from app.incidents.service import WarRoomLease
 from app.settings import Settings
 from app.slack.client import create_client
+from app.slack.reminders import remind_overdue_updates
 from app.warroom.flows import WarRoom
 
 log = logging.getLogger(__name__)

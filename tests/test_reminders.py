@@ -15,9 +15,10 @@ from app.db.base import utcnow
 from app.incidents import service
 from app.incidents.flows import Declaration, declare
 from app.incidents.models import Incident, RoleAssignment, Source, Status
-from app.incidents.reminders import claim_reminder, due_reminders, remind_overdue_updates, schedule_next_update
+from app.incidents.reminders import claim_reminder, due_reminders, schedule_next_update
 from app.runtime import Runtime
 from app.settings import Settings
+from app.slack.reminders import remind_overdue_updates
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, ack_text
