@@ -9,8 +9,9 @@ from pydantic import BaseModel
 
 from agents.incident_commander.common import AGENT, UPDATE_HINT, Block
 from app.config import TeamConfig
+from app.incidents.card import TimelineRow
 from app.incidents.models import Incident, Role, TimelineEvent
-from app.incidents.render import clock, datetime_utc, person
+from app.incidents.render import clock, datetime_utc, person, plain
 from app.slack.blocks import channel_link, context, escape, fields, header, mention, section
 
 
@@ -20,12 +21,6 @@ class RoleLine(BaseModel):
     status: str
     since: datetime
     ended_at: datetime | None = None
-
-
-class UpdateLine(BaseModel):
-    text: str
-    at: datetime
-    actor: str | None = None
 
 
 class ActionLine(BaseModel):
@@ -46,7 +41,7 @@ class StatusReport(BaseModel):
     duration: str
     commander: str | None
     roles: list[RoleLine]
-    last_update: UpdateLine | None
+    last_update: TimelineRow | None
     open_actions: list[ActionLine]
     next_update_due: datetime | None
     channel_id: str | None
@@ -94,12 +89,12 @@ def _active_roles(incident: Incident) -> list[RoleLine]:
     return [RoleLine(role=r.role, user_id=r.user_id, status=r.status, since=r.since) for r in active]
 
 
-def _last_update(timeline: Iterable[TimelineEvent]) -> UpdateLine | None:
+def _last_update(timeline: Iterable[TimelineEvent]) -> TimelineRow | None:
     updates = [e for e in timeline if e.kind == "status_update"]
     if not updates:
         return None
     latest = max(updates, key=lambda e: (e.occurred_at, e.id or 0))
-    return UpdateLine(text=latest.text, at=latest.occurred_at, actor=latest.actor)
+    return TimelineRow(text=latest.text, at=latest.occurred_at, actor=latest.actor)
 
 
 def _open_actions(incident: Incident) -> list[ActionLine]:
@@ -172,7 +167,7 @@ def _markdown_update(report: StatusReport) -> str:
         return _no_update(report)
     update = report.last_update
     by = f"{person(update.actor)}: " if update.actor else ""
-    return f"- {report.at(update.at)} - {by}{update.text}"
+    return f"- {report.at(update.at)} - {by}{plain(update.text)}"
 
 
 def _markdown_actions(actions: list[ActionLine]) -> str:
