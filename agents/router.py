@@ -1,27 +1,17 @@
-"""Routes `@incidentbot <question>` to the agent for its intent, with the incident it is about.
-
-Every intent goes to the incident commander for now; when the RCA, postmortem, runbook or
-escalation agent exists, it replaces its entry in HANDLERS (one line).
-"""
+"""Routes `@incidentbot <question>` to the agent for its intent, with the incident it is about."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from functools import partial
-from typing import TYPE_CHECKING, Protocol
-
-from agents import incident_commander
-from agents.incident_commander import AgentAnswer, named_incident_id
-from app.config import TeamConfig
-from app.db.base import utcnow
-from app.incidents import service
-from app.incidents.models import Incident
-
-if TYPE_CHECKING:
-    from app.runtime import Runtime
 
 INTENTS = ("status", "investigate", "postmortem", "runbook", "escalate")
+AGENT_FOR_INTENT = {
+    "status": "incident-commander",
+    "investigate": "rca-agent",
+    "postmortem": "postmortem-writer",
+    "runbook": "runbook-executor",
+    "escalate": "escalation-manager",
+}
 
 
 def _rx(*alternatives: str) -> re.Pattern[str]:
@@ -46,28 +36,5 @@ def route(question: str) -> str:
     return next((intent for intent, pattern in RULES if pattern.search(question)), "status")
 
 
-class Agent(Protocol):
-    def __call__(self, incident: Incident | None, question: str, now: datetime, open_incidents: list[Incident],
-                 *, config: TeamConfig) -> AgentAnswer: ...
-
-
-HANDLERS: dict[str, Agent] = {
-    "status": incident_commander.answer,
-    "investigate": partial(incident_commander.answer, intent="investigate"),
-    "postmortem": partial(incident_commander.answer, intent="postmortem"),
-    "runbook": partial(incident_commander.answer, intent="runbook"),
-    "escalate": partial(incident_commander.answer, intent="escalate"),
-}
-
-
-async def respond(runtime: Runtime, channel_id: str, question: str) -> AgentAnswer:
-    """Answer a question asked in a channel: about the INC id it names, else the channel's incident."""
-    intent = route(question)
-    named = named_incident_id(question)
-    async with runtime.sessions() as session:
-        if named is not None:
-            incident = await service.get_incident(session, named)
-        else:
-            incident = await service.incident_for_channel(session, channel_id)
-        open_incidents = list(await service.list_incidents(session, open_only=True))
-    return HANDLERS[intent](incident, question, utcnow(), open_incidents, config=runtime.config)
+def agent_for(question: str) -> str:
+    return AGENT_FOR_INTENT[route(question)]

@@ -1,4 +1,4 @@
-"""`incidentbot` console script: serve, migrate, declare, list and show incidents."""
+"""`incidentbot` console script: serve, migrate, declare, list and show incidents, run agents."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from typing import TypeVar
 import click
 from sqlalchemy.engine import make_url
 
+from agents import runtime as agent_runtime
+from agents.base import AgentAnswer
+from agents.incident_commander import named_incident_id
 from app.config import ConfigError
 from app.db import migrate
 from app.db.errors import DATABASE_UNAVAILABLE
@@ -169,6 +172,43 @@ def show_command(public_id: str) -> None:
     if text is None:
         _fail(f"no incident {public_id}; `incidentbot list` shows the recorded ones")
     click.echo(text)
+
+
+@main.group()
+def agent() -> None:
+    """Run the agents from the command line."""
+
+
+@agent.command("list")
+def agent_list() -> None:
+    """The agents this service runs."""
+    for name in agent_runtime.AGENTS:
+        click.echo(name)
+
+
+@agent.command("run")
+@click.argument("name")
+@click.option("--prompt", "-p", required=True, help="What to ask, e.g. \"Investigate the cause of the payment API "
+                                                   "outage at 14:30\".")
+@click.option("--incident", "incident_id", help="The incident it is about (INC-YYYY-MMDD-NNN).")
+def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
+    """Run one agent and print its answer as Markdown."""
+    if name not in agent_runtime.AGENTS:
+        _fail(f"no agent named {name!r}; agents: {', '.join(agent_runtime.AGENTS)}", code=2)
+    if not prompt.strip():
+        _fail("--prompt is empty: say what to ask", code=2)
+
+    async def work(runtime: Runtime) -> AgentAnswer:
+        request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named_incident_id(prompt))
+        return await agent_runtime.run(runtime, name, request)
+
+    try:
+        answer = _with_runtime(work)
+    except agent_runtime.AgentError as error:
+        _fail(str(error))
+    click.echo(answer.text_markdown, nl=False)
+    if answer.note:
+        click.echo(f"note: {answer.note}", err=True)
 
 
 if __name__ == "__main__":

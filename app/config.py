@@ -28,9 +28,20 @@ class SeverityLevel(BaseModel):
         return f"{self.name} ({self.meaning})"
 
 
+class Observability(BaseModel):
+    """Where a service's telemetry lives; {service} in a selector is the service's name."""
+
+    namespace: str | None = None  # Kubernetes namespace; unset: every namespace
+    pod_selector: str = "app={service}"
+    loki_selector: str = '{service="{service}"}'
+    datadog_query: str = "service:{service}"
+    dashboard_uid: str | None = None  # Grafana dashboard whose panel queries add to the signals
+
+
 class Service(BaseModel):
     name: str
     aliases: list[str] = Field(default_factory=list)
+    observability: Observability = Field(default_factory=Observability)
 
     def mentioned_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -122,6 +133,10 @@ class TeamConfig(BaseModel):
 
     def service_for(self, text: str) -> str | None:
         return next((s.name for s in self.services if s.mentioned_in(text)), None)
+
+    def service(self, name: str) -> Service:
+        """The configured service, or one read with the default conventions."""
+        return next((s for s in self.services if s.name == name), None) or Service(name=name)
 
     @field_validator("roles")
     @classmethod

@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     # How often a running service looks for war rooms whose status update is overdue.
     reminder_check_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_REMINDER_CHECK_SECONDS")
 
+    # LLM mode: unset key means every agent answers deterministically.
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+
+    # Read-only observability tools for the agents; an unset URL makes that tool "unavailable".
+    prometheus_url: str | None = None
+    grafana_url: str | None = None
+    grafana_token: SecretStr | None = None
+    loki_url: str | None = None
+    datadog_api_key: SecretStr | None = None
+    datadog_app_key: SecretStr | None = None
+    datadog_api_url: str = "https://api.datadoghq.com"
+    kubeconfig: Path | None = None
+
     @property
     def slack_enabled(self) -> bool:
         # HTTP mode verifies requests with the signing secret; Socket Mode authenticates the socket.

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agents import incident_commander as ic
-from agents.router import HANDLERS, INTENTS, route
+from agents.router import AGENT_FOR_INTENT, INTENTS, route
+from agents.runtime import AGENTS
 from app.config import SeverityLevel, TeamConfig
 from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
 
@@ -206,9 +207,10 @@ def test_human_duration(delta: timedelta, expected: str) -> None:
 # --- answers ---------------------------------------------------------------------------------------
 
 
-def ask(question: str, subject: Incident | None = None, open_incidents: list[Incident] | None = None) -> ic.AgentAnswer:
-    return HANDLERS[route(question)](subject, question, T0 + timedelta(minutes=65),
-                                     open_incidents or [], config=CONFIG)
+def ask(question: str, subject: Incident | None = None, open_incidents: list[Incident] | None = None,
+        intent: str | None = None) -> ic.AgentAnswer:
+    return ic.answer(subject, question, T0 + timedelta(minutes=65), open_incidents or [],
+                     intent=intent or route(question), config=CONFIG)
 
 
 def test_a_status_question_gets_the_full_report() -> None:
@@ -252,9 +254,9 @@ def test_other_questions_get_what_can_be_answered() -> None:
 
 
 def test_other_intents_say_which_agent_will_handle_them_and_give_status() -> None:
-    answer = ask("why did payments fail?", incident())
-    assert answer.intent == "investigate" and answer.agent == "incident-commander"
-    assert "rca-agent" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
+    answer = ask("write the postmortem", incident(), intent="postmortem")
+    assert answer.intent == "postmortem" and answer.agent == "incident-commander"
+    assert "postmortem-writer" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
 
 
 # --- handoff ---------------------------------------------------------------------------------------
@@ -319,5 +321,6 @@ def test_route(question: str, intent: str) -> None:
     assert route(question) == intent
 
 
-def test_every_intent_has_a_handler() -> None:
-    assert set(HANDLERS) == set(INTENTS)
+def test_every_intent_has_an_agent() -> None:
+    assert set(AGENT_FOR_INTENT) == set(INTENTS)
+    assert set(AGENT_FOR_INTENT.values()) <= set(AGENTS)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from pydantic import BaseModel, Field
-
+from agents.base import AgentAnswer
 from agents.incident_commander.common import AGENT, UPDATE_HINT, Block, _number, _rx
 from agents.incident_commander.status import (
     StatusReport,
@@ -30,19 +29,8 @@ MODE = "deterministic"
 INCIDENT_ID = re.compile(r"\bINC-\d{4}-\d{4}-\d{3}\b", re.IGNORECASE)
 
 
-class AgentAnswer(BaseModel):
-    agent: str = AGENT
-    mode: str = MODE
-    intent: str = "status"
-    incident_id: str | None = None
-    text_markdown: str
-    blocks: list[Block] = Field(default_factory=list)
-    fallback_text: str = ""
-
-
 # The agents that will take over these intents; until they exist the commander answers with status.
 DEFERRED_AGENTS = {
-    "investigate": ("rca-agent", "root-cause analysis"),
     "postmortem": ("postmortem-writer", "postmortems"),
     "runbook": ("runbook-executor", "running runbooks"),
     "escalate": ("escalation-manager", "escalations and paging"),
@@ -78,7 +66,7 @@ def named_incident_id(question: str) -> str | None:
 
 
 def _answer(intent: str, incident: Incident | None, markdown: str, blocks: list[Block], fallback: str) -> AgentAnswer:
-    return AgentAnswer(intent=intent, incident_id=incident.public_id if incident else None,
+    return AgentAnswer(agent=AGENT, intent=intent, incident_id=incident.public_id if incident else None,
                        text_markdown=markdown, blocks=blocks, fallback_text=fallback)
 
 
@@ -134,8 +122,8 @@ def _open_incidents_answer(intent: str, open_incidents: list[Incident], now: dat
     """No incident to talk about: say so, and list what is open (columns only; relations may not be loaded)."""
     if not open_incidents:
         none = "There are no open incidents. Declare one with `/incident declare SEV2 <title>`."
-        return AgentAnswer(intent=intent, text_markdown=f"{lead} {none}\n", blocks=[section(f"{escape(lead)} {none}")],
-                           fallback_text="There are no open incidents.")
+        return AgentAnswer(agent=AGENT, intent=intent, text_markdown=f"{lead} {none}\n",
+                           blocks=[section(f"{escape(lead)} {none}")], fallback_text="There are no open incidents.")
     ordered = sorted(open_incidents, key=lambda i: (_number(i.severity) if i.severity[3:].isdigit() else 99,
                                                     i.declared_at))
     count = f"{len(ordered)} open incident{'s' if len(ordered) != 1 else ''}"
@@ -150,7 +138,7 @@ def _open_incidents_answer(intent: str, open_incidents: list[Incident], now: dat
             for i in ordered[:40]]
     blocks = [section(escape(lead)), section(f"*{count}*\n" + "\n".join(rows)),
               context("Ask `status of INC-…?` for one of them · incidentbot " + AGENT)]
-    return AgentAnswer(intent=intent, text_markdown=markdown, blocks=blocks,
+    return AgentAnswer(agent=AGENT, intent=intent, text_markdown=markdown, blocks=blocks,
                        fallback_text=f"{count}: " + ", ".join(i.public_id for i in ordered[:10]))
 
 
@@ -162,7 +150,7 @@ def _help_answer(incident: Incident | None, open_incidents: list[Incident], now:
     else:
         count = len(open_incidents)
         markdown = slack = f"There {'is' if count == 1 else 'are'} {count} open incident{'' if count == 1 else 's'}."
-    return AgentAnswer(intent="help", incident_id=incident.public_id if incident else None,
+    return AgentAnswer(agent=AGENT, intent="help", incident_id=incident.public_id if incident else None,
                        text_markdown=f"{HELP}\n\n{markdown}\n", blocks=[section(HELP), context(slack)],
                        fallback_text="Here is what I can answer.")
 

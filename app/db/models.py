@@ -1,5 +1,6 @@
 """Every table, imported in one place so metadata is complete for Alembic and tests."""
 
+from app.agent_runs.models import AgentRun
 from app.db.base import Base
 from app.incidents.models import (
     DaySequence,
@@ -15,6 +16,6 @@ from app.incidents.models import (
 from app.warroom.models import WarRoomStep
 
 __all__ = [
-    "Base", "DaySequence", "Incident", "NextAction", "Participant", "ProcessedRequest", "RoleAssignment",
+    "AgentRun", "Base", "DaySequence", "Incident", "NextAction", "Participant", "ProcessedRequest", "RoleAssignment",
     "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
 ]

@@ -10,6 +10,9 @@ from slack_bolt.async_app import AsyncApp, AsyncSay
 from sqlalchemy.exc import IntegrityError
 
 from agents import router
+from agents import runtime as agent_runtime
+from agents.base import AgentRequest
+from agents.incident_commander import named_incident_id
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.models import ProcessedRequest
 from app.runtime import Runtime
@@ -43,12 +46,48 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.event("app_mention")
     async def mentioned(body: dict[str, Any], event: dict[str, Any], say: AsyncSay) -> None:
         thread_ts = event.get("thread_ts") or event["ts"]
+        question = question_of(event.get("text", ""))
+        name = router.agent_for(question)
         try:
             if not await first_delivery(runtime, body.get("event_id")):
                 return
-            answer = await router.respond(runtime, event["channel"], question_of(event.get("text", "")))
+            request = await agent_runtime.load(runtime, question, incident_id=named_incident_id(question),
+                                               channel_id=event["channel"])
         except DATABASE_UNAVAILABLE:
             log.exception("answering a mention failed: database unavailable")
             await say(text=DATABASE_DOWN_ANSWER, thread_ts=thread_ts)
             return
-        await say(text=answer.fallback_text, blocks=answer.blocks, thread_ts=thread_ts)
+        except agent_runtime.AgentError as error:
+            await say(text=f":warning: {error}", thread_ts=thread_ts)
+            return
+        if name in LONG_RUNNING:
+            # An investigation reads several tools and may ask a model: say so now, answer when done.
+            await say(text=f":mag: Investigating{_about(request)}… ({name})", thread_ts=thread_ts)
+            runtime.background(_answer(runtime, name, request, say, thread_ts, body.get("event_id")))
+            return
+        await _answer(runtime, name, request, say, thread_ts, body.get("event_id"))
+
+
+LONG_RUNNING = {"rca-agent"}
+
+
+def _about(request: AgentRequest) -> str:
+    return f" {request.incident.public_id}" if request.incident is not None else ""
+
+
+async def _answer(runtime: Runtime, name: str, request: AgentRequest, say: AsyncSay, thread_ts: str,
+                  event_id: str | None) -> None:
+    try:
+        answer = await agent_runtime.run(runtime, name, request,
+                                         request_key=f"slack:event:{event_id}" if event_id else None)
+    except DATABASE_UNAVAILABLE:
+        log.exception("%s could not store its result: database unavailable", name)
+        await say(text=DATABASE_DOWN_ANSWER, thread_ts=thread_ts)
+        return
+    except Exception:
+        # In the background nobody else would tell the person who asked: say it failed, keep the trace in logs.
+        log.exception("%s failed", name)
+        await say(text=f":warning: The {name} failed; the error is in the service's log. Try again, or run "
+                       f"`incidentbot agent run {name}`.", thread_ts=thread_ts)
+        return
+    await say(text=answer.fallback_text, blocks=answer.blocks, thread_ts=thread_ts)

@@ -1,0 +1,194 @@
+"""The deterministic RCA engine: observations in, the seed's analysis out.
+
+It finds when the symptoms began, tests every candidate cause against the evidence, and writes the analysis
+from the best-supported one. It needs no model and no network beyond the observability tools, and it says
+plainly when the evidence does not establish a cause.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from agents.rca.causes import Facts, Narrative
+from agents.rca.changes import is_reversal
+from agents.rca.hypotheses import (
+    Candidate,
+    change_candidates,
+    clock,
+    recovered_at,
+    score,
+    symptom_onset,
+    symptom_text,
+    telemetry_candidates,
+)
+from agents.rca.observe import Observations
+from agents.rca.report import Evidence, Hypothesis, RcaReport, Recommendations, TimelineRow, Why
+from agents.toolbox import ToolStatus
+from app.integrations.telemetry import ChangeEvent, ChangeKind
+
+MAX_TIMELINE_ROWS = 14
+MAX_EVIDENCE = 8
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is being analysed: an incident from the store, or a service and time named in a request."""
+
+    title: str
+    service: str
+    reference: datetime
+    incident_id: str | None = None
+    severity: str | None = None
+    resolved_at: datetime | None = None
+
+
+def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> RcaReport:
+    onset = symptom_onset(seen)
+    ranked = score(telemetry_candidates(seen) + change_candidates(seen, onset), seen, onset)
+    base = dict(incident_id=subject.incident_id, title=subject.title, service=subject.service,
+                severity=subject.severity, reference=subject.reference, window_start=seen.window.start,
+                window_end=seen.window.end, symptom_onset=onset if seen.findings or seen.bursts else None,
+                recovered_at=recovered_at(seen), tools=tools, lines_read=seen.lines_read, queries=seen.queries,
+                hypotheses=[_hypothesis(c) for c in ranked[:5]])
+    if not ranked or ranked[0].score <= 0:
+        return _inconclusive(seen, subject, tools, base)
+    top = ranked[0]
+    narrative = top.cause.explain(_facts(top, seen, onset, subject))
+    return RcaReport(
+        **base,
+        executive_summary=narrative.summary,
+        timeline=_timeline(seen, top, onset, subject),
+        five_whys=[Why(question=q, answer=a) for q, a in narrative.whys],
+        root_cause=narrative.root_cause,
+        cause=top.cause.id,
+        component=top.component,
+        trigger=top.trigger,
+        confidence=_confidence(ranked),
+        evidence=_evidence(top, ranked),
+        contributing_factors=narrative.factors,
+        recommendations=_recommendations(narrative),
+    )
+
+
+def _facts(top: Candidate, seen: Observations, onset: datetime, subject: Subject) -> Facts:
+    trigger = top.trigger
+    alerts = [c for c in seen.changes if c.kind == ChangeKind.ALERT and c.at >= onset]
+    first_alert = min(alerts, key=lambda c: c.at).at if alerts else subject.reference
+    reversal = next((c for c in seen.changes if trigger is not None and is_reversal(c)
+                     and c.subject == trigger.subject and c.at > trigger.at), None)
+    return Facts(
+        service=subject.service, component=top.component, symptom=symptom_text(seen), onset=clock(onset),
+        mechanism=top.mechanism[0].upper() + top.mechanism[1:],
+        trigger=f"{_change_phrase(trigger)} ({clock(trigger.at)})" if trigger else None,
+        trigger_subject=trigger.subject if trigger else None,
+        trigger_lag=_lag(top.onset, trigger.at) if trigger else None,
+        log_example=top.log_example, first_alert=clock(first_alert),
+        mitigation=f"{reversal.description[:120]} at {clock(reversal.at)}" if reversal else None,
+    )
+
+
+def _change_phrase(change: ChangeEvent) -> str:
+    subject = change.subject
+    if change.kind == ChangeKind.FLAG:
+        switched_on = re.search(r"enabl|turned on|switched on|rolled out|ramp", change.description, re.IGNORECASE)
+        return f"feature flag {subject} was {'enabled' if switched_on else 'changed'}"
+    return {
+        ChangeKind.DEPLOY: f"{subject} was rolled out",
+        ChangeKind.CONFIG: f"configuration {subject} was changed",
+        ChangeKind.SCALE: f"{subject} was scaled",
+        ChangeKind.NODE: f"node {subject} reported a problem",
+    }.get(change.kind, f"{subject} changed")
+
+
+def _lag(later: datetime, earlier: datetime) -> str:
+    minutes = max(0, round((later - earlier).total_seconds() / 60))
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
+def _confidence(ranked: list[Candidate]) -> str:
+    top = ranked[0].score
+    margin = top - (ranked[1].score if len(ranked) > 1 else 0.0)
+    if top >= 4.0 and margin >= 1.0:
+        return "high"
+    return "medium" if top >= 2.5 and margin >= 0.5 else "low"
+
+
+def _evidence(top: Candidate, ranked: list[Candidate]) -> list[Evidence]:
+    items = list(top.support[:MAX_EVIDENCE])
+    for other in ranked[1:3]:
+        reason = other.against[0].text if other.against else f"weaker support (score {other.score:.1f} against " \
+                                                              f"{top.score:.1f})"
+        items.append(Evidence(text=f"Ruled out as the cause: {other.cause.title.lower()} ({other.component}): "
+                                   f"{reason[0].lower() + reason[1:]}",
+                              query=other.support[0].query if other.support else "analysis", source="analysis"))
+    return items
+
+
+def _recommendations(n: Narrative) -> Recommendations:
+    return Recommendations(immediate=n.immediate, short_term=n.short_term, medium_term=n.medium_term,
+                           long_term=n.long_term)
+
+
+def _hypothesis(c: Candidate) -> Hypothesis:
+    return Hypothesis(cause=c.cause.id, title=c.cause.title, component=c.component, onset=c.onset,
+                      trigger=c.trigger, score=round(c.score, 2), evidence_for=c.support, evidence_against=c.against)
+
+
+def _timeline(seen: Observations, top: Candidate, onset: datetime, subject: Subject) -> list[TimelineRow]:
+    rows: dict[tuple[datetime, str], TimelineRow] = {}
+
+    def add(at: datetime | None, text: str) -> None:
+        if at is not None and seen.window.start <= at <= seen.window.end:
+            rows.setdefault((at, text), TimelineRow(at=at, text=text))
+
+    for change in seen.changes:
+        relevant = change is top.trigger or is_reversal(change) or change.kind == ChangeKind.ALERT or (
+            change.kind in (ChangeKind.DEPLOY, ChangeKind.FLAG, ChangeKind.CONFIG)
+            and abs((change.at - onset).total_seconds()) <= 3600)
+        if relevant:
+            add(change.at, change.description[:140])
+    if top.trigger is None or top.onset != top.trigger.at:
+        add(top.onset, f"{top.cause.title} begins: {top.mechanism[:120]}")
+    if top.log_example:
+        first_log = min((b.onset for b in seen.bursts if b.example[:200] == top.log_example), default=None)
+        add(first_log, f"First \"{top.log_example[:80]}\" in logs")
+    add(onset, f"Symptoms begin: {subject.service} {symptom_text(seen)}")
+    add(subject.reference, "Incident declared" if subject.incident_id else "Time named in the request")
+    errors = seen.finding("error_ratio")
+    if errors:
+        add(errors[0].anomaly.peak_at, f"Worst point: {errors[0].anomaly.peak:.0%} of requests failing")
+    add(recovered_at(seen), "Error rate back to normal")
+    add(subject.resolved_at, "Incident resolved")
+    ordered = sorted(rows.values(), key=lambda r: r.at)
+    return ordered[:MAX_TIMELINE_ROWS]
+
+
+def _inconclusive(seen: Observations, subject: Subject, tools: list[ToolStatus], base: dict[str, object]) -> RcaReport:
+    missing = [t for t in tools if not t.available]
+    changes = [c for c in seen.changes if c.kind in (ChangeKind.DEPLOY, ChangeKind.FLAG, ChangeKind.CONFIG)]
+    summary = (f"No cause for the {subject.service} incident could be established from the evidence available: "
+               f"{len(seen.findings)} metric anomalies, {len(seen.bursts)} error-log bursts and {len(changes)} "
+               f"recorded changes between {clock(seen.window.start)} and {clock(seen.window.end)} UTC.")
+    if len(missing) == len(tools):
+        summary += " No observability tool is configured, so only the incident's own record was read."
+    checked = [Evidence(text=f"Read {seen.queries} queries and {seen.lines_read:,} log lines",
+                        query="every configured tool", source="analysis")]
+    checked += [Evidence(text=f"{t.name} not read: {t.detail}", query="settings", source="analysis") for t in missing]
+    return RcaReport(
+        **base,  # type: ignore[arg-type]
+        executive_summary=summary,
+        timeline=[TimelineRow(at=c.at, text=c.description[:140]) for c in changes][:MAX_TIMELINE_ROWS],
+        root_cause="Not established. The hypotheses listed are what the evidence allows; none is supported "
+                   "well enough to name.",
+        confidence="low",
+        evidence=checked,
+        recommendations=Recommendations(
+            immediate="Check the most recent deploys, flag and config changes of the service and its dependencies",
+            short_term="Record changes on the incident timeline (`/incident note`) so they can be correlated",
+            medium_term="Connect " + (", ".join(t.name for t in missing) if missing else "more telemetry")
+                        + " to the analysis",
+            long_term="Alert on saturation signals (pools, memory, disks) before they reach their limit",
+        ),
+    )

@@ -1,0 +1,359 @@
+"""Candidate causes, each tested against the evidence and scored.
+
+A candidate is a mechanism seen in telemetry (the pool filling, a dependency failing, a node under pressure) or
+a change followed by new errors (a rollout, a config edit, a flag). Each collects evidence for and against;
+the score rewards independent sources agreeing, a mechanism that started before the symptoms rather than after
+(a consequence is not a cause), a change shortly before it, and recovery when that change was undone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from agents.rca.causes import CAUSES, Cause
+from agents.rca.changes import is_reversal
+from agents.rca.log_bursts import LogBurst
+from agents.rca.observe import Finding, Observations
+from agents.rca.report import Evidence
+from agents.rca.signals import SignalKind
+from app.integrations.telemetry import ChangeEvent, ChangeKind
+
+TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
+EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
+# "effect": the service's own starvation metrics moving right after a neighbour's spike.
+SOURCE_WEIGHT = {"prometheus": 1.0, "logs": 1.0, "effect": 1.0, "kubernetes": 0.75, "timeline": 0.5}
+_POD_SUFFIX = re.compile(r"(?:-[a-f0-9]{8,10})?-[a-z0-9]{5}$")
+_PEER_IN_LOG = re.compile(r"(?:upstream|calling|call to|connect(?:ion)? (?:timeout )?to|from)\s+[`'\"]?"
+                          r"(?P<peer>[a-z][\w.-]*[a-z0-9])", re.IGNORECASE)
+
+
+@dataclass
+class Candidate:
+    cause: Cause
+    component: str
+    onset: datetime
+    mechanism: str  # one sentence of what the telemetry shows
+    support: list[Evidence] = field(default_factory=list)
+    against: list[Evidence] = field(default_factory=list)
+    sources: set[str] = field(default_factory=set)
+    trigger: ChangeEvent | None = None
+    log_example: str | None = None
+    score: float = 0.0
+
+    def supported_by(self, source: str, evidence: Evidence) -> None:
+        self.sources.add(source)
+        self.support.append(evidence)
+
+
+def clock(at: datetime) -> str:
+    return at.strftime("%H:%M")
+
+
+def workload(pod: str) -> str:
+    """payments-7d9f8c6b5-x2x9k → payments."""
+    return _POD_SUFFIX.sub("", pod)
+
+
+def display(finding: Finding, value: float) -> str:
+    name = finding.signal.name
+    if name.endswith(("_ratio", "_utilisation", "throttling")):
+        return f"{value:.0%}"
+    if name == "latency_p99":
+        return f"{value:.2f} s"
+    if name == "certificate_seconds_left":
+        return f"{value / 3600:+.1f} h"
+    return f"{value:.3g}"
+
+
+def describe(finding: Finding) -> str:
+    a = finding.anomaly
+    subject = finding.signal.description
+    where = ", ".join(f"{k}={v}" for k, v in finding.labels.items() if k == finding.signal.split_by)
+    subject = f"{subject} ({where})" if where else subject
+    return (f"{subject} went from {display(finding, a.baseline)} to {display(finding, a.peak)} between "
+            f"{clock(a.onset)} and {clock(a.peak_at)}")
+
+
+# --- symptoms ---------------------------------------------------------------------------------
+
+
+def symptom_onset(seen: Observations) -> datetime:
+    customer_facing = [f.anomaly.onset for f in seen.findings
+                       if f.signal.kind in (SignalKind.ERRORS, SignalKind.LATENCY)]
+    if customer_facing:
+        return min(customer_facing)
+    errors = [b.onset for b in seen.bursts if (b.level or "error").lower().startswith(("err", "fatal", "crit"))]
+    return min(errors) if errors else seen.window.reference
+
+
+def symptom_text(seen: Observations) -> str:
+    errors = seen.finding("error_ratio")
+    if errors:
+        return f"returned 5xx errors (up to {errors[0].anomaly.peak:.0%} of requests)"
+    latency = seen.finding("latency_p99")
+    if latency:
+        return f"slowed down (p99 latency up to {latency[0].anomaly.peak:.2f} s)"
+    return "failed requests"
+
+
+def recovered_at(seen: Observations) -> datetime | None:
+    for name in ("error_ratio", "latency_p99"):
+        for finding in seen.finding(name):
+            if finding.anomaly.recovered is not None:
+                return finding.anomaly.recovered
+    return None
+
+
+# --- candidates from telemetry ------------------------------------------------------------------
+
+
+def _metric_evidence(finding: Finding) -> Evidence:
+    return Evidence(text=describe(finding)[0].upper() + describe(finding)[1:], query=finding.query,
+                    source="prometheus")
+
+
+def _log_evidence(burst: LogBurst) -> Evidence:
+    rate = (f"{burst.peak_per_minute}/min at peak" + ("; never seen before" if burst.new else
+                                                      f"; {burst.baseline_per_minute}/min before"))
+    return Evidence(text=f"{burst.count:,} log lines \"{burst.example[:160]}\" from {clock(burst.onset)} ({rate})",
+                    query=burst.query, source=burst.source)
+
+
+def _component(cause: Cause, finding: Finding | None, seen: Observations, burst: LogBurst | None) -> str:
+    if cause.id == "dependency-outage":
+        if finding is not None and finding.labels.get("peer"):
+            return finding.labels["peer"]
+        match = _PEER_IN_LOG.search(burst.example if burst else "")
+        return match["peer"] if match else "a dependency"
+    if cause.id == "dns-failure":
+        return "coredns"
+    if cause.id == "node-pressure" and finding is not None:
+        return finding.labels.get("node", seen.service.name)
+    return seen.service.name
+
+
+def _same_component(a: str, b: str) -> bool:
+    """fraud-check and fraud-check.prod.svc are one peer; "a dependency" (unnamed) matches any."""
+    a, b = a.lower(), b.lower()
+    return a in b or b in a or "a dependency" in (a, b)
+
+
+def _service_nodes(seen: Observations) -> set[str]:
+    return {p.node for p in seen.pods if p.node}
+
+
+def telemetry_candidates(seen: Observations) -> list[Candidate]:
+    found: list[Candidate] = []
+    for cause in CAUSES.values():
+        if not cause.signals or cause.id == "noisy-neighbour":
+            continue
+        for finding in (f for name in cause.signals for f in seen.finding(name)):
+            if cause.id == "node-pressure" and _service_nodes(seen) and \
+                    finding.labels.get("node") not in _service_nodes(seen):
+                continue  # pressure on a node that runs none of the service's pods
+            found.append(Candidate(cause=cause, component=_component(cause, finding, seen, None),
+                                   onset=finding.anomaly.onset, mechanism=describe(finding),
+                                   support=[_metric_evidence(finding)], sources={"prometheus"}))
+    for cause in CAUSES.values():
+        if cause.logs is None or not cause.signals:
+            continue
+        for burst in (b for b in seen.bursts if cause.logs.search(b.example)):
+            component = _component(cause, None, seen, burst)
+            same = [c for c in found if c.cause is cause and _same_component(c.component, component)]
+            target = min(same, key=lambda c: abs((c.onset - burst.onset).total_seconds()), default=None)
+            if target is None:
+                target = Candidate(cause=cause, component=component, onset=burst.onset,
+                                   mechanism=f"\"{burst.template[:120]}\" errors began at {clock(burst.onset)}")
+                found.append(target)
+            if "logs" not in target.sources:
+                target.supported_by("logs", _log_evidence(burst))
+                target.log_example = burst.example[:200]
+                target.onset = min(target.onset, burst.onset)
+    found.extend(_noisy_neighbours(seen))
+    _add_kubernetes_support(found, seen)
+    return found
+
+
+def _noisy_neighbours(seen: Observations) -> list[Candidate]:
+    ours = {p.name for p in seen.pods}
+    nodes = _service_nodes(seen)
+    starved = seen.finding("cpu_throttling") + seen.finding("latency_p99")
+    found = []
+    for finding in seen.finding("pod_cpu"):
+        pod, node = finding.labels.get("pod", ""), finding.labels.get("node")
+        if pod in ours or workload(pod) == seen.service.name or (nodes and node not in nodes):
+            continue
+        candidate = Candidate(cause=CAUSES["noisy-neighbour"], component=workload(pod), onset=finding.anomaly.onset,
+                              mechanism=f"{describe(finding)} on node {node}" if node else describe(finding),
+                              support=[_metric_evidence(finding)], sources={"prometheus"})
+        for effect in starved:
+            if timedelta(0) <= effect.anomaly.onset - finding.anomaly.onset <= EFFECT_LAG:
+                candidate.supported_by("effect", _metric_evidence(effect))
+                break
+        found.append(candidate)
+    return found
+
+
+def _add_kubernetes_support(found: list[Candidate], seen: Observations) -> None:
+    """Evictions, OOM kills and pressure events back the node and memory candidates."""
+    for candidate in found:
+        if candidate.cause.id == "node-pressure":
+            events = [e for e in seen.k8s_events if candidate.cause.logs and
+                      candidate.cause.logs.search(f"{e.reason} {e.message}")]
+        elif candidate.cause.id == "memory-leak":
+            events = [e for e in seen.k8s_events if "oom" in f"{e.reason} {e.message}".lower()]
+            oom_pods = [p.name for p in seen.pods if (p.last_termination_reason or "").lower() == "oomkilled"]
+            if oom_pods:
+                candidate.supported_by("kubernetes", Evidence(
+                    text=f"Pods last terminated OOMKilled: {', '.join(oom_pods[:5])}",
+                    query=f"kubectl get pods -l {seen.service.observability.pod_selector}", source="kubernetes"))
+        else:
+            continue
+        if events:
+            first = min(events, key=lambda e: e.at)
+            candidate.supported_by("kubernetes", Evidence(
+                text=f"{len(events)} Kubernetes events {first.reason} from {clock(first.at)}: {first.message[:140]}",
+                query="kubectl get events --sort-by=.lastTimestamp", source="kubernetes"))
+
+
+# --- candidates from changes -----------------------------------------------------------------
+
+
+def _about_service(change: ChangeEvent, service: str) -> bool:
+    text = f"{change.component or ''} {change.subject} {change.description}".lower()
+    return service.lower() in text
+
+
+def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
+    found = []
+    service = seen.service.name
+    for change in seen.changes:
+        if is_reversal(change) or change.at > onset + timedelta(minutes=2) or change.at < seen.window.start:
+            continue
+        if change.kind == ChangeKind.DEPLOY and _about_service(change, service):
+            cause = CAUSES["bad-deploy"]
+        elif change.kind == ChangeKind.CONFIG:
+            cause = CAUSES["config-change"]
+        elif change.kind == ChangeKind.FLAG:
+            cause = CAUSES["change-regression"]
+        else:
+            continue
+        found.append(_test_change(cause, change, seen))
+    return found
+
+
+def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candidate:
+    service = seen.service.name
+    component = service if cause.id != "config-change" or _about_service(change, service) else change.subject
+    candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change,
+                          mechanism=f"new errors followed {change.description[:120]}")
+    source = "kubernetes" if change.source == "kubernetes" else "timeline"
+    candidate.sources.add(source)
+    candidate.support.append(Evidence(text=f"{change.description[:200]} at {clock(change.at)}", query=change.query,
+                                      source=change.source))
+    window_end = change.at + EFFECT_LAG
+    effects = [b for b in seen.bursts if change.at <= b.onset <= window_end and b.new
+               and (cause.logs is None or cause.logs.search(b.example) or cause.id == "bad-deploy")]
+    if effects:
+        first = effects[0]
+        candidate.supported_by("logs", _log_evidence(first))
+        candidate.log_example = first.example[:200]
+        candidate.onset = first.onset
+        candidate.mechanism = f"new errors \"{first.template[:100]}\" began {_minutes(first.onset - change.at)} " \
+                              f"after it"
+    errors = [f for f in seen.finding("error_ratio") if change.at <= f.anomaly.onset <= window_end]
+    if errors:
+        candidate.supported_by("prometheus", _metric_evidence(errors[0]))
+        candidate.onset = min(candidate.onset if effects else errors[0].anomaly.onset, errors[0].anomaly.onset)
+    if not effects and not errors:
+        quiet = min(seen.window.end, symptom_onset(seen)) - change.at
+        candidate.against.append(Evidence(
+            text=f"No new errors and no rise in the error ratio for {_minutes(quiet)} after "
+                 f"{change.subject} changed at {clock(change.at)}",
+            query=seen.finding("error_ratio")[0].query if seen.finding("error_ratio") else change.query,
+            source="prometheus"))
+    return candidate
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = max(0, round(delta.total_seconds() / 60))
+    return f"{minutes} minute" + ("" if minutes == 1 else "s")
+
+
+# --- triggers and scores -----------------------------------------------------------------------
+
+
+def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) -> bool:
+    subject = f"{change.subject} {change.component or ''}".lower()
+    match candidate.cause.id:
+        case "dns-failure":
+            return "dns" in subject
+        case "node-pressure":
+            return change.kind == ChangeKind.NODE and candidate.component.lower() in subject
+        case "dependency-outage" | "noisy-neighbour" | "certificate-expired":
+            return candidate.component.lower() in subject
+        case _:
+            if change.kind in (ChangeKind.NODE, ChangeKind.ALERT, ChangeKind.OTHER):
+                return False
+            return change.component in (None, seen.service.name) or _about_service(change, seen.service.name) \
+                or change.source != "kubernetes"
+
+
+def attach_trigger(candidate: Candidate, seen: Observations) -> None:
+    if candidate.trigger is not None:
+        return
+    eligible = [c for c in seen.changes if not is_reversal(c) and
+                candidate.onset - TRIGGER_LEAD <= c.at <= candidate.onset + timedelta(minutes=1)
+                and _can_trigger(candidate, c, seen)]
+    if eligible:
+        candidate.trigger = max(eligible, key=lambda c: c.at)
+        lag = _minutes(candidate.onset - candidate.trigger.at)
+        candidate.support.append(Evidence(
+            text=f"{candidate.trigger.description[:200]} at {clock(candidate.trigger.at)}, {lag} before "
+                 f"{candidate.cause.title.lower()} began",
+            query=candidate.trigger.query, source=candidate.trigger.source))
+
+
+def _reversal_recovery(candidate: Candidate, seen: Observations, recovery: datetime | None) -> Evidence | None:
+    """Undoing the trigger and then recovering is the strongest confirmation telemetry can give."""
+    trigger = candidate.trigger
+    if trigger is None or recovery is None:
+        return None
+    for change in seen.changes:
+        if is_reversal(change) and change.subject == trigger.subject and trigger.at < change.at <= recovery \
+                and recovery - change.at <= timedelta(minutes=45):
+            return Evidence(text=f"{change.description[:160]} at {clock(change.at)}; the service recovered by "
+                                 f"{clock(recovery)}", query=change.query, source=change.source)
+    return None
+
+
+def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
+    recovery = recovered_at(seen)
+    for candidate in candidates:
+        attach_trigger(candidate, seen)
+        confirmation = _reversal_recovery(candidate, seen, recovery)
+        if confirmation is not None:
+            candidate.supported_by("timeline", confirmation)
+        total = sum(SOURCE_WEIGHT.get(s, 0.5) for s in candidate.sources)
+        lag = (candidate.onset - onset).total_seconds() / 60
+        if lag <= 2:
+            total += 1.0
+        else:
+            total -= min(1.5, lag / 10)
+            candidate.against.append(Evidence(
+                text=f"It began at {clock(candidate.onset)}, {round(lag)} minutes after the symptoms: more likely "
+                     f"a consequence than the cause", query=candidate.support[0].query, source="analysis"))
+        if candidate.trigger is not None:
+            minutes = max(0.0, (candidate.onset - candidate.trigger.at).total_seconds() / 60)
+            total += 0.75 * math.exp(-minutes / 15)
+        total += 1.0 if confirmation is not None else 0.0
+        total -= 1.0 * sum(1 for e in candidate.against if e.source != "analysis")
+        candidate.score = total
+    strong = [c for c in candidates if len(c.sources) >= 2]
+    if strong:
+        earliest = min(strong, key=lambda c: c.onset)
+        earliest.score += 0.5
+    return sorted(candidates, key=lambda c: c.score, reverse=True)

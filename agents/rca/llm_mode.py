@@ -1,0 +1,97 @@
+"""LLM mode for the RCA: Claude re-reads the engine's analysis and evidence, and rewrites its prose.
+
+The model chooses among the hypotheses the engine tested (it cannot invent a cause) and writes the summary,
+five whys, root cause, factors and recommendations. Evidence, times and the timeline stay the engine's. Any
+failure returns the deterministic analysis with one line saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from agents import llm
+from agents.base import AgentRequest
+from agents.llm_tools import read_tools
+from agents.rca.observe import TextRecord
+from agents.rca.report import RcaReport, Recommendations, Why
+from agents.toolbox import Toolbox
+
+log = logging.getLogger(__name__)
+
+SUBMIT = "submit_analysis"
+SYSTEM = f"""You are the rca-agent of incidentbot, an incident response service used by SRE teams.
+You receive a root-cause analysis produced by a deterministic engine: hypotheses ranked after testing them \
+against metrics, logs, Kubernetes state and the incident's timeline, each piece of evidence citing the query \
+that produced it. You may use the read-only tools to check or deepen that evidence.
+Then call {SUBMIT}: pick the best-supported hypothesis by its rank, and write the executive summary, five whys \
+(each answer one or two sentences), the root cause, contributing factors and recommendations (immediate, \
+short-term, medium-term, long-term).
+Use only facts present in the analysis or in tool results. Where telemetry cannot show something (a line of \
+code, a review), say what to confirm rather than asserting it. Blameless wording: systems and processes, not \
+people. Times in UTC as HH:MM."""
+
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 1500}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "hypothesis": {"type": "integer", "minimum": 1, "description": "rank of the chosen hypothesis"},
+        "executive_summary": _TEXT,
+        "five_whys": {"type": "array", "minItems": 3, "maxItems": 7, "items": {
+            "type": "object", "properties": {"question": _TEXT, "answer": _TEXT}, "required": ["question", "answer"]}},
+        "root_cause": _TEXT,
+        "contributing_factors": {"type": "array", "maxItems": 8, "items": _TEXT},
+        "recommendations": {"type": "object", "properties": {
+            "immediate": _TEXT, "short_term": _TEXT, "medium_term": _TEXT, "long_term": _TEXT},
+            "required": ["immediate", "short_term", "medium_term", "long_term"]},
+    },
+    "required": ["hypothesis", "executive_summary", "five_whys", "root_cause", "contributing_factors",
+                 "recommendations"],
+}
+
+
+class Prose(BaseModel):
+    hypothesis: int = Field(ge=1)
+    executive_summary: str = Field(min_length=1, max_length=1500)
+    five_whys: list[Why] = Field(min_length=3, max_length=7)
+    root_cause: str = Field(min_length=1, max_length=1500)
+    contributing_factors: list[str] = Field(max_length=8)
+    recommendations: Recommendations
+
+
+def _submit_tool(report: RcaReport) -> llm.Tool:
+    async def validate(answer: dict[str, Any]) -> Prose:
+        prose = Prose.model_validate(answer)
+        if prose.hypothesis > max(1, len(report.hypotheses)):
+            raise ValueError(f"hypothesis must be a rank between 1 and {len(report.hypotheses)}")
+        return prose
+
+    return llm.Tool(name=SUBMIT, description="Submit the final analysis.", input_schema=SCHEMA, call=validate)
+
+
+def _data(report: RcaReport, records: list[dict[str, Any]]) -> dict[str, Any]:
+    analysis = report.model_dump(mode="json", exclude={"tools", "agent", "mode", "note"})
+    return {"analysis": analysis, "incident_records": records[-50:]}
+
+
+async def refine(report: RcaReport, request: AgentRequest, toolbox: Toolbox, texts: list[TextRecord]) -> RcaReport:
+    records = [{"at": t.at.isoformat(), "source": t.source, "text": t.text} for t in texts]
+    try:
+        outcome = await llm.run(request.settings, system=SYSTEM, request=request.text, data=_data(report, records),
+                                tools=read_tools(toolbox, records), submit=_submit_tool(report))
+    except llm.LlmFailed as failed:
+        return report.model_copy(update={"note": f"LLM mode unavailable ({failed}); deterministic analysis shown"})
+    prose = Prose.model_validate(outcome.answer)
+    update: dict[str, Any] = {
+        "mode": f"llm ({outcome.model})", "note": None, "executive_summary": prose.executive_summary,
+        "five_whys": prose.five_whys, "root_cause": prose.root_cause,
+        "contributing_factors": prose.contributing_factors, "recommendations": prose.recommendations,
+    }
+    if report.hypotheses and prose.hypothesis != 1:
+        chosen = report.hypotheses[prose.hypothesis - 1]
+        update |= {"cause": chosen.cause, "component": chosen.component, "trigger": chosen.trigger,
+                   "evidence": chosen.evidence_for, "confidence": "low"}
+        log.info("the model chose hypothesis %d (%s) over the engine's first", prose.hypothesis, chosen.cause)
+    return report.model_copy(update=update)

@@ -1,0 +1,96 @@
+"""Run an agent by name: load what it needs from the store, run it, keep its result on the incident.
+
+The CLI (`incidentbot agent run NAME`), the `@incidentbot` router and the API all come through here, so every
+agent sees the same request: the incident with its timeline, the war-room transcript, the request text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agents import incident_commander
+from agents.base import AgentAnswer, AgentRequest
+from agents.rca.agent import investigate
+from app.agent_runs import service as agent_runs
+from app.db.base import utcnow
+from app.incidents import service
+from app.incidents.models import Incident, TranscriptMessage
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+Agent = Callable[[AgentRequest], Awaitable[AgentAnswer]]
+
+
+def _commander(intent: str) -> Agent:
+    async def run(request: AgentRequest) -> AgentAnswer:
+        return incident_commander.answer(request.incident, request.text, request.now, request.open_incidents,
+                                         intent=intent, config=request.config)
+    return run
+
+
+AGENTS: dict[str, Agent] = {
+    "incident-commander": _commander("status"),
+    "rca-agent": investigate,
+    # Until these exist the commander answers their requests with the incident's status and says so.
+    "postmortem-writer": _commander("postmortem"),
+    "runbook-executor": _commander("runbook"),
+    "escalation-manager": _commander("escalate"),
+}
+# Agents whose results are analyses worth keeping: stored, and put on the incident's timeline.
+RECORDED = {"rca-agent"}
+
+
+class AgentError(Exception):
+    """A request that cannot be run as asked; the message says why and what to do."""
+
+
+async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
+               channel_id: str | None = None) -> AgentRequest:
+    """The request with its incident: the one named, else the war room's, else none."""
+    async with runtime.sessions() as session:
+        if incident_id is not None:
+            incident = await service.get_incident(session, incident_id)
+            if incident is None:
+                raise AgentError(f"no incident {incident_id.upper()}; `incidentbot list` shows them")
+        elif channel_id is not None:
+            incident = await service.incident_for_channel(session, channel_id)
+        else:
+            incident = None
+        transcript = await _transcript(session, incident) if incident is not None else []
+        open_incidents = list(await service.list_incidents(session, open_only=True))
+    return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=runtime.settings,
+                        incident=incident, transcript=transcript, open_incidents=open_incidents)
+
+
+async def _transcript(session: AsyncSession, incident: Incident) -> list[TranscriptMessage]:
+    rows = await session.scalars(
+        select(TranscriptMessage).where(TranscriptMessage.incident_id == incident.id)
+        .order_by(TranscriptMessage.posted_at))
+    return list(rows)
+
+
+async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key: str | None = None) -> AgentAnswer:
+    agent = AGENTS.get(name)
+    if agent is None:
+        raise AgentError(f"no agent named {name!r}; agents: {', '.join(AGENTS)}")
+    answer = await agent(request)
+    if name in RECORDED and request.incident is not None and answer.data is not None:
+        await _record(runtime, request, answer, request_key)
+    return answer
+
+
+async def _record(runtime: Runtime, request: AgentRequest, answer: AgentAnswer, request_key: str | None) -> None:
+    try:
+        async with runtime.sessions() as session, session.begin():
+            incident = await service.get_incident_by_id(session, request.incident.id)  # type: ignore[union-attr]
+            await agent_runs.record(session, incident, agent=answer.agent, mode=answer.mode, request=request.text,
+                                    summary=answer.summary, markdown=answer.text_markdown, result=answer.data or {},
+                                    request_key=request_key)
+    except IntegrityError:
+        pass  # the same Slack event, delivered twice: already recorded once

@@ -1,0 +1,1 @@
+"""What agents produced for an incident (an RCA, later a postmortem), kept so it can be re-read and cited."""

@@ -1,0 +1,124 @@
+"""One log interface over Loki, Datadog and pod logs: "lines of this service matching this pattern, in this window".
+
+The pattern is a case-insensitive regular expression. Loki applies it server-side (`|~ "(?i)..."`); Datadog's
+query syntax has no regex over the message, and the Kubernetes log endpoint has no filter at all, so those two
+sources filter locally. Each line's `query` says what was asked, including a local filter, so it can be cited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import BaseModel, field_validator
+
+from app.integrations.telemetry import LogLine
+
+if TYPE_CHECKING:  # the clients import `line_level` from here
+    from app.integrations.datadog import DatadogLogsClient
+    from app.integrations.kubernetes import KubernetesClient
+    from app.integrations.loki import LokiClient
+
+_LOGFMT_LEVEL = re.compile(r"""(?:^|\s)(?:level|lvl|severity)=["']?([A-Za-z]+)""")
+_JSON_LEVEL = re.compile(r'"(?:level|lvl|severity)"\s*:\s*"([A-Za-z]+)"')
+# An upper- or lower-case level word first, possibly bracketed, possibly after a date and a time.
+_LEADING_LEVEL = re.compile(r"^\s*(?:\S*\d\S*\s+){0,2}\[?(ERROR|ERR|WARN|WARNING|INFO|DEBUG|FATAL|CRITICAL|TRACE)\b",
+                            re.IGNORECASE)
+_LEVEL_NAMES = {"warning": "warn", "err": "error", "crit": "critical"}
+
+
+def line_level(message: str) -> str | None:
+    """The level a line states: a `level=` logfmt key, a JSON `"level"` field, or a leading ERROR/WARN/INFO."""
+    match = _LOGFMT_LEVEL.search(message) or _JSON_LEVEL.search(message) or _LEADING_LEVEL.match(message)
+    if match is None:
+        return None
+    level = match.group(1).lower()
+    return _LEVEL_NAMES.get(level, level)
+
+
+class LogQuery(BaseModel):
+    service: str
+    pattern: str | None = None  # case-insensitive regex a line must match; None = every line
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            re.compile(pattern)  # re.error is a ValueError: pydantic reports it as a validation error
+        return pattern
+
+    def matches(self, message: str) -> bool:
+        return self.pattern is None or re.search(self.pattern, message, re.IGNORECASE) is not None
+
+
+class LogSource(Protocol):
+    name: str
+
+    async def search(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]: ...
+
+
+class LokiLogs:
+    """`selector` is a LogQL stream selector in which `{service}` stands for the service name."""
+
+    name = "loki"
+
+    def __init__(self, client: LokiClient, selector: str = '{service="{service}"}') -> None:
+        self.client, self.selector = client, selector
+
+    def logql(self, q: LogQuery) -> str:
+        selector = self.selector.replace("{service}", logql_escape(q.service))
+        return selector if q.pattern is None else f'{selector} |~ "{logql_escape("(?i)" + q.pattern)}"'
+
+    async def search(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
+        return await self.client.query_range(self.logql(q), start, end)
+
+
+class DatadogLogs:
+    """`query` is Datadog log search syntax in which `{service}` stands for the service name."""
+
+    name = "datadog"
+
+    def __init__(self, client: DatadogLogsClient, query: str = "service:{service}") -> None:
+        self.client, self.query = client, query
+
+    async def search(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
+        query = self.query.replace("{service}", q.service)
+        lines = [line for line in await self.client.search(query, start, end) if q.matches(line.message)]
+        return _cited(lines, q)
+
+
+class PodLogs:
+    """The logs of every pod `label_selector` (with `{service}` for the service name) selects in a namespace."""
+
+    name = "kubernetes"
+
+    def __init__(self, client: KubernetesClient, namespace: str, label_selector: str = "app={service}") -> None:
+        self.client, self.namespace, self.label_selector = client, namespace, label_selector
+
+    async def search(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
+        pods = await self.client.pods(self.namespace, self.label_selector.replace("{service}", q.service))
+        logs = await asyncio.gather(*(self.client.pod_logs(self.namespace, pod.name, since=start) for pod in pods))
+        window = (_aware(start), _aware(end))
+        lines = [line for lines in logs for line in lines
+                 if window[0] <= line.at <= window[1] and q.matches(line.message)]
+        return sorted(_cited(lines, q), key=lambda line: line.at)
+
+
+def logql_escape(text: str) -> str:
+    """The body of a double-quoted LogQL (Go) string: backslashes, quotes and control characters escaped."""
+    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return "".join(escapes.get(char, char) for char in text)
+
+
+def _cited(lines: list[LogLine], q: LogQuery) -> list[LogLine]:
+    """Add the local regex filter to each line's query, so the citation says everything that selected it."""
+    if q.pattern is None:
+        return lines
+    return [line.model_copy(update={"query": f"{line.query} | grep -iP {shlex.quote(q.pattern)}"}) for line in lines]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -1,0 +1,113 @@
+"""Read-only Loki HTTP API client: LogQL log queries over a time range, paged forward, as `LogLine`s."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import httpx
+
+from app.integrations.logs import line_level
+from app.integrations.prometheus import json_object, redact, secrets_in, unreachable
+from app.integrations.telemetry import LogLine, ToolFailed
+
+NAME = "Loki"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    ns: int
+    labels: tuple[tuple[str, str], ...]
+    line: str
+
+
+class LokiClient:
+    """`headers` carries whatever the deployment needs: `X-Scope-OrgID` for a tenant, `Authorization`..."""
+
+    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._secrets = secrets_in(headers or {})
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def query_range(
+        self, logql: str, start: datetime, end: datetime, *, limit: int = 5000, max_lines: int = 100_000
+    ) -> list[LogLine]:
+        """Every line `logql` selects in [start, end), oldest first, at most `max_lines`.
+
+        Loki answers at most `limit` entries per request, so a full page means "ask again from where it
+        stopped". The next page starts at the last timestamp itself, not one nanosecond after it, so that
+        lines sharing that timestamp but cut off by the limit are not lost; the ones already seen are skipped.
+        """
+        entries: list[_Entry] = []
+        cursor, end_ns, seen_at_cursor = _ns(start), _ns(end), set[_Entry]()
+        while len(entries) < max_lines and cursor < end_ns:
+            page = await self._page(logql, cursor, end_ns, limit)
+            fresh = [e for e in page if e not in seen_at_cursor]
+            entries.extend(fresh)
+            if len(page) < limit:
+                break
+            last = page[-1].ns
+            if not fresh:  # a whole page within one nanosecond: nothing more can be reached at this timestamp
+                cursor, seen_at_cursor = last + 1, set()
+                continue
+            previous = seen_at_cursor if last == cursor else set()
+            cursor, seen_at_cursor = last, previous | {e for e in page if e.ns == last}
+        entries.sort(key=lambda e: e.ns)
+        return [_log_line(e, logql) for e in entries[:max_lines]]
+
+    async def _page(self, logql: str, start_ns: int, end_ns: int, limit: int) -> list[_Entry]:
+        """One request's entries across all its streams, in time order."""
+        params = {"query": logql, "start": str(start_ns), "end": str(end_ns), "limit": str(limit),
+                  "direction": "forward"}
+        try:
+            response = await self._http.get("/loki/api/v1/query_range", params=params)
+        except httpx.TransportError as exc:
+            raise unreachable(NAME, self.base_url, exc, self.timeout) from exc
+        if not response.is_success:
+            raise ToolFailed(redact(f"{NAME}: {_error_text(response)}", self._secrets))
+        data = json_object(response).get("data") or {}
+        if data.get("resultType") != "streams":
+            raise ToolFailed(f"{NAME}: expected a log query, got a {data.get('resultType')} result for {logql}")
+        return sorted(_entries(data.get("result") or []), key=lambda e: e.ns)
+
+
+def _entries(streams: list[dict[str, Any]]) -> list[_Entry]:
+    """Values are `[ns, line]`, or `[ns, line, structured metadata]` on Loki 3."""
+    found = []
+    for stream in streams:
+        labels = tuple(sorted((str(k), str(v)) for k, v in (stream.get("stream") or {}).items()))
+        found.extend(_Entry(int(value[0]), labels, str(value[1])) for value in stream.get("values") or [])
+    return found
+
+
+def _log_line(entry: _Entry, logql: str) -> LogLine:
+    labels = dict(entry.labels)
+    level = labels.get("level") or labels.get("detected_level") or line_level(entry.line)
+    at = datetime.fromtimestamp(entry.ns // 1_000_000_000, UTC).replace(microsecond=entry.ns % 1_000_000_000 // 1000)
+    return LogLine(at=at, message=entry.line, level=level.lower() if level else None, labels=labels,
+                   source="loki", query=logql)
+
+
+def _error_text(response: httpx.Response) -> str:
+    """Loki answers errors as text/plain (`parse error : ...`); a proxy in front may answer JSON."""
+    body = json_object(response)
+    text = str(body.get("message") or body.get("error") or "") or " ".join(response.text.split())[:300]
+    return text or f"HTTP {response.status_code}"
+
+
+def _ns(at: datetime) -> int:
+    """Unix nanoseconds, exactly (no float rounding); a naive datetime is taken as UTC."""
+    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
+    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000

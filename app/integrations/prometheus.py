@@ -1,0 +1,146 @@
+"""Read-only Prometheus HTTP API client: instant and range queries, parsed into `Series`.
+
+It talks to Prometheus directly or through Grafana's datasource proxy (`through_grafana`), which forwards
+the same `/api/v1/...` paths to the datasource with Grafana's own authentication. The small HTTP helpers at
+the end (error bodies, unreachable servers, keeping credentials out of messages) serve this package's other
+HTTP clients too.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import httpx
+
+from app.integrations.telemetry import Sample, Series, ToolFailed
+
+NAME = "Prometheus"
+
+
+class PrometheusClient:
+    """Runs PromQL. Every returned `Series` carries the PromQL that produced it."""
+
+    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._secrets = secrets_in(headers or {})
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+
+    @classmethod
+    def through_grafana(
+        cls, grafana_url: str, token: str, datasource_uid: str, *, timeout: float = 10.0
+    ) -> PrometheusClient:
+        """The same client, reaching Prometheus through Grafana's datasource proxy with a Grafana token."""
+        base = f"{grafana_url.rstrip('/')}/api/datasources/proxy/uid/{datasource_uid}"
+        return cls(base, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def query(self, promql: str, at: datetime) -> list[Series]:
+        """Evaluate `promql` at one instant (GET /api/v1/query)."""
+        data = await self._get("/api/v1/query", {"query": promql, "time": _unix(at)})
+        return parse_result(data, promql)
+
+    async def query_range(self, promql: str, start: datetime, end: datetime, step_seconds: float) -> list[Series]:
+        """Evaluate `promql` every `step_seconds` from `start` to `end` (GET /api/v1/query_range)."""
+        params = {"query": promql, "start": _unix(start), "end": _unix(end), "step": step_seconds}
+        data = await self._get("/api/v1/query_range", params)
+        return parse_result(data, promql)
+
+    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The `data` member of a successful answer; any failure becomes a one-line ToolFailed."""
+        try:
+            response = await self._http.get(path, params=params)
+        except httpx.TransportError as exc:
+            raise unreachable(NAME, self.base_url, exc, self.timeout) from exc
+        body = json_object(response)
+        if response.is_success and body.get("status") == "success":
+            return dict(body.get("data") or {})
+        raise ToolFailed(redact(f"{NAME}: {_error_text(response, body)}", self._secrets))
+
+
+def parse_result(data: dict[str, Any], promql: str) -> list[Series]:
+    """Vector, matrix and scalar results as `Series`; native-histogram samples (no float value) are skipped."""
+    kind, result = data.get("resultType"), data.get("result")
+    if kind == "scalar":
+        return [Series(metric="", samples=[_sample(result)], query=promql)]
+    if kind == "vector":
+        return [_series(item, [item["value"]] if "value" in item else [], promql) for item in result or []]
+    if kind == "matrix":
+        return [_series(item, item.get("values", []), promql) for item in result or []]
+    raise ToolFailed(f"{NAME}: unsupported result type {kind!r} for {promql}")
+
+
+def _series(item: dict[str, Any], values: list[list[Any]], promql: str) -> Series:
+    labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+    metric = labels.pop("__name__", "")
+    return Series(metric=metric, labels=labels, samples=[_sample(v) for v in values], query=promql)
+
+
+def _sample(pair: list[Any]) -> Sample:
+    """`[<unix seconds>, "<value>"]`; values are strings so that NaN and ±Inf survive JSON."""
+    return Sample(at=datetime.fromtimestamp(float(pair[0]), UTC), value=float(pair[1]))
+
+
+def _error_text(response: httpx.Response, body: dict[str, Any]) -> str:
+    """Prometheus's `errorType: error`, Grafana's proxy `message`, or the start of whatever else came back."""
+    if body.get("error"):
+        return f"{body.get('errorType') or 'error'}: {body['error']}"
+    if body.get("message"):
+        return f"{body['message']} (HTTP {response.status_code})"
+    text = " ".join(response.text.split())[:200]
+    return f"HTTP {response.status_code}" + (f": {text}" if text else "")
+
+
+def _unix(at: datetime) -> float:
+    """Seconds since the epoch; a naive datetime is taken as UTC."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+
+
+# --- shared by the HTTP clients of this package -----------------------------------------------
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The body as a JSON object, or {} when it is not one (an HTML error page, plain text)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def unreachable(service: str, url: str, exc: httpx.TransportError, timeout: float) -> ToolFailed:
+    """`Loki at http://host:3100 unreachable: connection refused`, without credentials or a stack dump."""
+    if isinstance(exc, httpx.TimeoutException):
+        reason = f"timed out after {timeout:g}s"
+    else:
+        text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)).strip() or type(exc).__name__
+        reason = text[:1].lower() + text[1:]
+    public = httpx.URL(url).copy_with(userinfo=b"")
+    return ToolFailed(f"{service} at {public} unreachable: {reason}")
+
+
+SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie", re.IGNORECASE)
+
+
+def secrets_in(headers: dict[str, str]) -> list[str]:
+    """Credential values among request headers (and the bare token of `Bearer <token>`), longest first."""
+    found = {value for name, value in headers.items() if SENSITIVE_HEADER.search(name) and value}
+    found |= {value.split(" ", 1)[1] for value in found if " " in value}
+    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
+
+
+def redact(message: str, secrets: list[str]) -> str:
+    """An error body may echo a request header back; a message must never carry it on."""
+    for secret in secrets:
+        message = message.replace(secret, "***")
+    return message

@@ -1,0 +1,67 @@
+"""What the observability clients return: metric series, log lines and change events, source-neutral.
+
+Every value carries the query that produced it, so an analysis can cite its evidence.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Sample(BaseModel):
+    at: datetime
+    value: float
+
+
+class Series(BaseModel):
+    """One metric series from a Prometheus instant or range query."""
+
+    metric: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    samples: list[Sample] = Field(default_factory=list)
+    query: str
+
+
+class LogLine(BaseModel):
+    """One log line from Loki, Datadog or a pod's log."""
+
+    at: datetime
+    message: str
+    level: str | None = None  # "error", "warn", "info"... when the source says
+    labels: dict[str, str] = Field(default_factory=dict)  # Loki stream labels, Datadog service/host/tags, pod
+    source: str  # "loki", "datadog", "kubernetes"
+    query: str
+
+
+class ChangeKind(StrEnum):
+    DEPLOY = "deploy"
+    FLAG = "flag"
+    CONFIG = "config"
+    SCALE = "scale"
+    NODE = "node"
+    CERTIFICATE = "certificate"
+    ALERT = "alert"
+    OTHER = "other"
+
+
+class ChangeEvent(BaseModel):
+    """Something that changed (a rollout, a flag, a node condition) or happened (an alert), at a time."""
+
+    at: datetime
+    kind: ChangeKind
+    subject: str  # what changed: deployment name, flag name, node name, config key
+    component: str | None = None  # the service it belongs to, when known
+    description: str
+    source: str  # "kubernetes", "timeline", "prometheus"...
+    query: str  # how it was found, to cite
+
+
+class ToolUnavailable(Exception):
+    """A tool that is not configured (its URL or credentials unset): reported as unavailable, not an error."""
+
+
+class ToolFailed(Exception):
+    """A configured tool that answered with an error or not at all; the message says which and why."""

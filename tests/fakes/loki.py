@@ -1,0 +1,367 @@
+"""A fake Loki served over loopback HTTP, and the loopback-server base the other observability fakes share.
+
+`FakeLoki` answers `GET /loki/api/v1/query_range` in Loki's wire format for a real subset of LogQL: a stream
+selector (`=`, `!=`, `=~`, `!~`) followed by any chain of line filters (`|=`, `!=`, `|~`, `!~`), with
+`start`/`end` in nanoseconds (end exclusive), `limit` and `direction`. Results are grouped into streams by
+label set, as Loki does. A malformed query gets Loki's 400 `text/plain` "parse error ..." answer. Entries
+are kept sorted by time so that a window is found by bisection: 100k entries are served quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import re
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
+
+MAX_ENTRIES_LIMIT = 5000  # Loki's default max_entries_limit_per_query
+
+
+# --- the shared loopback server ---------------------------------------------------------------
+
+
+class LoopbackFake:
+    """A Starlette app under uvicorn on a free loopback port, in a daemon thread.
+
+    Every request is recorded as `(method, path)` before anything else, so a test can assert that nothing
+    but reads happened. Injected failures (`fail_next`) answer the next requests before routing.
+    Subclasses provide `routes()` and may refuse requests early in `intercept()` (authentication).
+    """
+
+    service = "fake"
+
+    def __init__(self) -> None:
+        self.url = ""
+        self._lock = threading.RLock()
+        self._requests: list[tuple[str, str]] = []
+        self._faults: deque[Response] = deque()
+        self._delay = 0.0
+        self._app = Starlette(routes=self.routes())
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    # --- for subclasses ----------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        raise NotImplementedError
+
+    def intercept(self, request: Request) -> Response | None:
+        """An answer given before routing (a refused credential, a refused method), or None to route."""
+        return None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> LoopbackFake:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        config = uvicorn.Config(self, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
+                                        name=f"fake-{self.service}")
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"fake {self.service} did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server and self._thread:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+        if self._sock:
+            self._sock.close()
+
+    def __enter__(self) -> Any:  # Any: each subclass's `with` target is the subclass itself
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # --- failure injection and inspection -----------------------------------------------------
+
+    def fail_next(self, status: int, body: str | dict[str, Any] | list[Any], *, times: int = 1,
+                  headers: dict[str, str] | None = None) -> None:
+        """The next `times` requests get this answer: a str as text/plain, anything else as JSON."""
+        response: Response = (PlainTextResponse(body, status, headers=headers) if isinstance(body, str)
+                              else JSONResponse(body, status, headers=headers))
+        with self._lock:
+            self._faults.extend([response] * times)
+
+    def delay(self, seconds: float) -> None:
+        """Every later request waits this long before it is answered (0 to stop)."""
+        with self._lock:
+            self._delay = seconds
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._requests)
+
+    # --- ASGI ---------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            request = Request(scope, receive)
+            with self._lock:
+                self._requests.append((request.method, request.url.path))
+                fault, delay = (self._faults.popleft() if self._faults else None), self._delay
+            if delay:
+                await asyncio.sleep(delay)
+            early = fault or self.intercept(request)
+            if early is not None:
+                await early(scope, receive, send)
+                return
+        await self._app(scope, receive, send)
+
+
+# --- LogQL --------------------------------------------------------------------------------------
+
+
+class LogQLError(Exception):
+    """Answered as Loki does: 400, text/plain, the message as the body."""
+
+
+_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)|(?P<op>\|=|\|~|!=|!~|=~|=|\||\{|\}|,)'
+                    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_.]*)|(?P<other>\S))")
+_GO_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"',
+               "'": "'"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "str", "op", "ident", "other", "end"
+    text: str
+    col: int
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    op: str
+    value: str
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        actual = labels.get(self.name, "")  # a missing label is the empty string, as in Prometheus
+        if self.op == "=":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        found = re.fullmatch(self.value, actual) is not None  # label regexes are fully anchored
+        return found if self.op == "=~" else not found
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    op: str
+    value: str
+
+    def keeps(self, line: str) -> bool:
+        if self.op == "|=":
+            return self.value in line
+        if self.op == "!=":
+            return self.value not in line
+        found = re.search(self.value, line) is not None
+        return found if self.op == "|~" else not found
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    matchers: tuple[Matcher, ...]
+    filters: tuple[LineFilter, ...]
+
+
+def _tokens(query: str) -> list[_Token]:
+    found, position = [], 0
+    while position < len(query) and (match := _TOKEN.match(query, position)) and match.lastgroup:
+        found.append(_Token(match.lastgroup, match.group(match.lastgroup), match.start(match.lastgroup) + 1))
+        position = match.end()
+    return [*found, _Token("end", "$end", len(query) + 1)]
+
+
+def _unquote(token: _Token) -> str:
+    """A Go string literal's value: backquoted is raw, double-quoted has Go's escapes."""
+    if token.text.startswith("`"):
+        return token.text[1:-1]
+    body, out, i = token.text[1:-1], [], 0
+    while i < len(body):
+        char = body[i]
+        if char != "\\":
+            out.append(char)
+            i += 1
+            continue
+        escape = body[i + 1]
+        if escape in _GO_ESCAPES:
+            out.append(_GO_ESCAPES[escape])
+            i += 2
+        elif escape in "xuU":
+            width = {"x": 2, "u": 4, "U": 8}[escape]
+            out.append(chr(int(body[i + 2:i + 2 + width], 16)))
+            i += 2 + width
+        else:
+            raise LogQLError(f"parse error at line 1, col {token.col}: invalid char escape")
+    return "".join(out)
+
+
+class _Parser:
+    def __init__(self, query: str) -> None:
+        self.tokens, self.i = _tokens(query), 0
+
+    def take(self, *expected: str) -> _Token:
+        token = self.tokens[self.i]
+        if token.text not in expected and token.kind not in expected:
+            what = {"str": "STRING", "ident": "IDENTIFIER"}.get(token.kind, token.text)
+            raise LogQLError(f"parse error at line 1, col {token.col}: syntax error: unexpected {what}, "
+                             f"expecting {' or '.join(expected)}")
+        self.i += 1
+        return token
+
+    def peek(self) -> _Token:
+        return self.tokens[self.i]
+
+    def parse(self) -> LogQuery:
+        if self.peek().kind == "ident":
+            raise LogQLError("fake Loki serves log queries only: metric queries and functions are not supported")
+        self.take("{")
+        matchers = [self.matcher()]
+        while self.peek().text == ",":
+            self.take(",")
+            matchers.append(self.matcher())
+        self.take("}")
+        filters = []
+        while self.peek().text in ("|=", "!=", "|~", "!~"):
+            op = self.take("|=", "!=", "|~", "!~").text
+            filters.append(LineFilter(op, _unquote(self.take("str"))))
+        if self.peek().text == "|":
+            raise LogQLError("fake Loki does not support parser or formatting stages (| json, | logfmt, ...)")
+        self.take("end")
+        return LogQuery(tuple(matchers), tuple(filters))
+
+    def matcher(self) -> Matcher:
+        name = self.take("ident").text
+        op = self.take("=", "!=", "=~", "!~").text
+        return Matcher(name, op, _unquote(self.take("str")))
+
+
+def parse_logql(query: str) -> LogQuery:
+    """Parse and check a query as Loki would, including its rule against selectors that match everything."""
+    parsed = _Parser(query).parse()
+    for item in (*parsed.matchers, *parsed.filters):
+        if item.op in ("=~", "!~", "|~"):
+            try:
+                re.compile(item.value)
+            except re.error as exc:
+                raise LogQLError(f"parse error : error parsing regexp: {exc}: `{item.value}`") from exc
+    if not any(m.op in ("=", "=~") and not m.matches({}) for m in parsed.matchers):
+        raise LogQLError('parse error : queries require at least one regexp or equality matcher that does not '
+                         'have an empty-compatible value. For instance, app=~".*" does not meet this requirement, '
+                         'but app=~".+" will')
+    return parsed
+
+
+# --- the fake -------------------------------------------------------------------------------------
+
+
+def to_ns(at: datetime) -> int:
+    """Exact Unix nanoseconds of a datetime (naive means UTC)."""
+    delta = (at if at.tzinfo else at.replace(tzinfo=UTC)) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+class FakeLoki(LoopbackFake):
+    """Entries are `(time, stream labels, line)`; lines with equal labels form one stream."""
+
+    service = "loki"
+
+    def __init__(self, entries: list[tuple[datetime, dict[str, str], str]]) -> None:
+        self._label_sets: list[dict[str, str]] = []
+        index: dict[tuple[tuple[str, str], ...], int] = {}
+        rows = []
+        for order, (at, labels, line) in enumerate(entries):
+            key = tuple(sorted(labels.items()))
+            if key not in index:
+                index[key] = len(self._label_sets)
+                self._label_sets.append(dict(labels))
+            rows.append((to_ns(at), order, index[key], line))
+        rows.sort()
+        self._times = [row[0] for row in rows]
+        self._rows = [(row[0], row[2], row[3]) for row in rows]
+        super().__init__()
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/loki/api/v1/query_range", self._query_range), Route("/ready", self._ready)]
+
+    async def _ready(self, _request: Request) -> Response:
+        return PlainTextResponse("ready\n")
+
+    async def _query_range(self, request: Request) -> Response:
+        try:
+            query, start, end, limit, forward = _read_params(request)
+            parsed = parse_logql(query)
+        except LogQLError as exc:
+            return PlainTextResponse(str(exc), 400)
+        return JSONResponse({"status": "success", "data": {"resultType": "streams",
+                                                           "result": self._select(parsed, start, end, limit, forward),
+                                                           "stats": {}}})
+
+    def _select(self, query: LogQuery, start: int, end: int, limit: int, forward: bool) -> list[dict[str, Any]]:
+        """The first `limit` matching entries in [start, end) in the given direction, grouped into streams."""
+        selected = [all(m.matches(labels) for m in query.matchers) for labels in self._label_sets]
+        lo, hi = bisect.bisect_left(self._times, start), bisect.bisect_left(self._times, end)
+        positions = range(lo, hi) if forward else range(hi - 1, lo - 1, -1)
+        streams: dict[int, list[list[str]]] = {}
+        taken = 0
+        for position in positions:
+            if taken >= limit:
+                break
+            ns, label_set, line = self._rows[position]
+            if selected[label_set] and all(f.keeps(line) for f in query.filters):
+                streams.setdefault(label_set, []).append([str(ns), line])
+                taken += 1
+        return [{"stream": self._label_sets[key], "values": values} for key, values in streams.items()]
+
+
+def _read_params(request: Request) -> tuple[str, int, int, int, bool]:
+    params = request.query_params
+    query = params.get("query")
+    if not query:
+        raise LogQLError("parse error : syntax error: unexpected $end")
+    end = _parse_time(params["end"]) if "end" in params else to_ns(datetime.now(UTC))
+    start = _parse_time(params["start"]) if "start" in params else end - 3600 * 1_000_000_000  # Loki: an hour
+    limit = int(params.get("limit", "100"))
+    if limit > MAX_ENTRIES_LIMIT:
+        raise LogQLError(f"max entries limit per query exceeded, limit > max_entries_limit ({limit} > "
+                         f"{MAX_ENTRIES_LIMIT})")
+    direction = params.get("direction", "backward").lower()
+    if direction not in ("forward", "backward"):
+        raise LogQLError(f"invalid direction: {direction}")
+    if end < start:
+        raise LogQLError("end timestamp must not be before or equal to start time")
+    return query, start, end, limit, direction == "forward"
+
+
+def _parse_time(value: str) -> int:
+    """Loki accepts Unix nanoseconds, Unix seconds with a fraction, or RFC 3339."""
+    if value.isdigit():
+        return int(value)
+    try:
+        return int(float(value) * 1e9) if re.fullmatch(r"\d+\.\d*", value) else to_ns(datetime.fromisoformat(value))
+    except ValueError as exc:
+        raise LogQLError(f"cannot parse {value!r} to a valid timestamp") from exc
+
