@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     # LLM mode: unset key means every agent answers deterministically.
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5-5"
 
     # Read-only observability tools for the agents; an unset URL makes that tool "unavailable".
     prometheus_url: str | None = None

@@ -92,7 +92,7 @@ class RunningPrometheus:
         return [str(self.binary), f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}",
                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}",
                 "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",
-                "--storage.tsdb.no-lockfile", "--query.lookback-delta=5m", "--log.level=warn"]
+                "--query.lookback-delta=5m", "--log.level=warn"]
 
     def __enter__(self) -> RunningPrometheus:
         sock = free_socket()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,7 +29,7 @@ from app.integrations.telemetry import ChangeKind, ToolFailed, ToolUnavailable
 from tests.fakes.datadog import SEARCH_PATH, FakeDatadog
 from tests.fakes.grafana import FakeGrafana
 from tests.fakes.kubernetes import FakeKubernetes, k8s_deployment, k8s_event, k8s_node, k8s_pod, k8s_replicaset
-from tests.fakes.loki import FakeLoki
+from tests.fakes.loki import FakeLoki, to_ns
 from tests.prometheus import RunningPrometheus, backfill, require_prometheus
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
@@ -181,7 +182,7 @@ async def test_grafana_search_by_title_and_tag(grafana: FakeGrafana) -> None:
         by_title = await client.search_dashboards("payments")
         by_tag = await client.search_dashboards(tag="slo")
         everything = await client.search_dashboards()
-    assert [d.uid for d in by_title] == ["pay-overview", "pay-db"]
+    assert [d.uid for d in by_title] == ["pay-db", "pay-overview"]  # by title, as Grafana sorts
     assert [d.uid for d in by_tag] == ["pay-overview"] and by_tag[0].tags == ["payments", "slo"]
     assert by_tag[0].url == f"{grafana.url}/d/pay-overview/payments-overview"
     assert len(everything) == 3 and only_reads(grafana.requests)
@@ -421,7 +422,7 @@ async def test_datadog_logs_filters_by_pattern_locally_and_cites_it() -> None:
 # --- Kubernetes --------------------------------------------------------------------------------------
 
 
-def _cluster() -> dict[str, list[dict[str, object]]]:
+def _cluster() -> dict[str, list[dict[str, Any]]]:
     """payments rolled out revision 7 at T0+5m, scaled, one pod got OOM-killed, a node went NotReady."""
     labels = {"app.kubernetes.io/name": "payments-svc", "app": "payments"}
     rs_old = k8s_replicaset("payments", "prod", revision=6, image="registry/payments:v2.13.1",
@@ -429,7 +430,7 @@ def _cluster() -> dict[str, list[dict[str, object]]]:
     rs_new = k8s_replicaset("payments", "prod", revision=7, image="registry/payments:v2.14.0",
                             created=T0 + timedelta(minutes=5), labels=labels, change_cause="deploy PR #812",
                             replicas=3)
-    new_rs_name = rs_new["metadata"]["name"]  # type: ignore[index]
+    new_rs_name = rs_new["metadata"]["name"]
     return {
         "deployments": [
             k8s_deployment("payments", "prod", image="registry/payments:v2.14.0", revision=7, labels=labels,
@@ -449,15 +450,15 @@ def _cluster() -> dict[str, list[dict[str, object]]]:
         "pods": [
             k8s_pod(f"{new_rs_name}-abcde", "prod", labels={"app": "payments", "tier": "api"},
                     image="registry/payments:v2.14.0", started=T0 + timedelta(minutes=5), restarts=2,
-                    last_termination=("OOMKilled", T0 + timedelta(minutes=12))),
+                    last_termination=("OOMKilled", T0 + timedelta(minutes=12)), sidecars=("istio-proxy",)),
             k8s_pod(f"{new_rs_name}-fghij", "prod", labels={"app": "payments", "tier": "worker"},
                     image="registry/payments:v2.14.0", started=T0 + timedelta(minutes=5), node="node-2"),
             k8s_pod("ledger-0", "prod", labels={"app": "ledger"}, image="registry/ledger:v1.0.0",
                     started=T0 - timedelta(days=1)),
         ],
         "events": [
-            k8s_event("prod", reason="ScalingReplicaSet", kind="Deployment", name="payments", at=T0 + timedelta(minutes=5),
-                      message=f"Scaled up replica set {new_rs_name} to 3"),
+            k8s_event("prod", reason="ScalingReplicaSet", kind="Deployment", name="payments",
+                      at=T0 + timedelta(minutes=5), message=f"Scaled up replica set {new_rs_name} to 3"),
             k8s_event("prod", reason="BackOff", kind="Pod", name=f"{new_rs_name}-abcde", type="Warning", count=4,
                       at=T0 + timedelta(minutes=14), first=T0 + timedelta(minutes=12),
                       message="Back-off restarting failed container"),
@@ -481,10 +482,12 @@ def _cluster() -> dict[str, list[dict[str, object]]]:
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[FakeKubernetes, Path]]:
     objects = _cluster()
-    pod = objects["pods"][0]["metadata"]["name"]  # type: ignore[index]
+    pod = objects["pods"][0]["metadata"]["name"]
     logs = {("prod", pod): [(T0 + timedelta(minutes=10, microseconds=i * 250_001), f"level=info request {i}")
                             for i in range(4)]
-            + [(T0 + timedelta(minutes=11, microseconds=500), "ERROR payment gateway timeout")]}
+            + [(T0 + timedelta(minutes=11, microseconds=500), "ERROR payment gateway timeout")],
+            ("prod", pod, "istio-proxy"): [(T0 + timedelta(minutes=10, milliseconds=300),
+                                            '[2024-05-01T10:10:00.300Z] "POST /charge" 504 UT upstream timeout')]}
     with FakeKubernetes(objects, logs, token=K8S_TOKEN) as fake:
         yield fake, fake.write_kubeconfig(tmp_path / "kubeconfig")
 
@@ -540,22 +543,28 @@ async def test_kubernetes_rollout_history(cluster: tuple[FakeKubernetes, Path]) 
 
 async def test_kubernetes_pod_logs(cluster: tuple[FakeKubernetes, Path]) -> None:
     fake, kubeconfig = cluster
-    pod = _cluster()["pods"][0]["metadata"]["name"]  # type: ignore[index]
+    pod = _cluster()["pods"][0]["metadata"]["name"]
     async with KubernetesClient(kubeconfig) as client:
-        everything = await client.pod_logs("prod", pod)
-        tail = await client.pod_logs("prod", pod, tail_lines=2)
-        since = await client.pod_logs("prod", pod, since=T0 + timedelta(minutes=10, microseconds=500_000))
+        everything = await client.pod_logs("prod", pod, container="payments")
+        tail = await client.pod_logs("prod", pod, tail_lines=2, container="payments")
+        since = await client.pod_logs("prod", pod, since=T0 + timedelta(minutes=10, microseconds=500_000),
+                                      container="payments")
         with pytest.raises(ToolFailed) as missing:
             await client.pod_logs("prod", "ghost")
+        with pytest.raises(ToolFailed) as ambiguous:
+            await client.pod_logs("prod", pod)
     assert [line.at for line in everything][:2] == [T0 + timedelta(minutes=10),
                                                      T0 + timedelta(minutes=10, microseconds=250_001)]
     assert everything[-1].message == "ERROR payment gateway timeout" and everything[-1].level == "error"
-    assert everything[0].labels == {"namespace": "prod", "pod": pod} and everything[0].source == "kubernetes"
-    assert everything[0].level == "info" and everything[0].query == f"kubectl logs -n prod {pod} --timestamps"
+    assert everything[0].labels == {"namespace": "prod", "pod": pod, "container": "payments"}
+    assert everything[0].source == "kubernetes" and everything[0].level == "info"
+    assert everything[0].query == f"kubectl logs -n prod {pod} --timestamps -c payments"
     assert [line.message for line in tail] == ["level=info request 3", "ERROR payment gateway timeout"]
     assert [line.message for line in since] == ["level=info request 2", "level=info request 3",
                                                 "ERROR payment gateway timeout"]
     assert str(missing.value) == 'Kubernetes: 404 Not Found: pods "ghost" not found'
+    assert str(ambiguous.value) == (f"Kubernetes: 400 Bad Request: a container name must be specified for pod {pod}, "
+                                    "choose one of: [payments istio-proxy]")
     assert only_reads(fake.requests)
 
 
@@ -589,8 +598,11 @@ async def test_pod_logs_source_filters_by_pattern_and_window(cluster: tuple[Fake
         source = PodLogs(client, "prod", label_selector="app={service},tier=api")
         lines = await source.search(LogQuery(service="payments", pattern="request [12]|TIMEOUT"),
                                     T0 + timedelta(minutes=10), T0 + timedelta(minutes=10, seconds=1))
-    assert [line.message for line in lines] == ["level=info request 1", "level=info request 2"]
-    assert lines[0].query.endswith("| grep -iP 'request [12]|TIMEOUT'")
+    assert [(line.labels["container"], line.message.split()[-1]) for line in lines] == [
+        ("payments", "1"), ("istio-proxy", "timeout"), ("payments", "2")]  # the app and its sidecar, by time
+    pod = lines[0].labels["pod"]
+    assert lines[0].query == (f"kubectl logs -n prod {pod} --timestamps -c payments --since-time=2024-05-01T10:10:00Z"
+                              " | grep -iP 'request [12]|TIMEOUT'")
     assert ("GET", "/api/v1/namespaces/prod/pods") in fake.requests and only_reads(fake.requests)
 
 
@@ -607,6 +619,9 @@ async def test_kubernetes_failures(cluster: tuple[FakeKubernetes, Path], tmp_pat
             await client.nodes()
     with pytest.raises(ToolUnavailable):
         KubernetesClient(tmp_path / "missing-kubeconfig")
+    (tmp_path / "broken").write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    with pytest.raises(ToolFailed, match=r"kubeconfig .* unusable: Invalid kube-config file"):
+        KubernetesClient(tmp_path / "broken")
     assert str(unauthorized.value) == "Kubernetes: 401 Unauthorized: Unauthorized"
     assert "not-the-token" not in str(unauthorized.value)
     assert "unreachable: connection refused" in str(unreachable.value)
@@ -650,3 +665,19 @@ def test_line_level_and_log_query_validation() -> None:
     assert line_level("user errored out") is None
     with pytest.raises(ValueError, match="pattern"):
         LogQuery(service="payments", pattern="(unclosed")
+
+
+def test_fake_loki_wire_format_backward_and_grouped_by_stream() -> None:
+    """What Loki itself answers, for code that reads the fake without LokiClient (newest first, by stream)."""
+    with FakeLoki(_loki_entries()) as loki:
+        answer = httpx.get(f"{loki.url}/loki/api/v1/query_range", params={
+            "query": '{service="payments"}', "start": str(to_ns(T0)), "end": str(to_ns(T0 + timedelta(hours=1))),
+            "limit": "3", "direction": "backward"}).json()
+    assert answer["status"] == "success" and answer["data"]["resultType"] == "streams"
+    streams = {s["stream"].get("pod", "") + s["stream"].get("detected_level", ""): s["values"]
+               for s in answer["data"]["result"]}
+    assert streams == {
+        "payments-workerinfo": [[str(to_ns(T0 + timedelta(seconds=4))), "job done"]],
+        "payments-api-1": [[str(to_ns(T0 + timedelta(seconds=3))), 'level=error msg="db timeout" took=5s']],
+        "payments-worker": [[str(to_ns(T0 + timedelta(seconds=2))), "ERROR: charge failed for order 42"]],
+    }

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
@@ -56,6 +57,7 @@ class PodInfo(BaseModel):
     node: str | None = None
     phase: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
+    containers: list[str] = Field(default_factory=list)  # names, the main one first, as the spec lists them
     restarts: int = 0  # over all containers
     last_termination_reason: str | None = None  # the latest container termination: "OOMKilled", "Error"...
     start_time: datetime | None = None
@@ -103,8 +105,8 @@ class KubernetesClient:
             raise ToolUnavailable(f"{NAME}: kubeconfig {path} not found")
         try:  # persist_config=False: a token refresh must not rewrite the operator's file
             self._api = k8s_config.new_client_from_config(str(path), context=context, persist_config=False)
-        except (k8s_config.ConfigException, ValueError, KeyError, TypeError) as exc:
-            raise ToolFailed(f"{NAME}: kubeconfig {path} unusable: {exc}") from exc
+        except (k8s_config.ConfigException, yaml.YAMLError, ValueError, KeyError, TypeError) as exc:
+            raise ToolFailed(f"{NAME}: kubeconfig {path} unusable: {' '.join(str(exc).split())}") from exc
         self.timeout = timeout
         self._core, self._apps = k8s.CoreV1Api(self._api), k8s.AppsV1Api(self._api)
 
@@ -122,10 +124,11 @@ class KubernetesClient:
     async def events(self, namespace: str | None = None) -> list[K8sEvent]:
         return [_event(item) for item in await self._list("events", namespace)]
 
-    async def pods(self, namespace: str, label_selector: str | None = None) -> list[PodInfo]:
+    async def pods(self, namespace: str | None, label_selector: str | None = None) -> list[PodInfo]:
+        """The namespace's pods, or every namespace's with None."""
         return [_pod(item) for item in await self._list("pods", namespace, label_selector)]
 
-    async def deployments(self, namespace: str, label_selector: str | None = None) -> list[DeploymentInfo]:
+    async def deployments(self, namespace: str | None, label_selector: str | None = None) -> list[DeploymentInfo]:
         return [_deployment(item) for item in await self._list("deployments", namespace, label_selector)]
 
     async def rollout_history(self, namespace: str, deployment: str) -> list[Revision]:
@@ -142,6 +145,7 @@ class KubernetesClient:
         *, container: str | None = None,
     ) -> list[LogLine]:
         """The pod's log lines (from `since`, the last `tail_lines`), each timestamped by the kubelet.
+        A pod with several containers needs `container`.
 
         The API takes `sinceSeconds` (the generated client has no `sinceTime`), so the request asks for a
         little more and lines before `since` are dropped here.
@@ -152,7 +156,8 @@ class KubernetesClient:
         raw = await self._call(self._core.read_namespaced_pod_log, pod, namespace,
                                **{k: v for k, v in params.items() if v is not None})
         query = _kubectl_logs(namespace, pod, since, tail_lines, container)
-        lines = [_log_line(text, namespace, pod, query) for text in raw.decode("utf-8", "replace").splitlines()]
+        labels = {"namespace": namespace, "pod": pod, **({"container": container} if container else {})}
+        lines = [_log_line(text, labels, query) for text in raw.decode("utf-8", "replace").splitlines()]
         return [line for line in lines if since is None or line.at >= _aware(since)]
 
     # --- changes ------------------------------------------------------------------------------
@@ -192,6 +197,8 @@ class KubernetesClient:
         try:
             return await asyncio.to_thread(call)
         except ApiException as exc:
+            if not exc.status:  # the client reports TLS failures as status 0: no answer came
+                raise ToolFailed(f"{NAME} at {self._api.configuration.host} unreachable: {exc.reason}") from exc
             raise ToolFailed(f"{NAME}: {exc.status} {exc.reason}: {_status_message(exc.body)}") from exc
         except urllib3.exceptions.HTTPError as exc:
             host = self._api.configuration.host
@@ -217,6 +224,7 @@ def _pod(item: Obj) -> PodInfo:
     statuses = status.get("containerStatuses") or []
     return PodInfo(name=meta.get("name", ""), namespace=meta.get("namespace", ""), node=spec.get("nodeName"),
                    phase=status.get("phase"), labels=meta.get("labels") or {},
+                   containers=[c["name"] for c in spec.get("containers") or [] if c.get("name")],
                    restarts=sum(s.get("restartCount") or 0 for s in statuses),
                    last_termination_reason=_last_termination(statuses), start_time=_time(status.get("startTime")))
 
@@ -269,14 +277,14 @@ def _owner(item: Obj, kind: str) -> str | None:
     return next((r.get("name") for r in refs if r.get("kind") == kind and r.get("controller", True)), None)
 
 
-def _log_line(text: str, namespace: str, pod: str, query: str) -> LogLine:
+def _log_line(text: str, labels: dict[str, str], query: str) -> LogLine:
     """`<RFC3339Nano> <message>`, as the kubelet writes it when asked for timestamps."""
     stamp, _, message = text.partition(" ")
     at = _time(stamp)
     if at is None:  # not a timestamp after all: keep the whole line
         at, message = datetime.fromtimestamp(0, UTC), text
-    return LogLine(at=at, message=message, level=line_level(message), labels={"namespace": namespace, "pod": pod},
-                   source="kubernetes", query=query)
+    return LogLine(at=at, message=message, level=line_level(message), labels=labels, source="kubernetes",
+                   query=query)
 
 
 # --- changes -----------------------------------------------------------------------------------
@@ -411,7 +419,9 @@ def _status_message(body: Any) -> str:
 def _transport_reason(exc: urllib3.exceptions.HTTPError, timeout: float) -> str:
     """'connection refused', 'timed out after 10s'... from urllib3's nested retry errors."""
     cause = getattr(exc, "reason", None) or exc
-    if isinstance(cause, urllib3.exceptions.TimeoutError):
+    # NewConnectionError subclasses ConnectTimeoutError, yet a refused connection did not time out.
+    errors = urllib3.exceptions
+    if isinstance(cause, errors.TimeoutError) and not isinstance(cause, errors.NewConnectionError):
         return f"timed out after {timeout:g}s"
     match = re.search(r"\[Errno -?\d+\]\s*([^'\")]+)", str(cause))
     text = match.group(1).strip() if match else type(cause).__name__

@@ -47,7 +47,10 @@ class LogQuery(BaseModel):
     @classmethod
     def _compiles(cls, pattern: str | None) -> str | None:
         if pattern is not None:
-            re.compile(pattern)  # re.error is a ValueError: pydantic reports it as a validation error
+            try:
+                re.compile(pattern)
+            except re.error as exc:  # a ValueError is what pydantic turns into a validation error
+                raise ValueError(f"not a regular expression: {exc}") from exc
         return pattern
 
     def matches(self, message: str) -> bool:
@@ -91,7 +94,8 @@ class DatadogLogs:
 
 
 class PodLogs:
-    """The logs of every pod `label_selector` (with `{service}` for the service name) selects in a namespace."""
+    """The logs of every pod `label_selector` (with `{service}` for the service name) selects in a namespace;
+    of every container of a pod that has several (an app and its sidecars)."""
 
     name = "kubernetes"
 
@@ -100,7 +104,10 @@ class PodLogs:
 
     async def search(self, q: LogQuery, start: datetime, end: datetime) -> list[LogLine]:
         pods = await self.client.pods(self.namespace, self.label_selector.replace("{service}", q.service))
-        logs = await asyncio.gather(*(self.client.pod_logs(self.namespace, pod.name, since=start) for pod in pods))
+        reads = [(pod.name, container) for pod in pods
+                 for container in (pod.containers if len(pod.containers) > 1 else [None])]
+        logs = await asyncio.gather(*(self.client.pod_logs(self.namespace, name, since=start, container=container)
+                                      for name, container in reads))
         window = (_aware(start), _aware(end))
         lines = [line for lines in logs for line in lines
                  if window[0] <= line.at <= window[1] and q.matches(line.message)]

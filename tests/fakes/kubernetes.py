@@ -132,12 +132,13 @@ def _parse_time(value: str) -> datetime:
 
 class FakeKubernetes(LoopbackFake):
     """`objects` maps "events", "pods", "deployments", "replicasets", "nodes" to raw API objects (namespaced
-    ones with `metadata.namespace`); `pod_logs` maps (namespace, pod) to its `(time, line)` log."""
+    ones with `metadata.namespace`); `pod_logs` maps (namespace, pod) to the `(time, line)` log of the pod's
+    first container, and (namespace, pod, container) to a given container's."""
 
     service = "kubernetes"
 
     def __init__(self, objects: dict[str, list[Obj]],
-                 pod_logs: dict[tuple[str, str], list[tuple[datetime, str]]] | None = None,
+                 pod_logs: dict[tuple[str, ...], list[tuple[datetime, str]]] | None = None,
                  token: str = "test-token") -> None:
         unknown = set(objects) - set(RESOURCES)
         if unknown:
@@ -221,10 +222,11 @@ class FakeKubernetes(LoopbackFake):
         namespace, name = request.path_params["namespace"], request.path_params["name"]
         try:
             pod = self._pod_or_none(namespace, name)
-            if pod is None and (namespace, name) not in self.pod_logs:
+            if pod is None and not any(key[:2] == (namespace, name) for key in self.pod_logs):
                 raise ApiError(404, "NotFound", f'pods "{name}" not found')
-            _check_container(pod, name, request.query_params.get("container"))
-            lines = _log_window(self.pod_logs.get((namespace, name), []), request.query_params)
+            container = request.query_params.get("container")
+            _check_container(pod, name, container)
+            lines = _log_window(self._container_log(pod, namespace, name, container), request.query_params)
         except ApiError as exc:
             return exc.response()
         stamped = request.query_params.get("timestamps") == "true"
@@ -242,6 +244,14 @@ class FakeKubernetes(LoopbackFake):
         if known is None or known[0] != group_version or (namespace is not None and not known[2]):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         return resource, namespace
+
+    def _container_log(self, pod: Obj | None, namespace: str, name: str,
+                       container: str | None) -> list[tuple[datetime, str]]:
+        """A container's own log if given, else the pod's log, which belongs to its first container."""
+        if container and (namespace, name, container) in self.pod_logs:
+            return self.pod_logs[(namespace, name, container)]
+        first = next(iter(c["name"] for c in ((pod or {}).get("spec") or {}).get("containers") or []), None)
+        return self.pod_logs.get((namespace, name), []) if container in (None, first) else []
 
     def _pod_or_none(self, namespace: str, name: str) -> Obj | None:
         try:
@@ -351,8 +361,9 @@ def k8s_replicaset(deployment: str, namespace: str, *, revision: int, image: str
 
 def k8s_pod(name: str, namespace: str, *, labels: dict[str, str], image: str, started: datetime,
             node: str = "node-1", phase: str = "Running", restarts: int = 0,
-            last_termination: tuple[str, datetime] | None = None) -> Obj:
-    """`last_termination` is (reason, finished at) of the container's previous run, e.g. ("OOMKilled", t)."""
+            last_termination: tuple[str, datetime] | None = None, sidecars: tuple[str, ...] = ()) -> Obj:
+    """`last_termination` is (reason, finished at) of the container's previous run, e.g. ("OOMKilled", t);
+    `sidecars` are names of further containers (an "istio-proxy"...)."""
     container = image.rsplit("/", 1)[-1].split(":", 1)[0]
     status: Obj = {"name": container, "image": image, "imageID": f"{image}@sha256:{'0' * 64}", "ready": True,
                    "restartCount": restarts, "started": True, "state": {"running": {"startedAt": rfc3339(started)}},
@@ -363,7 +374,8 @@ def k8s_pod(name: str, namespace: str, *, labels: dict[str, str], image: str, st
                                               "finishedAt": rfc3339(finished), "startedAt": rfc3339(started)}}
     return {
         "metadata": _meta(name, namespace, started, labels=labels),
-        "spec": {"nodeName": node, "containers": [{"name": container, "image": image}]},
+        "spec": {"nodeName": node, "containers": [{"name": container, "image": image},
+                                                  *({"name": s, "image": f"sidecar/{s}:1"} for s in sidecars)]},
         "status": {"phase": phase, "startTime": rfc3339(started), "containerStatuses": [status]},
     }
 

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+T = TypeVar("T")
 SCENARIOS_DIR = Path(__file__).parent
 CAUSES = frozenset({
     "connection-pool-exhaustion", "bad-deploy", "config-change", "certificate-expired", "node-pressure",
@@ -87,7 +88,8 @@ def iso(at: datetime) -> str:
 
 
 def iso_ms(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 in UTC with milliseconds, as most log shippers write times."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 # --- the model --------------------------------------------------------------------------------------------------
@@ -595,30 +597,32 @@ def openmetrics(s: Scenario) -> str:
 _HEX = "0123456789abcdef"
 _ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_MAKERS: dict[str, Callable[[random.Random], str]] = {
+    "ms": lambda r: str(max(1, int(r.lognormvariate(3.0, 0.6)))),
+    "ms_slow": lambda r: str(r.randint(900, 4000)),
+    "id": lambda r: "".join(r.choices(_ALNUM, k=12)),
+    "uuid": lambda r: str(uuid.UUID(int=r.getrandbits(128), version=4)),
+    "trace": lambda r: f"{r.getrandbits(128):032x}",
+    "span": lambda r: f"{r.getrandbits(64):016x}",
+    "n": lambda r: str(r.randint(1, 50)),
+    "big": lambda r: str(r.randint(1000, 99999)),
+    "ip": lambda r: f"10.{r.randint(0, 63)}.{r.randint(0, 255)}.{r.randint(2, 254)}",
+    "port": lambda r: str(r.randint(32768, 60999)),
+    "amount": lambda r: f"{r.lognormvariate(3.5, 1.0):.2f}",
+    "user": lambda r: "usr_" + "".join(r.choices(_ALNUM, k=10)),
+    "bytes": lambda r: str(r.randint(180, 24000)),
+    "thread": lambda r: str(r.randint(1, 200)),
+}
 
 
 def _fill(template: str, rng: random.Random) -> str:
     """Fill `{ms}`, `{id}`, `{trace}`... so that repeated lines differ as real ones do; unknown names stay as is."""
+    if "{" not in template:
+        return template
+
     def value(match: re.Match[str]) -> str:
-        name = match[1]
-        makers = {
-            "ms": lambda: str(max(1, int(rng.lognormvariate(3.0, 0.6)))),
-            "ms_slow": lambda: str(rng.randint(900, 4000)),
-            "id": lambda: "".join(rng.choices(_ALNUM, k=12)),
-            "uuid": lambda: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "trace": lambda: "".join(rng.choices(_HEX, k=32)),
-            "span": lambda: "".join(rng.choices(_HEX, k=16)),
-            "n": lambda: str(rng.randint(1, 50)),
-            "big": lambda: str(rng.randint(1000, 99999)),
-            "ip": lambda: f"10.{rng.randint(0, 63)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}",
-            "port": lambda: str(rng.randint(32768, 60999)),
-            "amount": lambda: f"{rng.lognormvariate(3.5, 1.0):.2f}",
-            "user": lambda: "usr_" + "".join(rng.choices(_ALNUM, k=10)),
-            "bytes": lambda: str(rng.randint(180, 24000)),
-            "thread": lambda: str(rng.randint(1, 200)),
-        }
-        maker = makers.get(name)
-        return maker() if maker else match[0]
+        maker = _MAKERS.get(match[1])
+        return maker(rng) if maker else match[0]
 
     return _PLACEHOLDER.sub(value, template)
 
@@ -642,61 +646,121 @@ def _logfmt_value(text: str) -> str:
     return f'"{text}"' if not text or re.search(r'[\s="]', text) else text
 
 
-_PINO_LEVELS = {"debug": 20, "info": 30, "warn": 40, "error": 50, "fatal": 60}
-_SPRING_THREADS = ("nio-8080-exec-{thread}", "HikariPool-1 housekeeper", "scheduling-1", "kafka-consumer-{n}")
+JSON_FORMATS = ("logstash", "structlog", "pino")
+_SPRING_THREADS = ["HikariPool-1 housekeeper", "scheduling-1", "kafka-consumer-1", "kafka-consumer-2"]
 
 
-def _format(fmt: str, at: datetime, level: str, line: LineSpec, logger: str, pod: str | None,
+@dataclass(frozen=True)
+class _Rendered:
+    """One filled-in variant of a line template."""
+
+    text: str
+    attrs: list[tuple[str, str]]
+    stack: str | None
+    logger: str | None
+
+
+VARIANTS = 256  # filled-in variants per template: ids and durations vary without filling every line anew
+
+
+class _Variants:
+    """Filled-in variants of each template, made on first use (in a fixed order, so reproducibly)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.made: dict[tuple[int, int], _Rendered] = {}
+
+    def pick(self, line: LineSpec) -> _Rendered:
+        key = (id(line), int(self.rng.random() * VARIANTS))
+        found = self.made.get(key)
+        if found is None:
+            text, attrs = _split(_fill(line.message, self.rng))
+            stack = _fill(line.stack, self.rng) if line.stack else None
+            found = self.made[key] = _Rendered(text, attrs, stack, line.logger)
+        return found
+
+
+class _Stamp(NamedTuple):
+    """A line's time, with the text of its whole seconds made once per second rather than once per line."""
+
+    at: datetime
+    seconds: str  # 2024-12-20T14:25:03
+    micro: int
+
+    @property
+    def iso_ms(self) -> str:
+        return f"{self.seconds}.{self.micro // 1000:03d}Z"
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.second, self.base, self.text = -1, datetime.min, ""
+
+    def stamp(self, ts: float) -> _Stamp:
+        second = int(ts)
+        if second != self.second:
+            self.second, self.base = second, datetime.fromtimestamp(second, UTC)
+            self.text = self.base.strftime("%Y-%m-%dT%H:%M:%S")
+        micro = min(999_999, int((ts - second) * 1_000_000))
+        return _Stamp(self.base.replace(microsecond=micro), self.text, micro)
+
+
+def _with_stack(head: str, stack: str | None) -> str:
+    return f"{head}\n{stack}" if stack else head
+
+
+def _format(fmt: str, stamp: _Stamp, level: str, line: _Rendered, logger: str, pod: str | None,
             rng: random.Random) -> str:
     """One log line as the framework of `fmt` writes it."""
-    text, attrs = _split(_fill(line.message, rng))
-    stack = _fill(line.stack, rng) if line.stack else None
+    text, attrs, stack = line.text, line.attrs, line.stack
     logger = line.logger or logger
+    extra = "".join(f" {k}={v}" for k, v in attrs)
     if fmt == "logfmt":  # Go log/slog TextHandler
-        fields = [("time", iso_ms(at)), ("level", level.upper()), ("msg", text), *attrs]
+        fields = [("time", stamp.iso_ms), ("level", level.upper()), ("msg", text), *attrs]
         if stack:
             fields.append(("stack", stack))
         return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields)
     if fmt == "spring":  # Spring Boot's default console pattern
-        thread = _fill(rng.choice(_SPRING_THREADS[:1] * 6 + list(_SPRING_THREADS[1:])), rng)
-        extra = "".join(f" {k}={v}" for k, v in attrs)
-        head = f"{at:%Y-%m-%d %H:%M:%S}.{at.microsecond // 1000:03d} {level.upper():>5} 1 --- [{thread[-15:]:>15}] " \
-               f"{logger:<40} : {text}{extra}"
-        return head + (f"\n{stack}" if stack else "")
-    if fmt in ("logstash", "structlog", "pino"):
-        return json.dumps(_json_record(fmt, at, level, text, attrs, stack, logger, pod, rng), separators=(",", ":"))
+        thread = f"nio-8080-exec-{int(rng.random() * 200) + 1}" if rng.random() < 0.9 else _choice(rng, _SPRING_THREADS)
+        head = f"{stamp.seconds.replace('T', ' ')}.{stamp.micro // 1000:03d} {level.upper():>5} 1 --- " \
+               f"[{thread[-15:]:>15}] {logger:<40} : {text}{extra}"
+        return _with_stack(head, stack)
+    if fmt in JSON_FORMATS:
+        record = _json_record(fmt, stamp, level, text, attrs, stack, logger, pod, rng)
+        return json.dumps(record, separators=(",", ":"))
     if fmt == "tracing":  # Rust tracing-subscriber's fmt layer
-        extra = "".join(f" {k}={v}" for k, v in attrs)
-        return f"{iso_ms(at)[:-1]}{at.microsecond % 1000:03d}Z {level.upper():>5} {logger}: {text}{extra}" + (
-            f"\n{stack}" if stack else "")
+        return _with_stack(f"{stamp.seconds}.{stamp.micro:06d}Z {level.upper():>5} {logger}: {text}{extra}", stack)
     if fmt == "klog":  # Kubernetes components
         letter = {"debug": "I", "info": "I", "warn": "W", "error": "E", "fatal": "F"}[level]
-        return f"{letter}{at:%m%d %H:%M:%S}.{at.microsecond:06d}       1 {logger}] {text}"
-    # CoreDNS: "[LEVEL] message", query log lines carry no level
-    return text if level == "info" and text.startswith("[") else f"[{level.upper()}] {text}"
+        day, clock = stamp.seconds.split("T")
+        return f"{letter}{day[5:7]}{day[8:10]} {clock}.{stamp.micro:06d}       1 {logger}] {text}{extra}"
+    # CoreDNS: "[LEVEL] message"; query log lines ("[INFO] 10.1.2.3:5353 - ...") carry their own prefix
+    return text + extra if text.startswith("[") else f"[{level.upper()}] {text}{extra}"
 
 
-def _json_record(fmt: str, at: datetime, level: str, text: str, attrs: list[tuple[str, str]], stack: str | None,
+_LOGBACK_LEVELS = {"debug": 10000, "info": 20000, "warn": 30000, "error": 40000, "fatal": 50000}
+
+
+def _json_record(fmt: str, stamp: _Stamp, level: str, text: str, attrs: list[tuple[str, str]], stack: str | None,
                  logger: str, pod: str | None, rng: random.Random) -> dict[str, Any]:
     extra = {k: _json_value(v) for k, v in attrs}
     if fmt == "logstash":  # logstash-logback-encoder
-        record: dict[str, Any] = {"@timestamp": iso_ms(at), "@version": "1", "message": text, "logger_name": logger,
-                                  "thread_name": f"http-nio-8080-exec-{rng.randint(1, 64)}", "level": level.upper(),
-                                  "level_value": {"debug": 10000, "info": 20000, "warn": 30000}.get(level, 40000)}
+        record: dict[str, Any] = {"@timestamp": stamp.iso_ms, "@version": "1", "message": text, "logger_name": logger,
+                                  "thread_name": f"http-nio-8080-exec-{int(rng.random() * 64) + 1}",
+                                  "level": level.upper(), "level_value": _LOGBACK_LEVELS[level]}
         return {**record, **extra, **({"stack_trace": stack} if stack else {})}
     if fmt == "structlog":
-        record = {"timestamp": iso_ms(at), "level": "warning" if level == "warn" else level, "logger": logger,
+        record = {"timestamp": stamp.iso_ms, "level": "warning" if level == "warn" else level, "logger": logger,
                   "event": text}
         return {**record, **extra, **({"exception": stack} if stack else {})}
-    record = {"level": level, "time": int(at.timestamp() * 1000), "pid": 1, "hostname": pod or "localhost",
+    record = {"level": level, "time": int(stamp.at.timestamp() * 1000), "pid": 1, "hostname": pod or "localhost",
               "msg": text}  # pino, with its level formatter writing labels
     if stack:
         record["err"] = {"type": stack.split(":", 1)[0], "message": text, "stack": stack}
     return {**record, **extra}
 
 
-@dataclass(frozen=True)
-class LogRecord:
+class LogRecord(NamedTuple):
     at: datetime
     stream: int  # index into scenario.logs.streams
     level: str
@@ -722,6 +786,11 @@ def _lifetimes(s: Scenario, stream: LogStream) -> list[_Lifetime]:
     return [_Lifetime(p, None, s.window.start.timestamp(), s.window.end.timestamp() + 1) for p in stream.pods]
 
 
+def _choice(rng: random.Random, items: list[T]) -> T:
+    """rng.choice, several times faster: the log generator calls it for every line."""
+    return items[int(rng.random() * len(items))]
+
+
 def _count(rng: random.Random, rate: float) -> int:
     """About `rate` events, varying from minute to minute."""
     expected = max(0.0, rate * rng.uniform(0.85, 1.15))
@@ -729,9 +798,19 @@ def _count(rng: random.Random, rate: float) -> int:
     return whole + (1 if rng.random() < expected - whole else 0)
 
 
-def _pick_pod(rng: random.Random, pods: list[_Lifetime], ts: float, only: list[str]) -> _Lifetime | None:
-    alive = [p for p in pods if p.start <= ts < p.end and (not only or p.pod in only)]
-    return rng.choice(alive) if alive else None
+class _Roster:
+    """Which pods are running at a time: constant between consecutive pod starts and ends, so looked up by bisect."""
+
+    def __init__(self, pods: list[_Lifetime]) -> None:
+        self.bounds = sorted({t for p in pods for t in (p.start, p.end)})
+        self.alive = [[p for p in pods if p.start <= t < p.end] for t in self.bounds]
+
+    def pick(self, rng: random.Random, ts: float, only: list[str]) -> _Lifetime | None:
+        i = bisect.bisect_right(self.bounds, ts) - 1
+        alive = self.alive[i] if i >= 0 else []
+        if only:
+            alive = [p for p in alive if p.pod in only]
+        return _choice(rng, alive) if alive else None
 
 
 def _level(line: LineSpec, default: str) -> str:
@@ -757,7 +836,7 @@ def _stream_events(s: Scenario, rng: random.Random, stream: LogStream,
         for minute in range(int(b_start), int(b_end), 60):
             span = min(60.0, b_end - minute)
             for _ in range(_count(rng, burst.rate(datetime.fromtimestamp(minute, UTC)) * span / 60)):
-                line = rng.choice(burst.messages)
+                line = _choice(rng, burst.messages)
                 events.append((minute + rng.random() * span, _level(line, burst.level), line, burst.pods))
     events.sort(key=lambda e: e[0])
     return events
@@ -766,31 +845,35 @@ def _stream_events(s: Scenario, rng: random.Random, stream: LogStream,
 def _stream_records(s: Scenario, index: int, stream: LogStream, extra: int) -> list[LogRecord]:
     rng = _rng(s.name, "logs", index)
     pods = _lifetimes(s, stream)
+    roster, variants, clock = _Roster(pods), _Variants(rng), _Clock()
     records = []
     for ts, level, line, only in _stream_events(s, rng, stream, extra):
-        pod = _pick_pod(rng, pods, ts, only) if pods else None
+        pod = roster.pick(rng, ts, only) if pods else None
         if pods and pod is None:
             continue  # nobody was running to write it
-        at = datetime.fromtimestamp(round(ts, 3), UTC)
+        stamp = clock.stamp(ts)
+        at = stamp.at
         name = pod.pod if pod else None
-        text = _format(stream.format, at, level, line, stream.logger, name, rng)
-        message = _json_message(text) if stream.format in ("logstash", "structlog", "pino") else text
+        text = _format(stream.format, stamp, level, variants.pick(line), stream.logger, name, rng)
+        message = _json_message(text) if stream.format in JSON_FORMATS else text
         records.append(LogRecord(at, index, level, text, message, name, pod.node if pod else stream.host))
     return records
 
 
 def _background_line(rng: random.Random, background: Background) -> tuple[str, LineSpec]:
     if background.warnings and rng.random() < background.warn_share:
-        line = rng.choice(background.warnings)
+        line = _choice(rng, background.warnings)
         return _level(line, "warn"), line
-    line = rng.choice(background.lines)
+    line = _choice(rng, background.lines)
     return _level(line, "info"), line
 
 
 def _json_message(text: str) -> str:
+    """What Datadog shows as the message of a JSON log: its message attribute, and the stack trace if any."""
     record = json.loads(text)
     message = record.get("message") or record.get("event") or record.get("msg") or ""
-    stack = record.get("stack_trace") or record.get("exception") or (record.get("err") or {}).get("stack")
+    err = record.get("err") if isinstance(record.get("err"), dict) else {}
+    stack = record.get("stack_trace") or record.get("exception") or err.get("stack")
     return f"{message}\n{stack}" if stack else message
 
 
