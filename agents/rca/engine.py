@@ -80,7 +80,7 @@ def _facts(top: Candidate, seen: Observations, onset: datetime, subject: Subject
                      and c.subject == trigger.subject and c.at > trigger.at), None)
     return Facts(
         service=subject.service, component=top.component, symptom=symptom_text(seen), onset=clock(onset),
-        mechanism=top.mechanism[0].upper() + top.mechanism[1:],
+        mechanism=top.mechanism,
         trigger=f"{_change_phrase(trigger)} ({clock(trigger.at)})" if trigger else None,
         trigger_subject=trigger.subject if trigger else None,
         trigger_lag=_lag(top.onset, trigger.at) if trigger else None,
@@ -152,8 +152,7 @@ def _timeline(seen: Observations, top: Candidate, onset: datetime, subject: Subj
     if top.trigger is None or top.onset != top.trigger.at:
         add(top.onset, f"{top.cause.title} begins: {top.mechanism[:120]}")
     if top.log_example:
-        first_log = min((b.onset for b in seen.bursts if b.example[:200] == top.log_example), default=None)
-        add(first_log, f"First \"{top.log_example[:80]}\" in logs")
+        add(top.log_onset, f"First \"{top.log_example[:80]}\" in logs")
     add(onset, f"Symptoms begin: {subject.service} {symptom_text(seen)}")
     add(subject.reference, "Incident declared" if subject.incident_id else "Time named in the request")
     errors = seen.finding("error_ratio")

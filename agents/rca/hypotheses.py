@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 
 from agents.rca.causes import CAUSES, Cause
 from agents.rca.changes import is_reversal
-from agents.rca.log_bursts import LogBurst
+from agents.rca.log_bursts import LEADING_TIME, LogBurst
 from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
 from app.integrations.telemetry import ChangeEvent, ChangeKind
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
-EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
+EFFECT_LAG = timedelta(minutes=15)
+MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate  # a change's effects (new errors) must show within this
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
 SOURCE_WEIGHT = {"prometheus": 1.0, "logs": 1.0, "effect": 1.0, "kubernetes": 0.75, "timeline": 0.5}
 _POD_SUFFIX = re.compile(r"(?:-[a-f0-9]{8,10})?-[a-z0-9]{5}$")
@@ -41,6 +42,7 @@ class Candidate:
     sources: set[str] = field(default_factory=set)
     trigger: ChangeEvent | None = None
     log_example: str | None = None
+    log_onset: datetime | None = None
     score: float = 0.0
 
     def supported_by(self, source: str, evidence: Evidence) -> None:
@@ -90,13 +92,14 @@ def symptom_onset(seen: Observations) -> datetime:
 
 
 def symptom_text(seen: Observations) -> str:
+    """What customers saw, as a verb phrase: "payments <return 5xx errors (up to 59% of requests)>"."""
     errors = seen.finding("error_ratio")
     if errors:
-        return f"returned 5xx errors (up to {errors[0].anomaly.peak:.0%} of requests)"
+        return f"return 5xx errors (up to {errors[0].anomaly.peak:.0%} of requests)"
     latency = seen.finding("latency_p99")
     if latency:
-        return f"slowed down (p99 latency up to {latency[0].anomaly.peak:.2f} s)"
-    return "failed requests"
+        return f"slow down (p99 latency up to {latency[0].anomaly.peak:.2f} s)"
+    return "fail requests"
 
 
 def recovered_at(seen: Observations) -> datetime | None:
@@ -115,10 +118,15 @@ def _metric_evidence(finding: Finding) -> Evidence:
                     source="prometheus")
 
 
+def _quoted(burst: LogBurst) -> str:
+    """The example line without its timestamp and padding, short enough to quote."""
+    return " ".join(LEADING_TIME.sub("", burst.example).split())[:160]
+
+
 def _log_evidence(burst: LogBurst) -> Evidence:
     rate = (f"{burst.peak_per_minute}/min at peak" + ("; never seen before" if burst.new else
                                                       f"; {burst.baseline_per_minute}/min before"))
-    return Evidence(text=f"{burst.count:,} log lines \"{burst.example[:160]}\" from {clock(burst.onset)} ({rate})",
+    return Evidence(text=f"{burst.count:,} log lines \"{_quoted(burst)}\" from {clock(burst.onset)} ({rate})",
                     query=burst.query, source=burst.source)
 
 
@@ -160,7 +168,8 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
     for cause in CAUSES.values():
         if cause.logs is None or not cause.signals:
             continue
-        for burst in (b for b in seen.bursts if cause.logs.search(b.example)):
+        # Largest first: the line quoted is the one seen most; the onset still takes the earliest.
+        for burst in sorted((b for b in seen.bursts if cause.logs.search(b.example)), key=lambda b: -b.count):
             component = _component(cause, None, seen, burst)
             same = [c for c in found if c.cause is cause and _same_component(c.component, component)]
             target = min(same, key=lambda c: abs((c.onset - burst.onset).total_seconds()), default=None)
@@ -168,10 +177,12 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
                 target = Candidate(cause=cause, component=component, onset=burst.onset,
                                    mechanism=f"\"{burst.template[:120]}\" errors began at {clock(burst.onset)}")
                 found.append(target)
-            if "logs" not in target.sources:
+            if target.log_example is None:
+                target.log_example = _quoted(burst)
+            if sum(1 for e in target.support if e.query == burst.query) < MAX_LOG_EVIDENCE:
                 target.supported_by("logs", _log_evidence(burst))
-                target.log_example = burst.example[:200]
-                target.onset = min(target.onset, burst.onset)
+            target.log_onset = min(target.log_onset or burst.onset, burst.onset)
+            target.onset = min(target.onset, burst.onset)
     found.extend(_noisy_neighbours(seen))
     _add_kubernetes_support(found, seen)
     return found
@@ -260,7 +271,7 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
     if effects:
         first = effects[0]
         candidate.supported_by("logs", _log_evidence(first))
-        candidate.log_example = first.example[:200]
+        candidate.log_example, candidate.log_onset = _quoted(first), first.onset
         candidate.onset = first.onset
         candidate.mechanism = f"new errors \"{first.template[:100]}\" began {_minutes(first.onset - change.at)} " \
                               f"after it"
@@ -330,10 +341,28 @@ def _reversal_recovery(candidate: Candidate, seen: Observations, recovery: datet
     return None
 
 
+def _absorb_explained_changes(candidates: list[Candidate]) -> list[Candidate]:
+    """A change whose effect a mechanism explains (the flag that leaked the pool) is that mechanism's trigger,
+    not a rival cause: its evidence joins the mechanism's."""
+    mechanisms = [c for c in candidates if c.cause.signals and c.trigger is not None]
+    kept = []
+    for candidate in candidates:
+        explained_by = next((m for m in mechanisms if not candidate.cause.signals and candidate.trigger is m.trigger),
+                            None)
+        if explained_by is None:
+            kept.append(candidate)
+            continue
+        cited = {e.query for e in explained_by.support}
+        explained_by.support.extend(e for e in candidate.support if e.query not in cited)
+    return kept
+
+
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
     recovery = recovered_at(seen)
     for candidate in candidates:
         attach_trigger(candidate, seen)
+    candidates = _absorb_explained_changes(candidates)
+    for candidate in candidates:
         confirmation = _reversal_recovery(candidate, seen, recovery)
         if confirmation is not None:
             candidate.supported_by("timeline", confirmation)

@@ -19,7 +19,7 @@ from app.integrations.telemetry import LogLine, Sample
 ERROR_PATTERN = (r"error|exception|fatal|panic|fail|timeout|timed out|refused|unavailable|expired|x509|"
                  r"no such host|no space|denied|evict|oom|killed|invalid|unable|cannot|could not|exhausted")
 
-_LEADING_TIME = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?|\[[^\]]{8,40}\])\s*")
+LEADING_TIME = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?|\[[^\]]{8,40}\])\s*")
 _VARIABLE = re.compile(
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # uuids
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # ip[:port]
@@ -46,7 +46,7 @@ class LogBurst:
 
 
 def template_of(message: str) -> str:
-    return _VARIABLE.sub("<*>", _LEADING_TIME.sub("", message)).strip()[:300]
+    return _VARIABLE.sub("<*>", LEADING_TIME.sub("", message)).strip()[:300]
 
 
 def bursts(lines: list[LogLine], start: datetime, baseline_until: datetime, end: datetime) -> list[LogBurst]:

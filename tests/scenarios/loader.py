@@ -26,7 +26,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 T = TypeVar("T")
 SCENARIOS_DIR = Path(__file__).parent
@@ -305,7 +314,7 @@ class PodSpec(Strict):
     node: str
     started: When
     ended: When | None = None  # its container stopped: no logs after this
-    deleted: bool = False  # gone by the snapshot: its logs stay in Loki/Datadog, the API no longer lists it
+    deleted: bool = False  # removed when it ended: its logs stay in Loki/Datadog, the API no longer lists it
     restarts: int = 0
     last_termination: Termination | None = None
     phase: Literal["Pending", "Running", "Succeeded", "Failed"] = "Running"
@@ -394,6 +403,8 @@ class Scenario(Strict):
     kubernetes: KubernetesSpec
     timeline: list[TimelineEntry] = Field(default_factory=list)
     grafana: GrafanaSpec | None = None
+    # Generated logs, kept per scenario object: Loki, Datadog and pod logs are three views of the same lines.
+    _logs: dict[int, list[LogRecord]] = PrivateAttr(default_factory=dict)
 
     @property
     def service(self) -> str:
@@ -765,7 +776,6 @@ class LogRecord(NamedTuple):
     stream: int  # index into scenario.logs.streams
     level: str
     line: str  # as written, possibly several lines (a stack trace)
-    message: str  # the message alone (Datadog's `message` for JSON logs)
     pod: str | None
     node: str | None
 
@@ -855,8 +865,7 @@ def _stream_records(s: Scenario, index: int, stream: LogStream, extra: int) -> l
         at = stamp.at
         name = pod.pod if pod else None
         text = _format(stream.format, stamp, level, variants.pick(line), stream.logger, name, rng)
-        message = _json_message(text) if stream.format in JSON_FORMATS else text
-        records.append(LogRecord(at, index, level, text, message, name, pod.node if pod else stream.host))
+        records.append(LogRecord(at, index, level, text, name, pod.node if pod else stream.host))
     return records
 
 
@@ -879,12 +888,15 @@ def _json_message(text: str) -> str:
 
 def log_records(s: Scenario, extra_background_lines: int = 0) -> list[LogRecord]:
     """Every log line of every stream, in time order; extra background lines are shared out by stream volume."""
+    if extra_background_lines in s._logs:
+        return s._logs[extra_background_lines]
     streams = s.logs.streams
     volume = [st.background.per_minute if st.background else 0.0 for st in streams]
     total = sum(volume) or 1.0
     shares = [round(extra_background_lines * v / total) for v in volume]
     records = [r for i, st in enumerate(streams) for r in _stream_records(s, i, st, shares[i])]
     records.sort(key=lambda r: (r.at, r.stream))
+    s._logs[extra_background_lines] = records
     return records
 
 
@@ -905,26 +917,28 @@ _DD_STATUS = {"debug": "debug", "info": "info", "warn": "warn", "error": "error"
 
 
 def datadog_logs(s: Scenario, extra_background_lines: int = 0) -> list[dict[str, Any]]:
-    """Log events as Datadog's search API returns their attributes, for FakeDatadog."""
+    """Log events as Datadog keeps them (timestamp, message, status, service, host, tags), for FakeDatadog."""
     out = []
     for r in log_records(s, extra_background_lines):
         stream = s.logs.streams[r.stream]
         tags = [f"{k}:{v}" for k, v in stream.labels.items() if k != "service"] + list(stream.tags)
         if r.pod:
             tags.append(f"pod_name:{r.pod}")
-        out.append({"timestamp": iso_ms(r.at), "message": r.message, "status": _DD_STATUS[r.level],
+        message = _json_message(r.line) if stream.format in JSON_FORMATS else r.line
+        out.append({"timestamp": r.at, "message": message, "status": _DD_STATUS[r.level],
                     "service": stream.labels["service"], "host": r.node or stream.host or "unknown", "tags": tags})
     return out
 
 
 def pod_logs(s: Scenario) -> dict[tuple[str, str], list[tuple[datetime, str]]]:
-    """(namespace, pod) → the lines its container wrote, one physical line each, for pods the API still lists."""
-    listed = {p.name: p for p in all_pods(s) if not p.deleted}
+    """(namespace, pod) → the lines its container wrote up to the snapshot, one physical line each, for the pods
+    the API lists then."""
+    pods = {p.name: p for p in all_pods(s) if listed(s, p)}
     out: dict[tuple[str, str], list[tuple[datetime, str]]] = {(p.namespace or s.kubernetes.namespace, p.name): []
-                                                              for p in listed.values()}
+                                                              for p in pods.values()}
     for r in log_records(s):
-        pod = listed.get(r.pod or "")
-        if pod is None:
+        pod = pods.get(r.pod or "")
+        if pod is None or r.at > s.snapshot_at:
             continue
         lines = out[(pod.namespace or s.kubernetes.namespace, pod.name)]
         lines.extend((r.at, physical) for physical in r.line.split("\n"))
@@ -950,22 +964,30 @@ def pods_of(s: Scenario, deployment: str) -> list[PodSpec]:
 
 
 def all_pods(s: Scenario) -> list[PodSpec]:
-    """The listed pods, plus generated ones for deployments that list none (their latest revision's replicas)."""
+    """The listed pods, plus generated ones for deployments that list none: each revision's replicas, running
+    from its rollout until the next one replaced them (those are deleted by the snapshot, their logs remain)."""
     listed = {p.deployment for p in s.kubernetes.pods if p.deployment}
     generated = []
     for d in s.kubernetes.deployments:
-        if d.name in listed or d.replicas == 0:
+        if d.name not in listed and d.replicas > 0:
+            generated.extend(_generated_pods(s, d))
+    return [*s.kubernetes.pods, *generated]
+
+
+def _generated_pods(s: Scenario, d: DeploymentSpec) -> Iterator[PodSpec]:
+    rng = _rng(s.name, "pods", d.name)
+    nodes = d.nodes or [n.name for n in s.kubernetes.nodes] or ["node-1"]
+    for rev, following in itertools.zip_longest(d.revisions, d.revisions[1:]):
+        replaced = following.at + timedelta(seconds=60) if following else None
+        if replaced is not None and replaced < s.window.start:
             continue
-        rng = _rng(s.name, "pods", d.name)
-        latest = d.revisions[-1]
-        first = min(r.at for r in d.revisions if r.hash == latest.hash)
-        nodes = d.nodes or [n.name for n in s.kubernetes.nodes] or ["node-1"]
         for i in range(d.replicas):
             suffix = "".join(rng.choices(_SUFFIX_ALPHABET, k=5))
-            generated.append(PodSpec(name=f"{d.name}-{latest.hash}-{suffix}", namespace=d.namespace,
-                                     deployment=d.name, node=nodes[i % len(nodes)],
-                                     started=first + timedelta(seconds=8 + 20 * i)))
-    return [*s.kubernetes.pods, *generated]
+            yield PodSpec(name=f"{d.name}-{rev.hash}-{suffix}", namespace=d.namespace, deployment=d.name,
+                          revision=rev.revision, node=nodes[(i + rev.revision) % len(nodes)],
+                          started=rev.at + timedelta(seconds=8 + 20 * i),
+                          ended=replaced + timedelta(seconds=15 * i) if replaced else None,
+                          deleted=replaced is not None)
 
 
 def _deployment_labels(d: DeploymentSpec) -> dict[str, str]:
@@ -1039,7 +1061,7 @@ def _deployment(s: Scenario, d: DeploymentSpec) -> dict[str, Any]:
     meta = _meta(s, "Deployment", d.name, namespace, d.revisions[0].at - timedelta(days=90), _deployment_labels(d),
                  annotations)
     meta["generation"] = latest.revision + 3
-    ready = sum(1 for p in pods_of(s, d.name) if not p.deleted and p.ready and p.phase == "Running")
+    ready = sum(1 for p in pods_of(s, d.name) if listed(s, p) and p.ready and _running(s, p))
     replicas = d.replicas
     conditions = [
         {"type": "Available", "status": "True" if ready else "False", "reason": "MinimumReplicasAvailable",
@@ -1091,7 +1113,7 @@ def _pod(s: Scenario, p: PodSpec, deployments: dict[str, DeploymentSpec]) -> dic
 def _pod_status(s: Scenario, p: PodSpec, container: dict[str, Any]) -> dict[str, Any]:
     rng = _rng(s.name, "pod", p.name)
     node = next((n for n in s.kubernetes.nodes if n.name == p.node), None)
-    running = p.phase == "Running" and p.ended is None
+    running = _running(s, p)
     status: dict[str, Any] = {
         "name": container["name"], "image": container["image"], "ready": p.ready and running,
         "imageID": f"{container['image'].split(':')[0]}@sha256:{_hex(s, 'image', container['image'], length=64)}",
@@ -1241,15 +1263,32 @@ def _pod_start_events(s: Scenario, p: PodSpec) -> Iterator[EventSpec]:
     yield EventSpec(at=p.started, reason="Started", object=ref, host=p.node, message=f"Started container {container}")
 
 
+def listed(s: Scenario, p: PodSpec) -> bool:
+    """Whether the API lists the pod at the snapshot: it was created, and not yet removed."""
+    gone = p.deleted and (p.ended is None or p.ended <= s.snapshot_at)
+    return p.started <= s.snapshot_at and not gone
+
+
+def _running(s: Scenario, p: PodSpec) -> bool:
+    return p.phase == "Running" and (p.ended is None or p.ended > s.snapshot_at)
+
+
+def _as_of(s: Scenario, d: DeploymentSpec) -> DeploymentSpec | None:
+    """The deployment as the snapshot sees it: without the revisions rolled out after it."""
+    revisions = [r for r in d.revisions if r.at <= s.snapshot_at]
+    return d.model_copy(update={"revisions": revisions}) if revisions else None
+
+
 def kubernetes_objects(s: Scenario) -> dict[str, list[dict[str, Any]]]:
     """The cluster as the API would list it at the snapshot time: raw JSON objects, by resource."""
     deployments = {d.name: d for d in s.kubernetes.deployments}
+    current = [d for d in (_as_of(s, d) for d in s.kubernetes.deployments) if d is not None]
     specs = sorted([*s.kubernetes.events, *_generated_events(s)], key=lambda e: e.at)
     events = [_event(s, e, i) for i, e in enumerate(specs) if e.at <= s.snapshot_at]
     return {
-        "deployments": [_deployment(s, d) for d in s.kubernetes.deployments],
-        "replicasets": [rs for d in s.kubernetes.deployments for rs in _replicasets(s, d)],
-        "pods": [_pod(s, p, deployments) for p in all_pods(s) if not p.deleted and p.started <= s.snapshot_at],
+        "deployments": [_deployment(s, d) for d in current],
+        "replicasets": [rs for d in current for rs in _replicasets(s, d)],
+        "pods": [_pod(s, p, deployments) for p in all_pods(s) if listed(s, p)],
         "nodes": [_node(s, n) for n in s.kubernetes.nodes],
         "events": events,
     }
