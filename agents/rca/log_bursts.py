@@ -25,6 +25,7 @@ _VARIABLE = re.compile(
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # ip[:port]
     r"|\b(?:0x)?[0-9a-f]{12,}\b"  # long hex ids
     r"|(?<![\w.])[-+]?\d[\d.,]*(?:ms|s|m|h|b|kb|mb|gb|%)?\b"  # numbers with units
+    r"|\[[^\]\s]{1,40}\]"  # bracketed thread names and request ids: [io-8080-exec-67]
     r"|\"[^\"]{0,200}\"|'[^']{0,200}'",  # quoted values
     re.IGNORECASE,
 )

@@ -158,12 +158,14 @@ Point = tuple[When, float]
 
 
 class MetricSpec(Strict):
-    """One or more series of one metric with the same shape: `each` multiplies them over label values."""
+    """One or more series of one metric with the same shape: `each` multiplies them over label values, `zip` pairs
+    values up (pod i runs on node i)."""
 
     name: str
     type: Literal["counter", "gauge", "summary"]
     labels: dict[str, str] = Field(default_factory=dict)
     each: dict[str, list[str]] = Field(default_factory=dict)
+    zip: dict[str, list[str]] = Field(default_factory=dict)
     shape: list[Point]
     shape_of: Literal["rate", "value"] = "rate"  # counters only: the shape is the per-second rate, or the value
     noise: float = 0.0  # relative, autocorrelated
@@ -182,10 +184,18 @@ class MetricSpec(Strict):
             raise ValueError("shape points must be in time order")
         return shape
 
+    @field_validator("zip")
+    @classmethod
+    def _same_lengths(cls, zipped: dict[str, list[str]]) -> dict[str, list[str]]:
+        if len({len(values) for values in zipped.values()}) > 1:
+            raise ValueError("zip needs lists of one length")
+        return zipped
+
     def label_sets(self) -> list[dict[str, str]]:
         keys = list(self.each)
-        return [{**self.labels, **dict(zip(keys, values, strict=True))}
-                for values in itertools.product(*(self.each[k] for k in keys))]
+        products = [dict(zip(keys, values, strict=True)) for values in itertools.product(*(self.each[k] for k in keys))]
+        zipped = [dict(zip(self.zip, values, strict=True)) for values in zip(*self.zip.values(), strict=True)] or [{}]
+        return [{**self.labels, **pair, **product} for pair in zipped for product in products]
 
 
 class LineSpec(Strict):
@@ -335,6 +345,7 @@ class ConditionChange(Strict):
 class NodeSpec(Strict):
     name: str
     ip: str
+    provider: Literal["aws", "gce"] = "aws"
     zone: str = "eu-west-1a"
     instance_type: str = "m6i.2xlarge"
     cpu: str = "8"
@@ -1184,12 +1195,12 @@ def _node(s: Scenario, n: NodeSpec) -> dict[str, Any]:
                            "lastHeartbeatTime": iso(snapshot - timedelta(seconds=23)),
                            "lastTransitionTime": iso(since)})
     labels = {"kubernetes.io/hostname": n.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-              "topology.kubernetes.io/zone": n.zone, "topology.kubernetes.io/region": n.zone[:-1],
+              "topology.kubernetes.io/zone": n.zone, "topology.kubernetes.io/region": _region(n.zone),
               "node.kubernetes.io/instance-type": n.instance_type, **n.labels}
     allocatable_memory = f"{int(n.memory.removesuffix('Gi')) * 1024 * 1024 - 1_700_000}Ki"
     return {"apiVersion": "v1", "kind": "Node", "metadata": _meta(s, "Node", n.name, None, created, labels),
             "spec": {"podCIDR": f"10.{64 + len(n.name) % 64}.{n.ip.split('.')[-1]}.0/24",
-                     "providerID": f"aws:///{n.zone}/i-{_hex(s, 'node', n.name, length=17)}",
+                     "providerID": _provider_id(s, n),
                      **({"unschedulable": True} if n.unschedulable else {})},
             "status": {"capacity": {"cpu": n.cpu, "memory": n.memory, "pods": "110",
                                     "ephemeral-storage": "104845292Ki"},
@@ -1200,11 +1211,25 @@ def _node(s: Scenario, n: NodeSpec) -> dict[str, Any]:
                        "nodeInfo": _node_info(s, n)}}
 
 
+def _region(zone: str) -> str:
+    """eu-west-1a → eu-west-1 (AWS); europe-west1-b → europe-west1 (GCP)."""
+    return zone[:-2] if zone[-2] == "-" else zone[:-1]
+
+
+def _provider_id(s: Scenario, n: NodeSpec) -> str:
+    if n.provider == "gce":
+        return f"gce://shop-prod-4412/{n.zone}/{n.name}"
+    return f"aws:///{n.zone}/i-{_hex(s, 'node', n.name, length=17)}"
+
+
 def _node_info(s: Scenario, n: NodeSpec) -> dict[str, str]:
+    if n.provider == "gce":
+        kernel, version, image = "6.1.100+", "v1.30.5-gke.1014001", "Container-Optimized OS from Google"
+    else:
+        kernel, version, image = "6.1.112-124.190.amzn2023.x86_64", "v1.30.4-eks-a737599", "Amazon Linux 2023"
     return {"architecture": "amd64", "bootID": _uid(s, "boot", n.name), "containerRuntimeVersion": "containerd://1.7.22",
-            "kernelVersion": "6.1.112-124.190.amzn2023.x86_64", "kubeProxyVersion": "v1.30.4-eks-a737599",
-            "kubeletVersion": "v1.30.4-eks-a737599", "machineID": _hex(s, "machine", n.name, length=32),
-            "operatingSystem": "linux", "osImage": "Amazon Linux 2023.6.20241010",
+            "kernelVersion": kernel, "kubeProxyVersion": version, "kubeletVersion": version,
+            "machineID": _hex(s, "machine", n.name, length=32), "operatingSystem": "linux", "osImage": image,
             "systemUUID": _uid(s, "system", n.name)}
 
 
