@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
     anthropic_model: str = "claude-sonnet-5-5"
+    # The longest an agent waits for the model, retries included, before answering deterministically.
+    llm_wall_seconds: float = Field(45.0, validation_alias="INCIDENTBOT_LLM_SECONDS")
 
     # Read-only observability tools for the agents; an unset URL makes that tool "unavailable".
     prometheus_url: str | None = None

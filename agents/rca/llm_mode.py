@@ -80,7 +80,8 @@ async def refine(report: RcaReport, request: AgentRequest, toolbox: Toolbox, tex
     records = [{"at": t.at.isoformat(), "source": t.source, "text": t.text} for t in texts]
     try:
         outcome = await llm.run(request.settings, system=SYSTEM, request=request.text, data=_data(report, records),
-                                tools=read_tools(toolbox, records), submit=_submit_tool(report))
+                                tools=read_tools(toolbox, records), submit=_submit_tool(report),
+                                limits=llm.Limits(wall_seconds=request.settings.llm_wall_seconds))
     except llm.LlmFailed as failed:
         return report.model_copy(update={"note": f"LLM mode unavailable ({failed}); deterministic analysis shown"})
     prose = Prose.model_validate(outcome.answer)
