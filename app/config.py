@@ -34,7 +34,7 @@ class Observability(BaseModel):
     namespace: str | None = None  # Kubernetes namespace; unset: every namespace
     pod_selector: str = "app={service}"
     loki_selector: str = '{service="{service}"}'
-    datadog_query: str = "service:{service}"
+    datadog_query: str = "service:{service} -status:info -status:debug"  # error search: skip routine lines
     dashboard_uid: str | None = None  # Grafana dashboard whose panel queries add to the signals
 
 

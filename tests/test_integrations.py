@@ -343,19 +343,19 @@ def _datadog_logs(count: int) -> list[dict[str, object]]:
 
 
 async def test_datadog_search_follows_cursors_and_parses_logs() -> None:
-    with FakeDatadog(DD_API_KEY, DD_APP_KEY, _datadog_logs(3000)) as datadog:
+    with FakeDatadog(DD_API_KEY, DD_APP_KEY, _datadog_logs(12_000)) as datadog:
         async with DatadogLogsClient(datadog.url, DD_API_KEY, DD_APP_KEY) as client:
-            lines = await client.search("service:payments -status:info", T0, T0 + timedelta(hours=1))
+            lines = await client.search("service:payments -status:info", T0, T0 + timedelta(hours=4))
         requests = datadog.requests
-    expected = [i for i in range(3000) if i % 5 and i % 3]
-    assert len(lines) == len(expected) == 1600 and [line.message.split()[1] for line in lines] == list(
+    expected = [i for i in range(12_000) if i % 5 and i % 3]
+    assert len(lines) == len(expected) == 6400 and [line.message.split()[1] for line in lines] == list(
         map(str, expected))
     first = lines[0]
     assert first.level == "error" and first.source == "datadog" and first.at == T0 + timedelta(seconds=1)
     assert first.labels == {"service": "payments", "host": "ip-10-0-0-1", "env": "prod", "version": "v1",
                             "canary": ""}
     assert first.query == "service:payments -status:info"
-    assert requests == [("POST", SEARCH_PATH)] * 2  # 1,600 lines at 1,000 a page
+    assert requests == [("POST", SEARCH_PATH)] * 2  # 6,400 lines at 5,000 a page
 
 
 async def test_datadog_query_syntax_subset() -> None:

@@ -8,12 +8,12 @@ from typing import Any, Self
 
 import httpx
 
-from app.integrations.prometheus import json_object, redact, unreachable
+from app.integrations.http import json_object, redact, unreachable
 from app.integrations.telemetry import LogLine, ToolFailed
 
 NAME = "Datadog"
 SEARCH_PATH = "/api/v2/logs/events/search"
-PAGE_LIMIT = 1000
+PAGE_LIMIT = 5000  # the most Datadog returns per page
 RATE_LIMIT_RETRIES = 3
 MAX_RATE_LIMIT_WAIT = 5.0  # seconds; an investigation should not stall on one tool
 

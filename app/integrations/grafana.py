@@ -11,7 +11,7 @@ from typing import Any, Self
 import httpx
 from pydantic import BaseModel, Field
 
-from app.integrations.prometheus import json_object, redact, unreachable
+from app.integrations.http import json_object, redact, unreachable
 from app.integrations.telemetry import ToolFailed
 
 NAME = "Grafana"

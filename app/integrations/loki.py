@@ -8,8 +8,8 @@ from typing import Any, Self
 
 import httpx
 
+from app.integrations.http import json_object, redact, secrets_in, unreachable
 from app.integrations.logs import line_level
-from app.integrations.prometheus import json_object, redact, secrets_in, unreachable
 from app.integrations.telemetry import LogLine, ToolFailed
 
 NAME = "Loki"

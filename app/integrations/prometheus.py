@@ -8,12 +8,12 @@ HTTP clients too.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any, Self
 
 import httpx
 
+from app.integrations.http import json_object, redact, secrets_in, unreachable
 from app.integrations.telemetry import Sample, Series, ToolFailed
 
 NAME = "Prometheus"
@@ -104,43 +104,3 @@ def _error_text(response: httpx.Response, body: dict[str, Any]) -> str:
 def _unix(at: datetime) -> float:
     """Seconds since the epoch; a naive datetime is taken as UTC."""
     return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
-
-
-# --- shared by the HTTP clients of this package -----------------------------------------------
-
-
-def json_object(response: httpx.Response) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one (an HTML error page, plain text)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def unreachable(service: str, url: str, exc: httpx.TransportError, timeout: float) -> ToolFailed:
-    """`Loki at http://host:3100 unreachable: connection refused`, without credentials or a stack dump."""
-    if isinstance(exc, httpx.TimeoutException):
-        reason = f"timed out after {timeout:g}s"
-    else:
-        text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(exc)).strip() or type(exc).__name__
-        reason = text[:1].lower() + text[1:]
-    public = httpx.URL(url).copy_with(userinfo=b"")
-    return ToolFailed(f"{service} at {public} unreachable: {reason}")
-
-
-SENSITIVE_HEADER = re.compile(r"auth|key|token|secret|cookie", re.IGNORECASE)
-
-
-def secrets_in(headers: dict[str, str]) -> list[str]:
-    """Credential values among request headers (and the bare token of `Bearer <token>`), longest first."""
-    found = {value for name, value in headers.items() if SENSITIVE_HEADER.search(name) and value}
-    found |= {value.split(" ", 1)[1] for value in found if " " in value}
-    return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
-
-
-def redact(message: str, secrets: list[str]) -> str:
-    """An error body may echo a request header back; a message must never carry it on."""
-    for secret in secrets:
-        message = message.replace(secret, "***")
-    return message

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.loki import LoopbackFake
+from tests.fakes.loopback import LoopbackFake
 
 SEARCH_PATH = "/api/v2/logs/events/search"
 MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT = 5000, 10

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.loki import LoopbackFake
+from tests.fakes.loopback import LoopbackFake
 
 # Grafana's proxy drops hop-by-hop headers and its own credentials before forwarding.
 _NOT_FORWARDED = {"host", "authorization", "cookie", "connection", "content-length", "transfer-encoding"}

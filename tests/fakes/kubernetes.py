@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from tests.fakes.loki import LoopbackFake
+from tests.fakes.loopback import LoopbackFake
 
 Obj = dict[str, Any]
 # resource -> (group/version, kind, namespaced)

@@ -248,7 +248,7 @@ class LogStream(Strict):
     """One application's logs: Loki stream labels (or Datadog service and tags) and what it writes."""
 
     labels: dict[str, str]
-    format: Literal["logfmt", "spring", "logstash", "pino", "structlog", "tracing", "klog", "coredns"]
+    format: Literal["logfmt", "spring", "logstash", "pino", "structlog", "tracing", "klog", "coredns", "nginx"]
     logger: str = "main"
     deployment: str | None = None  # the lines come from this deployment's pods (kubernetes.pods)
     pods: list[str] = Field(default_factory=list)  # or from these pods, alive for the whole window
@@ -655,7 +655,13 @@ _ATTR = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S+)')
 def _split(message: str) -> tuple[str, list[tuple[str, str]]]:
     """`text | key=value key=value`: the message and its structured attributes."""
     text, _, attrs = message.partition(" | ")
-    return text, [(k, v[1:-1] if v.startswith('"') else v) for k, v in _ATTR.findall(attrs)]
+    return text, [(k, _unquote(v)) for k, v in _ATTR.findall(attrs)]
+
+
+def _unquote(value: str) -> str:
+    if not value.startswith('"'):
+        return value
+    return re.sub(r"\\(.)", r"\1", value[1:-1])
 
 
 def _json_value(text: str) -> Any:
@@ -665,7 +671,9 @@ def _json_value(text: str) -> Any:
 
 
 def _logfmt_value(text: str) -> str:
-    return f'"{text}"' if not text or re.search(r'[\s="]', text) else text
+    if text and not re.search(r'[\s="\\]', text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 JSON_FORMATS = ("logstash", "structlog", "pino")
@@ -752,6 +760,12 @@ def _format(fmt: str, stamp: _Stamp, level: str, line: _Rendered, logger: str, p
         return json.dumps(record, separators=(",", ":"))
     if fmt == "tracing":  # Rust tracing-subscriber's fmt layer
         return _with_stack(f"{stamp.seconds}.{stamp.micro:06d}Z {level.upper():>5} {logger}: {text}{extra}", stack)
+    if fmt == "nginx":  # access log for info, error log otherwise
+        day, clock = stamp.seconds.split("T")
+        if level == "info":
+            month = _MONTHS[int(day[5:7]) - 1]
+            return f"{_MAKERS['ip'](rng)} - - [{day[8:10]}/{month}/{day[:4]}:{clock} +0000] {text}{extra}"
+        return f"{day.replace('-', '/')} {clock} [{_NGINX_LEVELS[level]}] 31#31: *{int(rng.random() * 900000)} {text}"
     if fmt == "klog":  # Kubernetes components
         letter = {"debug": "I", "info": "I", "warn": "W", "error": "E", "fatal": "F"}[level]
         day, clock = stamp.seconds.split("T")
@@ -760,6 +774,8 @@ def _format(fmt: str, stamp: _Stamp, level: str, line: _Rendered, logger: str, p
     return text + extra if text.startswith("[") else f"[{level.upper()}] {text}{extra}"
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_NGINX_LEVELS = {"debug": "debug", "info": "notice", "warn": "warn", "error": "error", "fatal": "crit"}
 _LOGBACK_LEVELS = {"debug": 10000, "info": 20000, "warn": 30000, "error": 40000, "fatal": 50000}
 
 
