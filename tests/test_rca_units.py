@@ -128,3 +128,11 @@ def test_a_request_names_its_service_and_time() -> None:
 
 def test_a_request_without_a_service_is_asked_which() -> None:
     assert subject_of(request("why is everything broken?", T0)) is None
+
+
+def test_each_change_in_a_sentence_takes_its_own_time() -> None:
+    said = T0.replace(hour=16, minute=22)
+    (deploy,) = changes_in_text("the HPA scaled up at 15:50 and ledger deployed at 15:40", said, "timeline")
+    assert (deploy.kind, deploy.subject, deploy.at) == (ChangeKind.DEPLOY, "ledger", T0.replace(hour=15, minute=40))
+    (config,) = changes_in_text("Reverted ConfigMap payments-config (back to HALF_EVEN)", said, "timeline")
+    assert (config.kind, config.subject, is_reversal(config)) == (ChangeKind.CONFIG, "payments-config", True)

@@ -15,7 +15,7 @@ _NAME = r"[`'\"]?(?P<subject>[A-Za-z0-9][\w.:/-]*[\w])[`'\"]?"
 _FLAG_VERB = r"(?P<verb>enabled|disabled|turned\s+on|turned\s+off|switched\s+on|switched\s+off|rolled\s+out|ramped|" \
              r"toggled|flipped|set\s+to\s+\d+%?)"
 _CONFIG_NOUN = r"(?:config\s*map|configmap|config(?:uration)?|setting|parameter)"
-_CONFIG_VERB = r"(?P<verb>updated|changed|modified|applied|edited|rolled\s+out|pushed)"
+_CONFIG_VERB = r"(?P<verb>updated|changed|modified|applied|edited|rolled\s+out|pushed|reverted|rolled\s+back)"
 
 PATTERNS: list[tuple[ChangeKind, re.Pattern[str]]] = [
     (ChangeKind.FLAG, re.compile(rf"\b(?:feature[\s-]*)?flag\s+{_NAME}\s+(?:was\s+|is\s+|got\s+)?{_FLAG_VERB}",
@@ -29,8 +29,8 @@ PATTERNS: list[tuple[ChangeKind, re.Pattern[str]]] = [
                                    re.IGNORECASE)),
     (ChangeKind.DEPLOY, re.compile(rf"\b(?P<verb>deploy(?:ed|ing)?|deployment\s+of|rolled\s+out|rollout\s+of|"
                                    rf"released?|shipped|upgraded)\s+{_NAME}", re.IGNORECASE)),
-    (ChangeKind.DEPLOY, re.compile(rf"{_NAME}\s+v?\d[\w.+-]*\s+(?:was\s+)?(?P<verb>deployed|rolled\s+out|released)",
-                                   re.IGNORECASE)),
+    (ChangeKind.DEPLOY, re.compile(rf"{_NAME}\s+(?:v?\d[\w.+-]*\s+)?(?:was\s+|got\s+)?(?P<verb>deployed|redeployed|"
+                                   rf"rolled\s+out|released)", re.IGNORECASE)),
     (ChangeKind.SCALE, re.compile(rf"\b(?P<verb>scaled?)\s+{_NAME}\s+(?:from\s+\d+\s+)?to\s+\d+", re.IGNORECASE)),
     (ChangeKind.ALERT, re.compile(r"\b(?P<subject>[A-Z][A-Za-z0-9]+)\s+(?:alert\s+)?(?P<verb>fired|firing|triggered)",
                                   re.IGNORECASE)),
@@ -38,7 +38,9 @@ PATTERNS: list[tuple[ChangeKind, re.Pattern[str]]] = [
                                   r"(?P<verb>fired|firing|triggered)", re.IGNORECASE)),
 ]
 _REVERSAL = re.compile(r"disabl|turned\s+off|switched\s+off|roll\w*[\s-]*back|revert", re.IGNORECASE)
-_STOPWORDS = {"the", "a", "an", "to", "for", "of", "was", "is", "it", "this", "that", "and", "flag", "config", "alert"}
+# Words a loose match can take for a name: "deployed at 15:40", "reverted ConfigMap x".
+_STOPWORDS = {"the", "a", "an", "to", "for", "of", "was", "is", "it", "this", "that", "and", "at", "in", "on", "by",
+              "from", "with", "also", "flag", "config", "configmap", "configuration", "secret", "alert", "we", "they"}
 _AT_TIME = re.compile(r"\bat\s+(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)\b")
 
 
@@ -48,8 +50,7 @@ def is_reversal(change: ChangeEvent) -> bool:
 
 
 def changes_in_text(text: str, recorded_at: datetime, source: str) -> list[ChangeEvent]:
-    """The changes one line of text reports, at the time it names ("at 14:15") or when it was recorded."""
-    at = _named_time(text, recorded_at)
+    """The changes one line of text reports, each at the time it names ("at 14:15") or when it was recorded."""
     found: list[ChangeEvent] = []
     for kind, pattern in PATTERNS:
         match = pattern.search(text)
@@ -57,13 +58,16 @@ def changes_in_text(text: str, recorded_at: datetime, source: str) -> list[Chang
             continue
         if any(c.subject == match["subject"] for c in found):
             continue
+        at = _named_time(text, match.start(), recorded_at)
         found.append(ChangeEvent(at=at, kind=kind, subject=match["subject"], description=text.strip()[:300],
                                  source=source, query=f"incident {source} at {recorded_at:%H:%M}"))
     return found
 
 
-def _named_time(text: str, recorded_at: datetime) -> datetime:
-    match = _AT_TIME.search(text)
+def _named_time(text: str, position: int, recorded_at: datetime) -> datetime:
+    """The first "at HH:MM" after the change is mentioned (or before it, if none follows)."""
+    times = list(_AT_TIME.finditer(text))
+    match = next((t for t in times if t.start() >= position), times[-1] if times else None)
     if match is None:
         return recorded_at
     named = recorded_at.replace(hour=int(match["h"]), minute=int(match["m"]), second=0, microsecond=0)

@@ -234,8 +234,8 @@ def _add_kubernetes_support(found: list[Candidate], seen: Observations) -> None:
 
 
 def _about_service(change: ChangeEvent, service: str) -> bool:
-    text = f"{change.component or ''} {change.subject} {change.description}".lower()
-    return service.lower() in text
+    """The change is to the service itself: its deployment, its flag or config (payments-config)."""
+    return service.lower() in f"{change.component or ''} {change.subject}".lower()
 
 
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:

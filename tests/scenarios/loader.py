@@ -1249,6 +1249,11 @@ def _node_info(s: Scenario, n: NodeSpec) -> dict[str, str]:
             "systemUUID": _uid(s, "system", n.name)}
 
 
+_API_VERSIONS = {"Deployment": "apps/v1", "ReplicaSet": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1",
+                 "HorizontalPodAutoscaler": "autoscaling/v2", "Job": "batch/v1", "CronJob": "batch/v1",
+                 "Certificate": "cert-manager.io/v1"}
+
+
 def _event(s: Scenario, e: EventSpec, seq: int) -> dict[str, Any]:
     """A core/v1 Event; node events live in the `default` namespace, as the kubelet records them."""
     namespace = e.object.namespace or ("default" if e.object.kind == "Node" else s.kubernetes.namespace)
@@ -1256,7 +1261,7 @@ def _event(s: Scenario, e: EventSpec, seq: int) -> dict[str, Any]:
     last = e.last or e.at
     involved = {"kind": e.object.kind, "name": e.object.name, "namespace": namespace,
                 "uid": _uid(s, e.object.kind, namespace if e.object.kind != "Node" else "", e.object.name),
-                "apiVersion": "v1" if e.object.kind in ("Pod", "Node") else "apps/v1"}
+                "apiVersion": _API_VERSIONS.get(e.object.kind, "v1")}
     if e.object.kind == "Node":
         del involved["namespace"]
     return {"apiVersion": "v1", "kind": "Event", "metadata": _meta(s, "Event", name, namespace, e.at),
