@@ -19,14 +19,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import anthropic
 import pydantic
-from anthropic.types import ContentBlock, Message, ToolUseBlock
 
 from app.settings import Settings
+
+if TYPE_CHECKING:  # the SDK takes seconds to import: only a run in LLM mode pays for it
+    import anthropic
+    from anthropic.types import ContentBlock, Message, ToolUseBlock
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +137,8 @@ async def run(settings: Settings, *, system: str, request: str, data: dict[str, 
     key = settings.anthropic_api_key.get_secret_value()
     progress = _Progress(model=settings.anthropic_model)
     started = time.monotonic()
+    import anthropic
+
     client = anthropic.AsyncAnthropic(api_key=key, base_url=settings.anthropic_base_url or None,
                                       max_retries=limits.max_retries, timeout=limits.wall_seconds)
     conversation = _conversation(settings.anthropic_model, system, request, data, tools, submit, limits)
@@ -203,7 +207,7 @@ async def _converse(client: anthropic.AsyncAnthropic, conversation: _Conversatio
                                                 **conversation.request_params)
         progress.count(response)
         _append(messages, "assistant", [_block_param(block) for block in response.content])
-        calls = [block for block in response.content if isinstance(block, ToolUseBlock)]
+        calls = [block for block in response.content if block.type == "tool_use"]
         if not calls:
             _append(messages, "user", [{"type": "text", "text": NUDGE.format(submit=conversation.submit.name)}])
             continue
@@ -276,6 +280,8 @@ def _result(tool_use_id: str, content: str, *, error: bool = False) -> dict[str,
 
 def _failure(exc: BaseException, limits: Limits, base_url: str, key: str) -> LlmFailed:
     """One short line saying what went wrong; the key is scrubbed in case an error echoes it."""
+    import anthropic
+
     if isinstance(exc, LlmFailed):
         message = str(exc)
     elif isinstance(exc, TimeoutError):

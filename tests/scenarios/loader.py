@@ -771,7 +771,8 @@ def _format(fmt: str, stamp: _Stamp, level: str, line: _Rendered, logger: str, p
         day, clock = stamp.seconds.split("T")
         return f"{letter}{day[5:7]}{day[8:10]} {clock}.{stamp.micro:06d}       1 {logger}] {text}{extra}"
     # CoreDNS: "[LEVEL] message"; query log lines ("[INFO] 10.1.2.3:5353 - ...") carry their own prefix
-    return text + extra if text.startswith("[") else f"[{level.upper()}] {text}{extra}"
+    coredns_level = "WARNING" if level == "warn" else level.upper()
+    return text + extra if text.startswith("[") else f"[{coredns_level}] {text}{extra}"
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
