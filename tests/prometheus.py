@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ SKIP_MESSAGE = "install Debian's prometheus package (apt-get install prometheus)
 # No scrape targets: the server only answers queries over the backfilled blocks.
 MINIMAL_CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n"
 START_TIMEOUT = 30.0
+PORT_ATTEMPTS = 3
 
 
 def _binary(name: str) -> Path | None:
@@ -95,34 +97,50 @@ class RunningPrometheus:
                 "--query.lookback-delta=5m", "--log.level=warn"]
 
     def __enter__(self) -> RunningPrometheus:
+        for _ in range(PORT_ATTEMPTS):
+            if self._start():
+                return self
+        self._fail()
+
+    def _start(self) -> bool:
+        """Start on a free port and wait until ready; False when another process took the port first."""
         sock = free_socket()
         port = sock.getsockname()[1]
-        sock.close()  # the port stays free long enough for prometheus to bind it
+        sock.close()  # free again for prometheus to bind; another process could take it in between
         self.url = f"http://127.0.0.1:{port}"
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(self._command(port), stdout=log, stderr=subprocess.STDOUT)
         try:
-            self._wait_ready()
+            if self._wait_ready():
+                return True
         except BaseException:
             self._stop()
             raise
-        return self
+        self._stop()
+        if "address already in use" in self._log():
+            return False
+        self._fail()
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> bool:
         deadline = time.monotonic() + START_TIMEOUT
         assert self._process is not None
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                break
+        while time.monotonic() < deadline and self._process.poll() is None:
             try:
                 if httpx.get(f"{self.url}/-/ready", timeout=1.0).status_code == 200:
-                    return
+                    return True
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        print(f"prometheus log ({self.log_path}):\n{log}")
-        raise RuntimeError(f"prometheus did not become ready at {self.url} (exit code {self._process.poll()})")
+        return False
+
+    def _log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def _fail(self) -> NoReturn:
+        """Show the server's own account of why it did not start, then fail."""
+        print(f"prometheus log ({self.log_path}):\n{self._log()}")
+        code = self._process.poll() if self._process else None
+        raise RuntimeError(f"prometheus did not become ready at {self.url} (exit code {code})")
 
     def _stop(self) -> None:
         if self._process is None or self._process.poll() is not None:

@@ -40,22 +40,22 @@ def _finite(samples: list[Sample]) -> list[Sample]:
     return [s for s in samples if math.isfinite(s.value)]
 
 
-def _band(values: list[float]) -> tuple[float, float]:
+def _band(values: list[float], min_change: float) -> tuple[float, float]:
     """The baseline level and the half-width of its normal band."""
     centre = statistics.median(values)
     mad = statistics.median(abs(v - centre) for v in values) * 1.4826
-    width = max(SIGMAS * mad, MIN_RELATIVE_CHANGE * abs(centre), MIN_ABSOLUTE_CHANGE)
+    width = max(SIGMAS * mad, MIN_RELATIVE_CHANGE * abs(centre), MIN_ABSOLUTE_CHANGE, min_change)
     return centre, width
 
 
 def detect(samples: list[Sample], baseline_until: datetime, *, direction: str = "up",
-           threshold: float | None = None) -> Anomaly | None:
+           threshold: float | None = None, min_change: float = 0.0) -> Anomaly | None:
     """The first sustained departure after the baseline stretch (samples before `baseline_until`)."""
     samples = _finite(samples)
     base = [s.value for s in samples if s.at < baseline_until]
     if len(base) < 5 or len(samples) - len(base) < SUSTAIN:
         return None
-    centre, width = _band(base)
+    centre, width = _band(base, min_change)
     sign = 1.0 if direction == "up" else -1.0
 
     def abnormal(value: float) -> bool:

@@ -346,7 +346,7 @@ CAUSES: dict[str, Cause] = {c.id: c for c in [
           _rx(r"evict|memorypressure|diskpressure|node.*pressure"), _node_pressure),
     Cause("noisy-neighbour", "Noisy neighbour", ("pod_cpu", "cpu_throttling"), None, _noisy_neighbour),
     Cause("dependency-outage", "Dependency outage", ("dependency_error_ratio",),
-          _rx(r"upstream|returned 5\d\d|status(?: code)?[ =:]5\d\d|connect(?:ion)? timeout|connection refused|"
+          _rx(r"upstream|returned 5\d\d|connect(?:ion)? timeout|connection refused|"
               r"service unavailable|bad gateway|gateway timeout|circuit"), _dependency),
     Cause("dns-failure", "DNS resolution failure", ("dns_failures",),
           _rx(r"no such host|nxdomain|servfail|name resolution|lookup .* on|server misbehaving|"

@@ -19,16 +19,30 @@ from agents.rca.log_bursts import LEADING_TIME, LogBurst
 from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
-from app.integrations.telemetry import ChangeEvent, ChangeKind
+from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
+# What can trigger a mechanism, least deliberate first.
+TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.DEPLOY, ChangeKind.CONFIG,
+                 ChangeKind.FLAG]
+# Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
+SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full"}, timedelta(hours=3)
 EFFECT_LAG = timedelta(minutes=15)
 MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate  # a change's effects (new errors) must show within this
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
-SOURCE_WEIGHT = {"prometheus": 1.0, "logs": 1.0, "effect": 1.0, "kubernetes": 0.75, "timeline": 0.5}
+# "undo": the symptoms fell after the trigger was undone.
+SOURCE_WEIGHT = {"prometheus": 1.0, "logs": 1.0, "effect": 1.0, "undo": 1.0, "kubernetes": 0.75, "timeline": 0.5}
+UNDO_BEFORE, UNDO_SETTLE, UNDO_AFTER = timedelta(minutes=5), timedelta(minutes=5), timedelta(minutes=20)
+UNDO_RECOVERY = 0.6  # symptoms this far back towards normal (as a share of their excess) count as helped
 _POD_SUFFIX = re.compile(r"(?:-[a-f0-9]{8,10})?-[a-z0-9]{5}$")
-_PEER_IN_LOG = re.compile(r"(?:upstream|calling|call to|connect(?:ion)? (?:timeout )?to|from)\s+[`'\"]?"
-                          r"(?P<peer>[a-z][\w.-]*[a-z0-9])", re.IGNORECASE)
+# Who a failing call was to: "upstream fraud-check returned 503", "inventory returned 503",
+# "connect timeout to ledger:8080", "Post http://inventory.warehouse.svc/v1/...".
+_PEER_IN_LOG = [re.compile(p, re.IGNORECASE) for p in (
+    r"\b(?:upstream|calling|call to|connect(?:ion)? (?:timeout |refused )?to|dial(?:ing)?)\s+[`'\"]?"
+    r"(?:https?://)?(?P<peer>[a-z][\w-]*[a-z0-9])",
+    r"\b(?P<peer>[a-z][\w-]*[a-z0-9])\s+(?:returned|answered|responded(?: with)?)\s+(?:HTTP\s+)?5\d\d",
+    r"https?://(?P<peer>[a-z][\w-]*[a-z0-9])[.:/]",
+)]
 
 
 @dataclass
@@ -134,7 +148,8 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
     if cause.id == "dependency-outage":
         if finding is not None and finding.labels.get("peer"):
             return finding.labels["peer"]
-        match = _PEER_IN_LOG.search(burst.example if burst else "")
+        text = burst.example if burst else ""
+        match = next((m for pattern in _PEER_IN_LOG if (m := pattern.search(text))), None)
         return match["peer"] if match else "a dependency"
     if cause.id == "dns-failure":
         return "coredns"
@@ -162,9 +177,15 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
             if cause.id == "node-pressure" and _service_nodes(seen) and \
                     finding.labels.get("node") not in _service_nodes(seen):
                 continue  # pressure on a node that runs none of the service's pods
-            found.append(Candidate(cause=cause, component=_component(cause, finding, seen, None),
-                                   onset=finding.anomaly.onset, mechanism=describe(finding),
-                                   support=[_metric_evidence(finding)], sources={"prometheus"}))
+            component = _component(cause, finding, seen, None)
+            same = next((c for c in found if c.cause is cause and c.component == component), None)
+            if same is not None:  # a second signal of one mechanism (memory and restarts): more evidence
+                same.support.append(_metric_evidence(finding))
+                same.onset = min(same.onset, finding.anomaly.onset)
+                continue
+            found.append(Candidate(cause=cause, component=component, onset=finding.anomaly.onset,
+                                   mechanism=describe(finding), support=[_metric_evidence(finding)],
+                                   sources={"prometheus"}))
     for cause in CAUSES.values():
         if cause.logs is None or not cause.signals:
             continue
@@ -191,7 +212,7 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
 def _noisy_neighbours(seen: Observations) -> list[Candidate]:
     ours = {p.name for p in seen.pods}
     nodes = _service_nodes(seen)
-    starved = seen.finding("cpu_throttling") + seen.finding("latency_p99")
+    starved = seen.finding("cpu_throttling")  # CPU taken shows as throttling; latency alone could be anything
     found = []
     for finding in seen.finding("pod_cpu"):
         pod, node = finding.labels.get("pod", ""), finding.labels.get("node")
@@ -298,6 +319,8 @@ def _minutes(delta: timedelta) -> str:
 
 
 def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) -> bool:
+    if change.kind not in TRIGGER_KINDS:
+        return False  # alerts and warnings are symptoms, not changes
     subject = f"{change.subject} {change.component or ''}".lower()
     match candidate.cause.id:
         case "dns-failure":
@@ -307,7 +330,7 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
         case "dependency-outage" | "noisy-neighbour" | "certificate-expired":
             return candidate.component.lower() in subject
         case _:
-            if change.kind in (ChangeKind.NODE, ChangeKind.ALERT, ChangeKind.OTHER):
+            if change.kind == ChangeKind.NODE:
                 return False
             return change.component in (None, seen.service.name) or _about_service(change, seen.service.name) \
                 or change.source != "kubernetes"
@@ -316,11 +339,13 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
 def attach_trigger(candidate: Candidate, seen: Observations) -> None:
     if candidate.trigger is not None:
         return
+    lead = SLOW_TRIGGER_LEAD if candidate.cause.id in SLOW_CAUSES else TRIGGER_LEAD
     eligible = [c for c in seen.changes if not is_reversal(c) and
-                candidate.onset - TRIGGER_LEAD <= c.at <= candidate.onset + timedelta(minutes=1)
+                candidate.onset - lead <= c.at <= candidate.onset + timedelta(minutes=1)
                 and _can_trigger(candidate, c, seen)]
     if eligible:
-        candidate.trigger = max(eligible, key=lambda c: c.at)
+        # A rollout also scales replica sets: the deliberate change is the trigger, the scaling its echo.
+        candidate.trigger = max(eligible, key=lambda c: (TRIGGER_KINDS.index(c.kind), c.at))
         lag = _minutes(candidate.onset - candidate.trigger.at)
         candidate.support.append(Evidence(
             text=f"{candidate.trigger.description[:200]} at {clock(candidate.trigger.at)}, {lag} before "
@@ -328,17 +353,32 @@ def attach_trigger(candidate: Candidate, seen: Observations) -> None:
             query=candidate.trigger.query, source=candidate.trigger.source))
 
 
-def _reversal_recovery(candidate: Candidate, seen: Observations, recovery: datetime | None) -> Evidence | None:
-    """Undoing the trigger and then recovering is the strongest confirmation telemetry can give."""
+def _mean(samples: list[Sample], start: datetime, end: datetime) -> float | None:
+    values = [s.value for s in samples if start <= s.at <= end and math.isfinite(s.value)]
+    return sum(values) / len(values) if values else None
+
+
+def _undo_test(candidate: Candidate, seen: Observations) -> tuple[bool, Evidence] | None:
+    """Was the trigger undone (flag off, rollback), and did the symptoms fall after it? The strongest test
+    telemetry can give, either way: recovery confirms the cause, errors carrying on rule it out."""
     trigger = candidate.trigger
-    if trigger is None or recovery is None:
+    symptom = (seen.finding("error_ratio") or seen.finding("latency_p99") or [None])[0]
+    if trigger is None or symptom is None:
         return None
-    for change in seen.changes:
-        if is_reversal(change) and change.subject == trigger.subject and trigger.at < change.at <= recovery \
-                and recovery - change.at <= timedelta(minutes=45):
-            return Evidence(text=f"{change.description[:160]} at {clock(change.at)}; the service recovered by "
-                                 f"{clock(recovery)}", query=change.query, source=change.source)
-    return None
+    undo = next((c for c in seen.changes if is_reversal(c) and c.subject == trigger.subject and c.at > trigger.at),
+                None)
+    if undo is None:
+        return None
+    before = _mean(symptom.samples, undo.at - UNDO_BEFORE, undo.at)
+    after = _mean(symptom.samples, undo.at + UNDO_SETTLE, undo.at + UNDO_AFTER)
+    if before is None or after is None or before <= symptom.anomaly.baseline:
+        return None  # undone before the symptoms, or too late to tell
+    what = f"{symptom.signal.description} {display(symptom, before)} before, {display(symptom, after)} " \
+           f"{UNDO_SETTLE.seconds // 60}-{UNDO_AFTER.seconds // 60} minutes after"
+    helped = after - symptom.anomaly.baseline <= UNDO_RECOVERY * (before - symptom.anomaly.baseline)
+    text = (f"Undoing it helped: {undo.description[:120]} at {clock(undo.at)}; {what}" if helped else
+            f"Undoing it did not help: {undo.description[:120]} at {clock(undo.at)}; {what}")
+    return helped, Evidence(text=text, query=symptom.query, source="prometheus")
 
 
 def _absorb_explained_changes(candidates: list[Candidate]) -> list[Candidate]:
@@ -357,18 +397,49 @@ def _absorb_explained_changes(candidates: list[Candidate]) -> list[Candidate]:
     return kept
 
 
+def _has_effects(candidate: Candidate) -> bool:
+    """A mechanism is its own effect; a change needs new errors or a metric moving after it."""
+    return bool(candidate.cause.signals) or bool(candidate.sources & {"logs", "prometheus"})
+
+
+def _support(candidate: Candidate) -> float:
+    if candidate.cause.signals:
+        return sum(SOURCE_WEIGHT.get(s, 0.5) for s in candidate.sources)
+    # A change's own record only says it happened; what followed it is the support.
+    return 0.5 + sum(SOURCE_WEIGHT.get(s, 0.5) for s in candidate.sources - {"kubernetes", "timeline"})
+
+
+def _symptoms_followed(candidate: Candidate, seen: Observations, onset: datetime) -> None:
+    """The service's own symptoms starting shortly after a mechanism is what ties the two together."""
+    lag = onset - candidate.onset
+    symptom = (seen.finding("error_ratio") or seen.finding("latency_p99") or [None])[0]
+    if symptom is None or not candidate.cause.signals or not timedelta(0) <= lag <= EFFECT_LAG:
+        return
+    candidate.supported_by("effect", Evidence(
+        text=f"{seen.service.name}'s {symptom.signal.description} began rising at {clock(onset)}, "
+             f"{_minutes(lag)} after {candidate.cause.title.lower()} began", query=symptom.query,
+        source="prometheus"))
+
+
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
-    recovery = recovered_at(seen)
     for candidate in candidates:
         attach_trigger(candidate, seen)
     candidates = _absorb_explained_changes(candidates)
     for candidate in candidates:
-        confirmation = _reversal_recovery(candidate, seen, recovery)
-        if confirmation is not None:
-            candidate.supported_by("timeline", confirmation)
-        total = sum(SOURCE_WEIGHT.get(s, 0.5) for s in candidate.sources)
+        if "effect" not in candidate.sources:
+            _symptoms_followed(candidate, seen, onset)
+        undone = _undo_test(candidate, seen)
+        if undone is not None:
+            helped, evidence = undone
+            if helped:
+                candidate.supported_by("undo", evidence)
+            else:
+                candidate.against.append(evidence)
+        total = _support(candidate)
         lag = (candidate.onset - onset).total_seconds() / 60
-        if lag <= 2:
+        if not _has_effects(candidate):
+            pass  # a change nothing followed: its time proves nothing
+        elif lag <= 2:
             total += 1.0
         else:
             total -= min(1.5, lag / 10)
@@ -378,10 +449,9 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
         if candidate.trigger is not None:
             minutes = max(0.0, (candidate.onset - candidate.trigger.at).total_seconds() / 60)
             total += 0.75 * math.exp(-minutes / 15)
-        total += 1.0 if confirmation is not None else 0.0
         total -= 1.0 * sum(1 for e in candidate.against if e.source != "analysis")
         candidate.score = total
-    strong = [c for c in candidates if len(c.sources) >= 2]
+    strong = [c for c in candidates if len(c.sources) >= 2 and _has_effects(c)]
     if strong:
         earliest = min(strong, key=lambda c: c.onset)
         earliest.score += 0.5

@@ -22,13 +22,15 @@ ERROR_PATTERN = (r"error|exception|fatal|panic|fail|timeout|timed out|refused|un
 LEADING_TIME = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?|\[[^\]]{8,40}\])\s*")
 _VARIABLE = re.compile(
     r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # uuids
+    r"|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?"  # timestamps anywhere (time=2025-09-03T10:30:53Z)
     r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # ip[:port]
     r"|\b(?:0x)?[0-9a-f]{12,}\b"  # long hex ids
-    r"|(?<![\w.])[-+]?\d[\d.,]*(?:ms|s|m|h|b|kb|mb|gb|%)?\b"  # numbers with units
-    r"|\[[^\]\s]{1,40}\]"  # bracketed thread names and request ids: [io-8080-exec-67]
-    r"|\"[^\"]{0,200}\"|'[^']{0,200}'",  # quoted values
+    r"|\[[^\]\s]{1,40}\]",  # bracketed thread names and request ids: [io-8080-exec-67]
     re.IGNORECASE,
 )
+# What is left: ids mixing letters and digits (ord_w9frx7gp, v3.14.0), then bare numbers (counts, durations).
+_MIXED = re.compile(r"\b(?=[\w.-]*\d)(?=[\w.-]*[a-z])[\w.-]*[\w]", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+(?:\.\d+)?")
 MIN_LINES = 5  # fewer than this is chatter, not a burst
 
 
@@ -47,7 +49,8 @@ class LogBurst:
 
 
 def template_of(message: str) -> str:
-    return _VARIABLE.sub("<*>", LEADING_TIME.sub("", message)).strip()[:300]
+    text = _VARIABLE.sub("<*>", LEADING_TIME.sub("", message))
+    return _DIGITS.sub("<*>", _MIXED.sub("<*>", text)).strip()[:300]
 
 
 def bursts(lines: list[LogLine], start: datetime, baseline_until: datetime, end: datetime) -> list[LogBurst]:

@@ -21,7 +21,7 @@ from agents.toolbox import Toolbox
 from app.config import Service
 from app.integrations.kubernetes import K8sEvent, PodInfo
 from app.integrations.logs import LogQuery
-from app.integrations.telemetry import ChangeEvent, Series, ToolFailed, ToolUnavailable
+from app.integrations.telemetry import ChangeEvent, Sample, Series, ToolFailed, ToolUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,6 +46,7 @@ class Finding:
     labels: dict[str, str]
     query: str
     anomaly: Anomaly
+    samples: list[Sample]
 
 
 @dataclass
@@ -116,12 +117,22 @@ async def _metrics(toolbox: Toolbox, seen: Observations, signals: list[Signal]) 
             toolbox, "prometheus", prometheus.query_range(query, w.start, w.end, STEP_SECONDS))
         seen.queries += 1
         for series in found or []:
-            anomaly = detect(series.samples, w.baseline_until, direction=signal.direction,
-                             threshold=signal.threshold)
+            samples = _from_zero(series.samples, w.start) if signal.absent_is_zero else series.samples
+            anomaly = detect(samples, w.baseline_until, direction=signal.direction, threshold=signal.threshold,
+                             min_change=signal.min_change)
             if anomaly is not None:
-                seen.findings.append(Finding(signal=signal, labels=series.labels, query=query, anomaly=anomaly))
+                seen.findings.append(Finding(signal=signal, labels=series.labels, query=query, anomaly=anomaly,
+                                             samples=samples))
 
     await asyncio.gather(*(one(signal) for signal in signals))
+
+
+def _from_zero(samples: list[Sample], start: datetime) -> list[Sample]:
+    """Zeros from the window's start up to the series' first sample, one step apart."""
+    if not samples or samples[0].at - start < timedelta(seconds=2 * STEP_SECONDS):
+        return samples
+    count = int((samples[0].at - start).total_seconds() // STEP_SECONDS)
+    return [Sample(at=start + timedelta(seconds=i * STEP_SECONDS), value=0.0) for i in range(count)] + samples
 
 
 async def _logs(toolbox: Toolbox, seen: Observations) -> None:
@@ -145,10 +156,11 @@ async def _kubernetes(toolbox: Toolbox, seen: Observations) -> None:
     namespace = seen.service.observability.namespace
     selector = seen.service.observability.pod_selector.replace("{service}", seen.service.name)
     w = seen.window
+    # Changes and events cluster-wide: a neighbour's rollout or a node's pressure lives outside the namespace.
     changes, pods, events = await asyncio.gather(
-        _guarded(toolbox, "kubernetes", k8s.change_events(namespace, w.start, w.end)),
+        _guarded(toolbox, "kubernetes", k8s.change_events(None, w.start, w.end)),
         _guarded(toolbox, "kubernetes", k8s.pods(namespace, selector)),
-        _guarded(toolbox, "kubernetes", k8s.events(namespace)),
+        _guarded(toolbox, "kubernetes", k8s.events(None)),
     )
     seen.queries += 3
     seen.changes.extend(changes or [])

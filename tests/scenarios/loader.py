@@ -46,7 +46,6 @@ CAUSES = frozenset({
 TRIGGER_KINDS = frozenset({"deploy", "flag", "config", "scale", "node", "certificate", "other"})
 TIMELINE_KINDS = frozenset({"note", "alert", "declared", "status_changed", "status_update", "severity_changed",
                             "role_assigned", "resolved", "action"})
-LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
 # --- times ------------------------------------------------------------------------------------------------------
@@ -94,11 +93,6 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 def iso(at: datetime) -> str:
     """RFC 3339 in UTC to the second, as the Kubernetes API writes times."""
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def iso_ms(at: datetime) -> str:
-    """RFC 3339 in UTC with milliseconds, as most log shippers write times."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds")[:23] + "Z"
 
 
 # --- the model --------------------------------------------------------------------------------------------------
@@ -425,9 +419,6 @@ class Scenario(Strict):
     def snapshot_at(self) -> datetime:
         return self.kubernetes.snapshot_at or self.window.end
 
-    def metric_names(self) -> list[str]:
-        return list(dict.fromkeys(m.name for m in self.metrics))
-
 
 # --- reading scenario files -------------------------------------------------------------------------------------
 
@@ -557,8 +548,8 @@ def _series_values(s: Scenario, spec: MetricSpec, labels: dict[str, str]) -> lis
     return samples
 
 
-def _counter(s: Scenario, spec: MetricSpec, rng: random.Random, value_at: Any, times: list[datetime],
-             multipliers: list[float]) -> list[tuple[int, float]]:
+def _counter(s: Scenario, spec: MetricSpec, rng: random.Random, value_at: Callable[[float], float],
+             times: list[datetime], multipliers: list[float]) -> list[tuple[int, float]]:
     """Integrate a rate shape (or follow a value shape), restarting from 0 at each reset."""
     whole = "seconds" not in spec.name  # request and period counters count events; CPU seconds are fractional
     step = s.window.step.total_seconds()
@@ -600,12 +591,15 @@ def _number(value: float) -> str:
 def openmetrics(s: Scenario) -> str:
     """The scenario's series in the OpenMetrics text format promtool backfills: a family per metric, Unix seconds."""
     families: dict[str, list[SeriesData]] = {}
+    helps = {spec.name: spec.help for spec in s.metrics if spec.help}
     for data in series(s):
         families.setdefault(data.name, []).append(data)
     out: list[str] = []
     for name, members in families.items():
         family = name.removesuffix("_total") if members[0].type == "counter" else name
         out.append(f"# TYPE {family} {members[0].type}")
+        if helps.get(name):
+            out.append(f"# HELP {family} {helps[name]}")
         for data in members:
             prefix = f"{name}{_label_text(data.labels)} "
             out.extend(f"{prefix}{_number(v)} {t}" for t, v in data.samples)
@@ -680,14 +674,18 @@ JSON_FORMATS = ("logstash", "structlog", "pino")
 _SPRING_THREADS = ["HikariPool-1 housekeeper", "scheduling-1", "kafka-consumer-1", "kafka-consumer-2"]
 
 
-@dataclass(frozen=True)
 class _Rendered:
-    """One filled-in variant of a line template."""
+    """One filled-in variant of a line template, with the parts of its rendering that do not change per line."""
 
-    text: str
-    attrs: list[tuple[str, str]]
-    stack: str | None
-    logger: str | None
+    __slots__ = ("attrs", "extra", "json_tail", "logfmt_tail", "logger", "message", "stack", "text")
+
+    def __init__(self, text: str, attrs: list[tuple[str, str]], stack: str | None, logger: str | None) -> None:
+        self.text, self.attrs, self.stack, self.logger = text, attrs, stack, logger
+        self.message = f"{text}\n{stack}" if stack else text  # what Datadog shows for a JSON log
+        self.extra = "".join(f" {k}={v}" for k, v in attrs)  # attributes appended to a text line
+        fields = [("msg", text), *attrs, *([("stack", stack)] if stack else [])]
+        self.logfmt_tail = " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields)
+        self.json_tail: str | None = None
 
 
 VARIANTS = 256  # filled-in variants per template: ids and durations vary without filling every line anew
@@ -723,6 +721,8 @@ class _Stamp(NamedTuple):
 
 
 class _Clock:
+    """Stamps for one stream's lines, which come in time order."""
+
     def __init__(self) -> None:
         self.second, self.base, self.text = -1, datetime.min, ""
 
@@ -742,22 +742,17 @@ def _with_stack(head: str, stack: str | None) -> str:
 def _format(fmt: str, stamp: _Stamp, level: str, line: _Rendered, logger: str, pod: str | None,
             rng: random.Random) -> str:
     """One log line as the framework of `fmt` writes it."""
-    text, attrs, stack = line.text, line.attrs, line.stack
+    text, extra, stack = line.text, line.extra, line.stack
     logger = line.logger or logger
-    extra = "".join(f" {k}={v}" for k, v in attrs)
     if fmt == "logfmt":  # Go log/slog TextHandler
-        fields = [("time", stamp.iso_ms), ("level", level.upper()), ("msg", text), *attrs]
-        if stack:
-            fields.append(("stack", stack))
-        return " ".join(f"{k}={_logfmt_value(v)}" for k, v in fields)
+        return f"time={stamp.iso_ms} level={level.upper()} {line.logfmt_tail}"
     if fmt == "spring":  # Spring Boot's default console pattern
         thread = f"nio-8080-exec-{int(rng.random() * 200) + 1}" if rng.random() < 0.9 else _choice(rng, _SPRING_THREADS)
         head = f"{stamp.seconds.replace('T', ' ')}.{stamp.micro // 1000:03d} {level.upper():>5} 1 --- " \
                f"[{thread[-15:]:>15}] {logger:<40} : {text}{extra}"
         return _with_stack(head, stack)
     if fmt in JSON_FORMATS:
-        record = _json_record(fmt, stamp, level, text, attrs, stack, logger, pod, rng)
-        return json.dumps(record, separators=(",", ":"))
+        return _json_line(fmt, stamp, level, line, logger, pod, rng)
     if fmt == "tracing":  # Rust tracing-subscriber's fmt layer
         return _with_stack(f"{stamp.seconds}.{stamp.micro:06d}Z {level.upper():>5} {logger}: {text}{extra}", stack)
     if fmt == "nginx":  # access log for info, error log otherwise
@@ -780,30 +775,41 @@ _NGINX_LEVELS = {"debug": "debug", "info": "notice", "warn": "warn", "error": "e
 _LOGBACK_LEVELS = {"debug": 10000, "info": 20000, "warn": 30000, "error": 40000, "fatal": 50000}
 
 
-def _json_record(fmt: str, stamp: _Stamp, level: str, text: str, attrs: list[tuple[str, str]], stack: str | None,
-                 logger: str, pod: str | None, rng: random.Random) -> dict[str, Any]:
-    extra = {k: _json_value(v) for k, v in attrs}
+def _json_line(fmt: str, stamp: _Stamp, level: str, line: _Rendered, logger: str, pod: str | None,
+               rng: random.Random) -> str:
+    """A JSON log line: the fields that vary per line, then the variant's other fields serialized once."""
+    if line.json_tail is None:
+        line.json_tail = json.dumps(_json_static(fmt, line, logger), separators=(",", ":"))[1:]
+    tail = line.json_tail
     if fmt == "logstash":  # logstash-logback-encoder
-        record: dict[str, Any] = {"@timestamp": stamp.iso_ms, "@version": "1", "message": text, "logger_name": logger,
-                                  "thread_name": f"http-nio-8080-exec-{int(rng.random() * 64) + 1}",
-                                  "level": level.upper(), "level_value": _LOGBACK_LEVELS[level]}
-        return {**record, **extra, **({"stack_trace": stack} if stack else {})}
+        thread = f"http-nio-8080-exec-{int(rng.random() * 64) + 1}"
+        return (f'{{"@timestamp":"{stamp.iso_ms}","@version":"1","level":"{level.upper()}",'
+                f'"level_value":{_LOGBACK_LEVELS[level]},"thread_name":"{thread}",{tail}')
     if fmt == "structlog":
-        record = {"timestamp": stamp.iso_ms, "level": "warning" if level == "warn" else level, "logger": logger,
-                  "event": text}
-        return {**record, **extra, **({"exception": stack} if stack else {})}
-    record = {"level": level, "time": int(stamp.at.timestamp() * 1000), "pid": 1, "hostname": pod or "localhost",
-              "msg": text}  # pino, with its level formatter writing labels
-    if stack:
-        record["err"] = {"type": stack.split(":", 1)[0], "message": text, "stack": stack}
-    return {**record, **extra}
+        return f'{{"timestamp":"{stamp.iso_ms}","level":"{"warning" if level == "warn" else level}",{tail}'
+    millis = int(stamp.at.timestamp() * 1000)  # pino, with its level formatter writing labels
+    return f'{{"level":"{level}","time":{millis},"pid":1,"hostname":"{pod or "localhost"}",{tail}'
+
+
+def _json_static(fmt: str, line: _Rendered, logger: str) -> dict[str, Any]:
+    extra = {k: _json_value(v) for k, v in line.attrs}
+    stack = line.stack
+    if fmt == "logstash":
+        return {"message": line.text, "logger_name": logger, **extra, **({"stack_trace": stack} if stack else {})}
+    if fmt == "structlog":
+        return {"event": line.text, "logger": logger, **extra, **({"exception": stack} if stack else {})}
+    err = {"err": {"type": stack.split(":", 1)[0], "message": line.text, "stack": stack}} if stack else {}
+    return {"msg": line.text, **extra, **err}
 
 
 class LogRecord(NamedTuple):
+    """One log line, whichever backend serves it."""
+
     at: datetime
     stream: int  # index into scenario.logs.streams
     level: str
     line: str  # as written, possibly several lines (a stack trace)
+    message: str  # Datadog's message: the line, or for JSON logs the message field (and stack trace)
     pod: str | None
     node: str | None
 
@@ -884,6 +890,7 @@ def _stream_records(s: Scenario, index: int, stream: LogStream, extra: int) -> l
     rng = _rng(s.name, "logs", index)
     pods = _lifetimes(s, stream)
     roster, variants, clock = _Roster(pods), _Variants(rng), _Clock()
+    json_format = stream.format in JSON_FORMATS
     records = []
     for ts, level, line, only in _stream_events(s, rng, stream, extra):
         pod = roster.pick(rng, ts, only) if pods else None
@@ -892,8 +899,10 @@ def _stream_records(s: Scenario, index: int, stream: LogStream, extra: int) -> l
         stamp = clock.stamp(ts)
         at = stamp.at
         name = pod.pod if pod else None
-        text = _format(stream.format, stamp, level, variants.pick(line), stream.logger, name, rng)
-        records.append(LogRecord(at, index, level, text, name, pod.node if pod else stream.host))
+        rendered = variants.pick(line)
+        text = _format(stream.format, stamp, level, rendered, stream.logger, name, rng)
+        message = rendered.message if json_format else text
+        records.append(LogRecord(at, index, level, text, message, name, pod.node if pod else stream.host))
     return records
 
 
@@ -903,15 +912,6 @@ def _background_line(rng: random.Random, background: Background) -> tuple[str, L
         return _level(line, "warn"), line
     line = _choice(rng, background.lines)
     return _level(line, "info"), line
-
-
-def _json_message(text: str) -> str:
-    """What Datadog shows as the message of a JSON log: its message attribute, and the stack trace if any."""
-    record = json.loads(text)
-    message = record.get("message") or record.get("event") or record.get("msg") or ""
-    err = record.get("err") if isinstance(record.get("err"), dict) else {}
-    stack = record.get("stack_trace") or record.get("exception") or err.get("stack")
-    return f"{message}\n{stack}" if stack else message
 
 
 def log_records(s: Scenario, extra_background_lines: int = 0) -> list[LogRecord]:
@@ -952,8 +952,7 @@ def datadog_logs(s: Scenario, extra_background_lines: int = 0) -> list[dict[str,
         tags = [f"{k}:{v}" for k, v in stream.labels.items() if k != "service"] + list(stream.tags)
         if r.pod:
             tags.append(f"pod_name:{r.pod}")
-        message = _json_message(r.line) if stream.format in JSON_FORMATS else r.line
-        out.append({"timestamp": r.at, "message": message, "status": _DD_STATUS[r.level],
+        out.append({"timestamp": r.at, "message": r.message, "status": _DD_STATUS[r.level],
                     "service": stream.labels["service"], "host": r.node or stream.host or "unknown", "tags": tags})
     return out
 
@@ -988,16 +987,17 @@ def _hex(s: Scenario, *parts: str, length: int = 16) -> str:
 
 
 def pods_of(s: Scenario, deployment: str) -> list[PodSpec]:
+    """Every pod the deployment ran in the window, listed or generated."""
     return [p for p in all_pods(s) if p.deployment == deployment]
 
 
 def all_pods(s: Scenario) -> list[PodSpec]:
     """The listed pods, plus generated ones for deployments that list none: each revision's replicas, running
     from its rollout until the next one replaced them (those are deleted by the snapshot, their logs remain)."""
-    listed = {p.deployment for p in s.kubernetes.pods if p.deployment}
+    with_pods = {p.deployment for p in s.kubernetes.pods if p.deployment}
     generated = []
     for d in s.kubernetes.deployments:
-        if d.name not in listed and d.replicas > 0:
+        if d.name not in with_pods and d.replicas > 0:
             generated.extend(_generated_pods(s, d))
     return [*s.kubernetes.pods, *generated]
 
@@ -1297,9 +1297,9 @@ def _generated_events(s: Scenario) -> Iterable[EventSpec]:
 
 def _pod_start_events(s: Scenario, p: PodSpec) -> Iterator[EventSpec]:
     ref = ObjectRef(kind="Pod", name=p.name, namespace=p.namespace)
-    image = p.image or next((_revision_of(d, p.revision).image for d in s.kubernetes.deployments
-                             if d.name == p.deployment), "busybox:1.36")
-    container = p.deployment or p.labels.get("app", "main")
+    d = next((d for d in s.kubernetes.deployments if d.name == p.deployment), None)
+    image = p.image or (_revision_of(d, p.revision).image if d else "busybox:1.36")
+    container = (d.container or d.name) if d else p.labels.get("app", "main")
     namespace = p.namespace or s.kubernetes.namespace
     yield EventSpec(at=p.started - timedelta(seconds=6), reason="Scheduled", source="default-scheduler", object=ref,
                     message=f"Successfully assigned {namespace}/{p.name} to {p.node}")
@@ -1326,11 +1326,18 @@ def _as_of(s: Scenario, d: DeploymentSpec) -> DeploymentSpec | None:
     return d.model_copy(update={"revisions": revisions}) if revisions else None
 
 
+def _event_key(e: EventSpec) -> tuple[str, str, str, str]:
+    return e.object.kind, e.object.name, e.reason, e.message
+
+
 def kubernetes_objects(s: Scenario) -> dict[str, list[dict[str, Any]]]:
     """The cluster as the API would list it at the snapshot time: raw JSON objects, by resource."""
     deployments = {d.name: d for d in s.kubernetes.deployments}
     current = [d for d in (_as_of(s, d) for d in s.kubernetes.deployments) if d is not None]
-    specs = sorted([*s.kubernetes.events, *_generated_events(s)], key=lambda e: e.at)
+    # An explicit event (a repeated "Started" after a restart) replaces the one the loader would make up.
+    explicit = {_event_key(e) for e in s.kubernetes.events}
+    generated = [e for e in _generated_events(s) if _event_key(e) not in explicit]
+    specs = sorted([*s.kubernetes.events, *generated], key=lambda e: e.at)
     events = [_event(s, e, i) for i, e in enumerate(specs) if e.at <= s.snapshot_at]
     return {
         "deployments": [_deployment(s, d) for d in current],
