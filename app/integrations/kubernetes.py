@@ -34,8 +34,9 @@ REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 COMPONENT_LABELS = ("app.kubernetes.io/name", "app", "service")
 SCALE_REASONS = frozenset({"ScalingReplicaSet", "SuccessfulRescale"})
-NODE_REASONS = frozenset({"NodeNotReady", "NodeHasDiskPressure", "NodeHasMemoryPressure", "NodeHasInsufficientPID",
-                          "Evicted", "EvictionThresholdMet", "Rebooted"})
+# The kubelet's own reasons (it reports memory pressure as NodeHasInsufficientMemory).
+NODE_REASONS = frozenset({"NodeNotReady", "NodeHasDiskPressure", "NodeHasInsufficientMemory", "NodeHasMemoryPressure",
+                          "NodeHasInsufficientPID", "Evicted", "EvictionThresholdMet", "Rebooted"})
 Obj = dict[str, Any]
 
 
