@@ -35,7 +35,6 @@ class Observability(BaseModel):
     pod_selector: str = "app={service}"
     loki_selector: str = '{service="{service}"}'
     datadog_query: str = "service:{service} -status:info -status:debug"  # error search: skip routine lines
-    dashboard_uid: str | None = None  # Grafana dashboard whose panel queries add to the signals
 
 
 class Service(BaseModel):
