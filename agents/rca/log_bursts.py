@@ -1,6 +1,6 @@
 """Error-log bursts: which kinds of error line appeared (or surged), from when, and how many.
 
-Lines are grouped by template (the message with its ids, numbers and quoted values blanked) so ten thousand
+Lines are grouped by template (the message with its ids, numbers and times blanked) so ten thousand
 "timed out after 30000ms" lines for different requests count as one kind of error. Each kind becomes a
 per-minute count series and goes through the same onset detection as metrics.
 """
@@ -20,17 +20,7 @@ ERROR_PATTERN = (r"error|exception|fatal|panic|fail|timeout|timed out|refused|un
                  r"no such host|no space|denied|evict|oom|killed|invalid|unable|cannot|could not|exhausted")
 
 LEADING_TIME = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?|\[[^\]]{8,40}\])\s*")
-_VARIABLE = re.compile(
-    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"  # uuids
-    r"|\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?"  # timestamps anywhere (time=2025-09-03T10:30:53Z)
-    r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"  # ip[:port]
-    r"|\b(?:0x)?[0-9a-f]{12,}\b"  # long hex ids
-    r"|\[[^\]\s]{1,40}\]",  # bracketed thread names and request ids: [io-8080-exec-67]
-    re.IGNORECASE,
-)
-# What is left: ids mixing letters and digits (ord_w9frx7gp, v3.14.0), then bare numbers (counts, durations).
-_MIXED = re.compile(r"\b(?=[\w.-]*\d)(?=[\w.-]*[a-z])[\w.-]*[\w]", re.IGNORECASE)
-_DIGITS = re.compile(r"\d+(?:\.\d+)?")
+_DIGITS = frozenset("0123456789")
 MIN_LINES = 5  # fewer than this is chatter, not a burst
 
 
@@ -49,8 +39,16 @@ class LogBurst:
 
 
 def template_of(message: str) -> str:
-    text = _VARIABLE.sub("<*>", LEADING_TIME.sub("", message))
-    return _DIGITS.sub("<*>", _MIXED.sub("<*>", text)).strip()[:300]
+    """Every word with a digit in it blanked (ids, counts, times, versions; `key=` kept), so one kind of
+    line has one template. Word by word rather than by regex: 100k lines cost tens of milliseconds."""
+    return " ".join(map(_blank, message.split()))[:300]
+
+
+def _blank(word: str) -> str:
+    if _DIGITS.isdisjoint(word):
+        return word
+    key, sep, _ = word.partition("=")
+    return f"{key}=<*>" if sep and _DIGITS.isdisjoint(key) else "<*>"
 
 
 def bursts(lines: list[LogLine], start: datetime, baseline_until: datetime, end: datetime) -> list[LogBurst]:

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import httpx
 
-from app.integrations.http import json_object, redact, unreachable
+from app.integrations.http import client, json_object, redact, unreachable
 from app.integrations.telemetry import LogLine, ToolFailed
 
 NAME = "Datadog"
@@ -26,7 +26,7 @@ class DatadogLogsClient:
         self.timeout = timeout
         self._secrets = sorted((k for k in (api_key, app_key) if k), key=len, reverse=True)
         headers = {"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key}
-        self._http = httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=timeout)
+        self._http = client(self.api_url, headers, timeout)
 
     async def __aenter__(self) -> Self:
         return self

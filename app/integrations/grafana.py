@@ -11,7 +11,7 @@ from typing import Any, Self
 import httpx
 from pydantic import BaseModel, Field
 
-from app.integrations.http import json_object, redact, unreachable
+from app.integrations.http import client, json_object, redact, unreachable
 from app.integrations.telemetry import ToolFailed
 
 NAME = "Grafana"
@@ -45,9 +45,7 @@ class GrafanaClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._token = token
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-        )
+        self._http = client(self.base_url, {"Authorization": f"Bearer {token}"}, timeout)
 
     async def __aenter__(self) -> Self:
         return self

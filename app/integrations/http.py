@@ -3,12 +3,25 @@ credentials out of every message."""
 
 from __future__ import annotations
 
+import functools
 import re
+import ssl
 from typing import Any
 
+import certifi
 import httpx
 
 from app.integrations.telemetry import ToolFailed
+
+
+def client(base_url: str, headers: dict[str, str] | None, timeout: float) -> httpx.AsyncClient:
+    """An HTTP client for one API; they share one TLS context, which is costly to build (CA bundle)."""
+    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout, verify=_tls())
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def json_object(response: httpx.Response) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import httpx
 
-from app.integrations.http import json_object, redact, secrets_in, unreachable
+from app.integrations.http import client, json_object, redact, secrets_in, unreachable
 from app.integrations.logs import line_level
 from app.integrations.telemetry import LogLine, ToolFailed
 
@@ -29,7 +29,7 @@ class LokiClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._secrets = secrets_in(headers or {})
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = client(self.base_url, headers, timeout)
 
     async def __aenter__(self) -> Self:
         return self

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 import httpx
 
-from app.integrations.http import json_object, redact, secrets_in, unreachable
+from app.integrations.http import client, json_object, redact, secrets_in, unreachable
 from app.integrations.telemetry import Sample, Series, ToolFailed
 
 NAME = "Prometheus"
@@ -26,7 +26,7 @@ class PrometheusClient:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._secrets = secrets_in(headers or {})
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout)
+        self._http = client(self.base_url, headers, timeout)
 
     @classmethod
     def through_grafana(

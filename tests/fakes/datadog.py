@@ -162,6 +162,7 @@ class FakeDatadog(LoopbackFake):
         self.logs = sorted(normalised, key=lambda log: log["timestamp"])
         for position, log in enumerate(self.logs):
             log["id"] = f"AQAAAY{position:012d}"  # Datadog's ids are opaque; these are stable per fake
+        self._results: dict[str, list[Log]] = {}  # the last query's result set, which its cursor pages through
         super().__init__()
 
     def routes(self) -> list[BaseRoute]:
@@ -196,12 +197,15 @@ class FakeDatadog(LoopbackFake):
         end = _parse_time(filters.get("to", "now"), now)
         if sort not in ("timestamp", "-timestamp"):
             raise QueryError(f"Invalid sort: {sort!r}")
-        predicate = compile_query(query)
-        found = [log for log in self.logs if start <= log["timestamp"] < end and predicate(log)]
-        if sort == "-timestamp":
-            found.reverse()
-        limit = max(1, min(int(page.get("limit", DEFAULT_PAGE_LIMIT)), MAX_PAGE_LIMIT))
         key = hashlib.sha256(json.dumps([query, _iso(start), _iso(end), sort]).encode()).hexdigest()[:16]
+        found = self._results.get(key)
+        if found is None:  # like Datadog, a cursor pages through one result set, computed once
+            predicate = compile_query(query)
+            found = [log for log in self.logs if start <= log["timestamp"] < end and predicate(log)]
+            if sort == "-timestamp":
+                found.reverse()
+            self._results = {key: found}
+        limit = max(1, min(int(page.get("limit", DEFAULT_PAGE_LIMIT)), MAX_PAGE_LIMIT))
         offset = _offset(page.get("cursor"), key)
         chunk = found[offset:offset + limit]
         result: dict[str, Any] = {"data": [self._wire(log) for log in chunk],
