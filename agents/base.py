@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.action_items.models import ActionItem
 from app.config import TeamConfig
 from app.incidents.models import Incident, TranscriptMessage
 from app.settings import Settings
@@ -26,6 +27,9 @@ class AgentRequest:
     incident: Incident | None = None
     transcript: list[TranscriptMessage] = field(default_factory=list)
     open_incidents: list[Incident] = field(default_factory=list)
+    action_items: list[ActionItem] = field(default_factory=list)
+    # The latest stored result of each agent about this incident (the RCA a postmortem builds on).
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class AgentAnswer(BaseModel):

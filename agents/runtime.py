@@ -7,7 +7,7 @@ agent sees the same request: the incident with its timeline, the war-room transc
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,11 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents import incident_commander
 from agents.base import AgentAnswer, AgentRequest
+from agents.postmortem.agent import answer as postmortem_answer
+from agents.postmortem.agent import write_postmortem
+from agents.postmortem.document import Postmortem
 from agents.rca.agent import investigate
+from app.action_items import service as action_items
 from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
 from app.incidents import service
 from app.incidents.models import Incident, TranscriptMessage
+from app.postmortems import service as postmortems
+from app.postmortems.flows import keep_generated
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -38,12 +44,13 @@ AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
     "rca-agent": investigate,
     # Until these exist the commander answers their requests with the incident's status and says so.
-    "postmortem-writer": _commander("postmortem"),
+    "postmortem-writer": write_postmortem,
     "runbook-executor": _commander("runbook"),
     "escalation-manager": _commander("escalate"),
 }
 # Agents whose results are analyses worth keeping: stored, and put on the incident's timeline.
 RECORDED = {"rca-agent"}
+POSTMORTEM = "postmortem-writer"  # kept as postmortem versions, with its action items
 
 
 class AgentError(Exception):
@@ -64,8 +71,16 @@ async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
             incident = None
         transcript = await _transcript(session, incident) if incident is not None else []
         open_incidents = list(await service.list_incidents(session, open_only=True))
+        items = await action_items.for_incident(session, incident.id) if incident is not None else []
+        results = await _latest_results(session, incident) if incident is not None else {}
     return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=runtime.settings,
-                        incident=incident, transcript=transcript, open_incidents=open_incidents)
+                        incident=incident, transcript=transcript, open_incidents=open_incidents,
+                        action_items=items, results=results)
+
+
+async def _latest_results(session: AsyncSession, incident: Incident) -> dict[str, dict[str, Any]]:
+    run = await agent_runs.latest(session, incident, "rca-agent")
+    return {run.agent: run.result} if run is not None else {}
 
 
 async def _transcript(session: AsyncSession, incident: Incident) -> list[TranscriptMessage]:
@@ -75,13 +90,27 @@ async def _transcript(session: AsyncSession, incident: Incident) -> list[Transcr
     return list(rows)
 
 
-async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key: str | None = None) -> AgentAnswer:
+async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key: str | None = None,
+              force: bool = False, author: str | None = None) -> AgentAnswer:
+    """Run an agent and keep what it produced. A postmortem over a person's edit needs `force`."""
     agent = AGENTS.get(name)
     if agent is None:
         raise AgentError(f"no agent named {name!r}; agents: {', '.join(AGENTS)}")
+    if name == POSTMORTEM and request.incident is not None:
+        async with runtime.sessions() as session:
+            try:
+                await postmortems.check_regenerate(session, request.incident.id, force)
+            except postmortems.EditWouldBeReplaced as edited:
+                raise AgentError(str(edited)) from edited
     answer = await agent(request)
-    if name in RECORDED and request.incident is not None and answer.data is not None:
+    if request.incident is None or answer.data is None:
+        return answer
+    if name in RECORDED:
         await _record(runtime, request, answer, request_key)
+    elif name == POSTMORTEM:
+        kept, pm = await keep_generated(runtime.sessions, request.incident.id,
+                                        Postmortem.model_validate(answer.data), author)
+        answer = postmortem_answer(pm, kept.version)
     return answer
 
 

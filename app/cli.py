@@ -1,4 +1,5 @@
-"""`incidentbot` console script: serve, migrate, declare, list and show incidents, run agents."""
+"""`incidentbot` console script: serve, migrate, declare, list and show incidents, run agents, postmortems,
+and a demo."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 import click
 from sqlalchemy.engine import make_url
@@ -23,6 +24,8 @@ from app.incidents.card import build_card
 from app.incidents.flows import Declaration, InvalidDeclaration, declare
 from app.incidents.models import Source
 from app.incidents.render import card_markdown
+from app.postmortems import service as postmortems
+from app.postmortems.flows import keep_edited
 from app.runtime import Runtime
 from app.settings import get_settings
 from app.warroom.models import StepState
@@ -209,6 +212,113 @@ def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
     click.echo(answer.text_markdown, nl=False)
     if answer.note:
         click.echo(f"note: {answer.note}", err=True)
+
+
+@main.group()
+def postmortem() -> None:
+    """Write, export, edit and review an incident's postmortem."""
+
+
+async def _generate(runtime: Runtime, public_id: str, force: bool) -> AgentAnswer:
+    request = await agent_runtime.load(runtime, f"Generate postmortem for {public_id}", incident_id=public_id)
+    return await agent_runtime.run(runtime, "postmortem-writer", request, force=force, author=_operator())
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@postmortem.command("generate")
+@click.argument("public_id")
+@click.option("--force", is_flag=True, help="Add a generated version even after a person's edit (which is kept).")
+def postmortem_generate(public_id: str, force: bool) -> None:
+    """Write the postmortem from the incident's record, as a new version, and print it."""
+    try:
+        answer = _with_runtime(lambda runtime: _generate(runtime, public_id, force))
+    except agent_runtime.AgentError as error:
+        _fail(str(error))
+    click.echo(answer.text_markdown, nl=False)
+
+
+@postmortem.command("export")
+@click.argument("public_id")
+@click.option("--version", "number", type=int, help="A given version (default: the latest).")
+def postmortem_export(public_id: str, number: int | None) -> None:
+    """Print the postmortem as Markdown (`> file.md`); writes one first if there is none."""
+
+    async def work(runtime: Runtime) -> str:
+        async with runtime.sessions() as session:
+            incident = await service.get_incident(session, public_id)
+            if incident is None:
+                raise agent_runtime.AgentError(f"no incident {public_id}; `incidentbot list` shows them")
+            row = await (postmortems.version(session, incident.id, number) if number
+                         else postmortems.latest(session, incident.id))
+        if row is not None:
+            return row.markdown
+        if number:
+            raise agent_runtime.AgentError(f"{incident.public_id} has no postmortem version {number}")
+        return (await _generate(runtime, public_id, force=False)).text_markdown
+
+    try:
+        click.echo(_with_runtime(work), nl=False)
+    except agent_runtime.AgentError as error:
+        _fail(str(error))
+
+
+@postmortem.command("import")
+@click.argument("public_id")
+@click.argument("markdown_file", type=click.File("r"))
+def postmortem_import(public_id: str, markdown_file: TextIO) -> None:
+    """Keep an edited Markdown file as the next version (a later regeneration will not replace it unasked)."""
+    text = markdown_file.read()
+    if not text.strip():
+        _fail(f"{markdown_file.name} is empty", code=2)
+
+    async def work(runtime: Runtime) -> int:
+        async with runtime.sessions() as session:
+            incident = await service.get_incident(session, public_id)
+        if incident is None:
+            raise agent_runtime.AgentError(f"no incident {public_id}; `incidentbot list` shows them")
+        return (await keep_edited(runtime.sessions, incident.id, text, _operator())).version
+
+    try:
+        click.echo(f"{public_id.upper()}: kept as postmortem version {_with_runtime(work)}")
+    except agent_runtime.AgentError as error:
+        _fail(str(error))
+
+
+@postmortem.command("status")
+@click.argument("public_id")
+@click.argument("status")
+def postmortem_status(public_id: str, status: str) -> None:
+    """Move the latest version to draft, in-review or final."""
+    wanted = postmortems.review_status(status)
+    if wanted is None:
+        _fail(f"unknown status {status!r}: use draft, in-review or final", code=2)
+
+    async def work(runtime: Runtime) -> str:
+        async with runtime.sessions() as session, session.begin():
+            incident = await service.get_incident(session, public_id)
+            if incident is None:
+                raise agent_runtime.AgentError(f"no incident {public_id}; `incidentbot list` shows them")
+            row = await postmortems.set_status(session, incident, wanted, _operator())
+            if row is None:
+                raise agent_runtime.AgentError(f"{incident.public_id} has no postmortem yet: "
+                                               f"`incidentbot postmortem generate {incident.public_id}`")
+            return f"{incident.public_id}: postmortem version {row.version} is now {row.status}"
+
+    try:
+        click.echo(_with_runtime(work))
+    except agent_runtime.AgentError as error:
+        _fail(str(error))
+
+
+@main.command("demo")
+def demo_command() -> None:
+    """Run the Payment API incident end to end on the embedded store, printing what each step posts."""
+    from app.demo import run_demo
+
+    run_demo(click.echo)
 
 
 if __name__ == "__main__":

@@ -37,10 +37,22 @@ class Observability(BaseModel):
     datadog_query: str = "service:{service} -status:info -status:debug"  # error search: skip routine lines
 
 
+class Slo(BaseModel):
+    """An availability objective: the error budget is (100 - availability)% of the window."""
+
+    availability: float = Field(gt=0, lt=100)  # percent, e.g. 99.9
+    window_days: int = Field(30, gt=0)
+
+    @property
+    def budget_minutes(self) -> float:
+        return (100 - self.availability) / 100 * self.window_days * 24 * 60
+
+
 class Service(BaseModel):
     name: str
     aliases: list[str] = Field(default_factory=list)
     observability: Observability = Field(default_factory=Observability)
+    slo: Slo | None = None
 
     def mentioned_in(self, text: str) -> bool:
         lowered = text.lower()

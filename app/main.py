@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
 from starlette.exceptions import HTTPException
 
-from app.api import agents, health, incidents
+from app.api import action_items, agents, health, incidents, postmortems
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(incidents.router)
     app.include_router(agents.router)
+    app.include_router(postmortems.router)
+    app.include_router(action_items.router)
     # In Socket Mode without a signing secret, HTTP requests can't be verified: refuse them.
     app.include_router(slack_router(bolt if settings.slack_signing_secret else None))
     app.mount("/metrics", make_asgi_app())

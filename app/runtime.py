@@ -19,6 +19,7 @@ from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents import service
 from app.incidents.service import WarRoomLease
 from app.settings import Settings
+from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
 from app.slack.reminders import remind_overdue_updates
 from app.warroom.flows import WarRoom
@@ -76,12 +77,15 @@ class Runtime:
         await self._every(self.settings.setup_sweep_seconds, "war-room sweep", sweep)
 
     async def remind_loop(self) -> None:
-        """Remind war rooms of overdue status updates, now and every few seconds.
+        """Remind war rooms of overdue status updates, and owners of overdue action items, every few seconds.
 
         The schedule is in the database, so a restart (or another replica) carries on where this left off.
         """
-        await self._every(self.settings.reminder_check_seconds, "update reminders",
-                          lambda: remind_overdue_updates(self))
+        seconds = self.settings.reminder_check_seconds
+        await asyncio.gather(
+            self._every(seconds, "update reminders", lambda: remind_overdue_updates(self)),
+            self._every(seconds, "action-item reminders", lambda: remind_overdue_actions(self, utcnow().date())),
+        )
 
     async def _every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
         """Run a periodic job for the life of the process.

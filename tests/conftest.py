@@ -17,8 +17,9 @@ from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, postgres_admin_url
 
 TABLES = ", ".join([
-    "agent_runs", "war_room_steps", "timeline_events", "timeline_marks", "transcript_messages", "participants",
-    "next_actions", "role_assignments", "processed_requests", "incidents", "incident_day_sequences",
+    "action_items", "postmortem_versions", "agent_runs", "war_room_steps", "timeline_events", "timeline_marks",
+    "transcript_messages", "participants", "next_actions", "role_assignments", "processed_requests", "incidents",
+    "incident_day_sequences",
 ])
 
 

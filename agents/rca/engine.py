@@ -7,6 +7,7 @@ plainly when the evidence does not establish a cause.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +51,8 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
     base = dict(incident_id=subject.incident_id, title=subject.title, service=subject.service,
                 severity=subject.severity, reference=subject.reference, window_start=seen.window.start,
                 window_end=seen.window.end, symptom_onset=onset if seen.findings or seen.bursts else None,
-                recovered_at=recovered_at(seen), tools=tools, lines_read=seen.lines_read, queries=seen.queries,
+                recovered_at=recovered_at(seen), error_ratio_mean=_mean_error_ratio(seen, onset), tools=tools,
+                lines_read=seen.lines_read, queries=seen.queries,
                 hypotheses=[_hypothesis(c) for c in ranked[:5]])
     if not ranked or ranked[0].score <= 0:
         return _inconclusive(seen, subject, tools, base)
@@ -70,6 +72,15 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
         contributing_factors=narrative.factors,
         recommendations=_recommendations(narrative),
     )
+
+
+def _mean_error_ratio(seen: Observations, onset: datetime) -> float | None:
+    errors = seen.finding("error_ratio")
+    if not errors:
+        return None
+    end = recovered_at(seen) or seen.window.end
+    values = [s.value for s in errors[0].samples if onset <= s.at <= end and math.isfinite(s.value)]
+    return round(sum(values) / len(values), 4) if values else None
 
 
 def _facts(top: Candidate, seen: Observations, onset: datetime, subject: Subject) -> Facts:

@@ -59,6 +59,8 @@ class RcaReport(BaseModel):
     window_end: datetime
     symptom_onset: datetime | None = None
     recovered_at: datetime | None = None
+    # The share of requests failing from onset to recovery, for error-budget arithmetic in postmortems.
+    error_ratio_mean: float | None = None
     executive_summary: str
     timeline: list[TimelineRow] = Field(default_factory=list)
     five_whys: list[Why] = Field(default_factory=list)

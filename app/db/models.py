@@ -1,5 +1,6 @@
 """Every table, imported in one place so metadata is complete for Alembic and tests."""
 
+from app.action_items.models import ActionItem
 from app.agent_runs.models import AgentRun
 from app.db.base import Base
 from app.incidents.models import (
@@ -13,9 +14,10 @@ from app.incidents.models import (
     TimelineMark,
     TranscriptMessage,
 )
+from app.postmortems.models import PostmortemVersion
 from app.warroom.models import WarRoomStep
 
 __all__ = [
-    "AgentRun", "Base", "DaySequence", "Incident", "NextAction", "Participant", "ProcessedRequest", "RoleAssignment",
-    "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
+    "ActionItem", "AgentRun", "Base", "DaySequence", "Incident", "NextAction", "Participant", "PostmortemVersion",
+    "ProcessedRequest", "RoleAssignment", "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
 ]

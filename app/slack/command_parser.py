@@ -15,6 +15,8 @@ SEVERITY_TOKEN = re.compile(r"^sev-?(\d+)$", re.IGNORECASE)
 INCIDENT_ID = re.compile(r"^INC-\d{4}-\d{4}-\d{3,}$", re.IGNORECASE)
 USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 STATUS_FLAG = re.compile(r"\s--status[= ](\S+)", re.IGNORECASE)
+ITEM_NUMBER = re.compile(r"^#?([0-9]{1,9})$")
+MARK_ACTION = {"done": "done", "reopen": "open"}  # action done|reopen <n>: the item's new status
 
 USAGE = """*Incident commands* (in a war room the incident is the channel's; elsewhere add its id)
 • `/incident declare [SEV1-SEV5] <title>`: declare an incident and open its war room (no title: a form)
@@ -23,6 +25,8 @@ USAGE = """*Incident commands* (in a war room the incident is the channel's; els
 • `/incident severity <SEVn> [reason]`, `/incident resolve [summary]`, `/incident reopen`, `/incident close`
 • `/incident assign <role> @user`, `/incident roles`: roles are ic, comms, scribe, sme, postmortem
 • `/incident note <text>`, `/incident timeline`: add to and show the timeline
+• `/incident action <text> [@owner] [P0-P3] [due YYYY-MM-DD|tomorrow|+3d]`: add a follow-up action item
+• `/incident actions`: list them · `/incident action done <n>`, `/incident action reopen <n>`: tick one off or reopen it
 • `/incident list`: open incidents · `/incident help`: this message
 React with :pushpin: to a war-room message (or pin it) to put it on the timeline."""
 
@@ -52,12 +56,13 @@ class ListOpen:
 class OnIncident:
     """A subcommand about one incident: the channel's, or the one named by `ref`."""
 
-    name: str  # status, update, severity, resolve, reopen, close, assign, roles, note, timeline
+    name: str  # status, update, severity, resolve, reopen, close, assign, roles, note, timeline, action, actions
     ref: str | None
     text: str = ""
-    status: str | None = None  # update --status
+    status: str | None = None  # update --status; action done|reopen: the item's new status, done or open
     severity: str | None = None  # severity SEVn
     user_id: str | None = None  # assign @user
+    number: int | None = None  # action done|reopen <n>
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,7 @@ class Invalid:
 
 Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
 ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
-               "timeline")
+               "timeline", "action", "actions")
 SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
 
 
@@ -104,6 +109,8 @@ def _on_incident(name: str, words: list[str]) -> Command:
         return _severity(ref, words)
     if name == "assign":
         return _assign(ref, words)
+    if name == "action":
+        return _action(ref, words)
     if name == "note" and not rest:
         return Invalid("A note needs some text: `/incident note <what happened>`.")
     return OnIncident(name, ref, text=unescape(rest))
@@ -136,3 +143,14 @@ def _assign(ref: str | None, words: list[str]) -> Command:
         return Invalid("Name a role and a person: `/incident assign <role> @user` "
                        "(roles: ic, comms, scribe, sme, postmortem).")
     return OnIncident("assign", ref, text=role, user_id=mention.group(1))
+
+
+def _action(ref: str | None, words: list[str]) -> Command:
+    """`action done|reopen <n>` marks an item; anything else is a new item, parsed when it is added."""
+    verb = words[0].lower() if words else ""
+    if verb not in MARK_ACTION:
+        return OnIncident("action", ref, text=unescape(" ".join(words)))
+    match = ITEM_NUMBER.match(words[1]) if len(words) == 2 else None
+    if match is None or int(match.group(1)) < 1:
+        return Invalid(f"Give the item's number: `/incident action {verb} 3` (`/incident actions` lists them).")
+    return OnIncident("action", ref, status=MARK_ACTION[verb], number=int(match.group(1)))

@@ -62,13 +62,14 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         if name in LONG_RUNNING:
             # An investigation reads several tools and may ask a model: say so now, answer when done.
-            await say(text=f":mag: Investigating{_about(request)}… ({name})", thread_ts=thread_ts)
+            doing = "Investigating" if name == "rca-agent" else "Writing the postmortem"
+            await say(text=f":mag: {doing}{_about(request)}… ({name})", thread_ts=thread_ts)
             runtime.background(_answer(runtime, name, request, say, thread_ts, body.get("event_id")))
             return
         await _answer(runtime, name, request, say, thread_ts, body.get("event_id"))
 
 
-LONG_RUNNING = {"rca-agent"}
+LONG_RUNNING = {"rca-agent", "postmortem-writer"}
 
 
 def _about(request: AgentRequest) -> str:
@@ -83,6 +84,9 @@ async def _answer(runtime: Runtime, name: str, request: AgentRequest, say: Async
     except DATABASE_UNAVAILABLE:
         log.exception("%s could not store its result: database unavailable", name)
         await say(text=DATABASE_DOWN_ANSWER, thread_ts=thread_ts)
+        return
+    except agent_runtime.AgentError as refused:
+        await say(text=f":warning: {refused}", thread_ts=thread_ts)
         return
     except Exception:
         # In the background nobody else would tell the person who asked: say it failed, keep the trace in logs.

@@ -32,6 +32,7 @@ from tests.fakes.slack_wire import (
     Params,
     SlackError,
     blocks_arg,
+    file_list_arg,
     flag,
     in_window,
     json_arg,
@@ -45,6 +46,8 @@ from tests.fakes.slack_wire import (
 BOT_ID = "B0001"
 CHANNEL_NAME = re.compile(r"[a-z0-9_-]+")
 MAX_CHANNEL_NAME, MAX_TOPIC, MAX_TEXT = 80, 250, 40_000
+# files.completeUploadExternal takes conversation ids only, and says so when given a name or a user id.
+SHARE_TARGET = re.compile(r"[CGDZ][A-Z0-9]{8,}")
 
 
 # --- the fake ---------------------------------------------------------------------------------
@@ -67,6 +70,8 @@ class FakeSlack:
         self._pins: dict[str, list[str]] = {}
         self._ephemerals: list[Params] = []
         self._views: dict[str, Params] = {}
+        self._uploads: dict[str, Params] = {}  # file id -> upload ticket, its bytes once POSTed
+        self._files: dict[str, list[Params]] = {}  # channel id -> files shared there
         self._calls: list[tuple[str, Params]] = []
         self._responses: list[Params] = []
         self._response_keys: set[str] = set()
@@ -91,6 +96,7 @@ class FakeSlack:
         routes = [
             Route("/api/{method}", self._api, methods=["GET", "POST"]),  # slack_sdk GETs some read methods
             Route("/response/{key}", self._response_url_post, methods=["POST"]),
+            Route("/upload/v1/{file_id}", self._upload_post, methods=["POST"]),
         ]
         app = Starlette(routes=routes, lifespan=self._lifespan)
         config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
@@ -246,6 +252,22 @@ class FakeSlack:
             self._responses.append({**body, "_url": f"{self.base}/response/{key}"})
         return PlainTextResponse("ok")
 
+    # --- upload URL (step two of files.getUploadURLExternal -> POST bytes -> files.completeUploadExternal)
+
+    async def _upload_post(self, request: Request) -> Response:
+        """The URL files.getUploadURLExternal hands out. slack_sdk POSTs the raw bytes without a token (the URL
+        is the credential) and treats anything but a 200 as a failed upload; Slack's 200 is plain text."""
+        data = await request.body()
+        with self._lock:
+            upload = self._uploads.get(request.path_params["file_id"])
+            if upload is None or upload["completed"]:
+                return PlainTextResponse("file_not_found", status_code=404)
+            if len(data) != upload["length"]:
+                return PlainTextResponse(f"length mismatch: announced {upload['length']}, got {len(data)}",
+                                         status_code=400)
+            upload["data"] = data
+        return PlainTextResponse(f"OK - {len(data)}")
+
     # --- inspection (deep-copied snapshots, safe to read while the server runs) ----------------
 
     def _snapshot(self, value: Any) -> Any:
@@ -278,6 +300,11 @@ class FakeSlack:
 
     def messages(self, channel_id: str) -> list[Params]:
         return self._snapshot(self._messages.get(channel_id, []))
+
+    def files(self, channel_id: str) -> list[Params]:
+        """Files shared into a channel, oldest first: id, name, title, content (UTF-8 text), initial_comment,
+        thread_ts, user, and the ts of the message that shared them."""
+        return self._snapshot(self._files.get(channel_id, []))
 
     @property
     def pins(self) -> dict[str, list[str]]:
@@ -390,6 +417,8 @@ class FakeSlack:
         wire = {"type": "message", "user": message["user"], "bot_id": BOT_ID, "text": message["text"],
                 "ts": message["ts"], "team": self.team_id}
         wire.update({key: message[key] for key in ("blocks", "thread_ts") if message[key]})
+        if message.get("files"):
+            wire.update(files=message["files"], upload=True)
         if with_metadata and message["metadata"]:
             wire["metadata"] = message["metadata"]
         return wire
@@ -562,3 +591,59 @@ class FakeSlack:
     def _api_views_update(self, params: Params) -> Params:
         reject_if(params.get("view_id") not in self._views, "not_found")
         return self._store_view(params, params["view_id"])
+
+    # --- files: getUploadURLExternal, the upload URL (above), then completeUploadExternal -----------
+
+    def _api_files_getUploadURLExternal(self, params: Params) -> Params:
+        filename, length = str(params.get("filename") or ""), str(params.get("length") or "")
+        reject_if(not filename or not length.isdigit(), "invalid_arguments")
+        reject_if(int(length) == 0, "missing_argument")  # Slack's documented answer to an empty file
+        file_id = new_id("F", self._uploads)
+        self._uploads[file_id] = {"id": file_id, "name": filename, "length": int(length), "data": None,
+                                  "completed": False}
+        return {"upload_url": f"{self.base}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _api_files_completeUploadExternal(self, params: Params) -> Params:
+        """Shares the uploaded files as one message per channel, the initial comment as its text; with no
+        channel they stay private. Every check runs before anything changes, so a refused call shares
+        nothing, and a file can be completed only once, as Slack documents."""
+        items = file_list_arg(params.get("files"))
+        channels = [self._share_target(ref) for ref in self._share_refs(params)]
+        uploads = [self._uploaded(str(item["id"])) for item in items]
+        for upload, item in zip(uploads, items, strict=True):
+            upload.update(completed=True, title=str(item.get("title") or upload["name"]))
+        for channel in channels:
+            self._share(channel["id"], uploads, str(params.get("initial_comment") or ""),
+                        params.get("thread_ts") or None)
+        return {"files": [self._wire_file(upload) for upload in uploads]}
+
+    def _share_refs(self, params: Params) -> list[str]:
+        """`channel_id`, and the older comma-separated `channels`."""
+        refs = [str(params.get("channel_id") or ""), *str(params.get("channels") or "").split(",")]
+        return [ref.strip() for ref in refs if ref.strip()]
+
+    def _share_target(self, ref: str) -> Params:
+        if not SHARE_TARGET.fullmatch(ref):
+            raise SlackError("invalid_arguments",
+                             f"input must match regex pattern: {SHARE_TARGET.pattern} [json-pointer:/channel_id]")
+        return self._channel({"channel": ref}, member=True)
+
+    def _uploaded(self, file_id: str) -> Params:
+        upload = self._uploads.get(file_id)
+        if upload is None or upload["data"] is None or upload["completed"]:
+            raise SlackError("file_not_found")
+        return upload
+
+    def _share(self, channel_id: str, uploads: list[Params], comment: str, thread_ts: str | None) -> None:
+        message = {"ts": self._next_ts(), "user": self.bot_user_id, "text": comment, "blocks": None,
+                   "metadata": None, "thread_ts": thread_ts, "files": [self._wire_file(u) for u in uploads]}
+        self._messages[channel_id].append(message)
+        self._files.setdefault(channel_id, []).extend(
+            {"id": u["id"], "name": u["name"], "title": u["title"],
+             "content": u["data"].decode("utf-8", errors="replace"), "initial_comment": comment,
+             "thread_ts": thread_ts, "user": self.bot_user_id, "ts": message["ts"]}
+            for u in uploads)
+
+    def _wire_file(self, upload: Params) -> Params:
+        return {"id": upload["id"], "name": upload["name"], "title": upload["title"], "size": upload["length"],
+                "user": self.bot_user_id}

@@ -169,6 +169,14 @@ def metadata_arg(value: Any) -> Params | None:
     return {"event_type": data["event_type"], "event_payload": data["event_payload"]}
 
 
+def file_list_arg(value: Any) -> list[Params]:
+    """files.completeUploadExternal's `files`: a non-empty JSON array of objects, each naming an `id`."""
+    files = json_arg(value, "invalid_arguments")
+    valid = isinstance(files, list) and files and all(isinstance(f, dict) and f.get("id") for f in files)
+    reject_if(not valid, "invalid_arguments")
+    return files
+
+
 def new_id(prefix: str, taken: Any) -> str:
     """Slack-shaped ids ("C" + 8 uppercase alphanumerics), random so tests cannot depend on them."""
     alphabet = string.ascii_uppercase + string.digits

@@ -321,3 +321,72 @@ def test_response_url_records_posts_and_rejects_unknown_urls(fake: FakeSlack) ->
     assert (response.status_code, response.body) == (200, "ok")
     assert fake.responses[-1] == {"text": "Declared INC-1", "response_type": "ephemeral", "_url": url}
     assert WebhookClient(f"{fake.base}/response/not-issued").send(text="x").status_code == 404
+
+
+# --- file uploads ---------------------------------------------------------------------------------
+
+
+def upload_ticket(client: WebClient, data: bytes, length: int | None = None) -> tuple[str, str]:
+    ticket = client.files_getUploadURLExternal(filename="notes.md", length=len(data) if length is None else length)
+    return str(ticket["file_id"]), str(ticket["upload_url"])
+
+
+def test_get_upload_url_needs_a_filename_and_a_length(client: WebClient, fake: FakeSlack) -> None:
+    assert slack_error(client.api_call, "files.getUploadURLExternal", params={"length": 3}) == "invalid_arguments"
+    assert slack_error(client.api_call, "files.getUploadURLExternal", params={"filename": "a"}) == "invalid_arguments"
+    assert slack_error(client.files_getUploadURLExternal, filename="a.md", length=0) == "missing_argument"
+    file_id, url = upload_ticket(client, b"abc")
+    assert file_id.startswith("F") and url == f"{fake.base}/upload/v1/{file_id}"
+
+
+def test_upload_url_takes_exactly_the_announced_bytes(client: WebClient, fake: FakeSlack) -> None:
+    assert httpx.post(f"{fake.base}/upload/v1/FNOTISSUED", content=b"abc").status_code == 404
+    file_id, url = upload_ticket(client, b"abc", length=4)
+    refused = httpx.post(url, content=b"abc")
+    assert (refused.status_code, refused.text) == (400, "length mismatch: announced 4, got 3")
+    channel = fake.add_channel(unique())
+    files = [{"id": file_id, "title": "t"}]
+    assert slack_error(client.files_completeUploadExternal, files=files, channel_id=channel) == "file_not_found"
+    file_id, url = upload_ticket(client, "é".encode())  # two bytes, one character
+    accepted = httpx.post(url, content="é".encode())
+    assert (accepted.status_code, accepted.text) == (200, "OK - 2")
+
+
+def test_complete_upload_checks_everything_before_sharing(client: WebClient, fake: FakeSlack) -> None:
+    file_id, url = upload_ticket(client, b"# hi")
+    httpx.post(url, content=b"# hi")
+    files = [{"id": file_id, "title": "Notes"}]
+    outside = fake.add_channel(unique(), bot_is_member=False)
+    complete = client.files_completeUploadExternal
+    assert slack_error(complete, files=files, channel_id=outside) == "not_in_channel"
+    assert slack_error(complete, files=files, channel_id="C0MISSING1") == "channel_not_found"
+    assert slack_error(complete, files=files, channel_id="#general") == "invalid_arguments"
+    assert slack_error(complete, files=[{"title": "no id"}], channel_id=outside) == "invalid_arguments"
+    assert slack_error(complete, files=[{"id": "FUNKNOWN1"}], channel_id=outside) == "not_in_channel"
+    channel = fake.add_channel(unique())
+    assert slack_error(complete, files=[{"id": "FUNKNOWN1"}], channel_id=channel) == "file_not_found"
+    shared = complete(files=files, channel_id=channel, initial_comment="Notes attached")["files"]
+    assert [(f["id"], f["title"], f["size"]) for f in shared] == [(file_id, "Notes", 4)]
+    assert slack_error(complete, files=files, channel_id=channel) == "file_not_found"  # completes only once
+    assert [f["content"] for f in fake.files(channel)] == ["# hi"]
+    assert fake.files(outside) == [] and fake.messages(outside) == []
+
+
+def test_complete_upload_without_a_channel_keeps_the_file_private(client: WebClient, fake: FakeSlack) -> None:
+    file_id, url = upload_ticket(client, b"private")
+    httpx.post(url, content=b"private")
+    assert client.files_completeUploadExternal(files=[{"id": file_id}])["files"][0]["title"] == "notes.md"
+    assert all(f["id"] != file_id for channel in fake.channel_ids() for f in fake.files(channel))
+
+
+def test_sync_files_upload_v2_shares_the_file_as_a_message(client: WebClient, fake: FakeSlack) -> None:
+    channel = fake.add_channel(unique())
+    parent = client.chat_postMessage(channel=channel, text="thread")["ts"]
+    response = client.files_upload_v2(channel=channel, filename="t.md", title="T", content="body",
+                                      initial_comment="see file", thread_ts=parent)
+    [shared] = fake.files(channel)
+    assert shared == {"id": response["file"]["id"], "name": "t.md", "title": "T", "content": "body",
+                      "initial_comment": "see file", "thread_ts": parent, "user": "UBOT",
+                      "ts": fake.messages(channel)[1]["ts"]}
+    reply = client.conversations_replies(channel=channel, ts=parent)["messages"][1]
+    assert (reply["text"], reply["files"][0]["name"], reply["upload"]) == ("see file", "t.md", True)

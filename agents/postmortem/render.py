@@ -1,0 +1,65 @@
+"""The postmortem rendered: Markdown in the seed's layout, and a short Slack summary beside the file."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from agents.postmortem.document import Postmortem
+from app.incidents.render import clock, person, plain
+from app.slack.blocks import Block, context, escape, fields, header, section
+
+_env = Environment(loader=PackageLoader("agents.postmortem", "templates"), undefined=StrictUndefined,
+                   trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+_env.filters.update(
+    clock=clock, plain=plain, person=person,
+    longdate=lambda d: d.strftime("%B %-d, %Y"), shortdate=lambda d: d.strftime("%b %-d"),
+    cell=lambda text: str(text).replace("|", "\\|").replace("\n", " "),
+)
+
+
+def _minutes(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _at(value: datetime | None) -> str:
+    return value.strftime("%H:%M") if value else "not recorded"
+
+
+def duration(pm: Postmortem) -> str:
+    d = pm.detection
+    if d is None or d.resolved_at is None:
+        return f"ongoing since {d.started_at:%H:%M} UTC" if d else "unknown (no times recorded)"
+    span = f"{clock(d.started_at, pm.spans_days)} - {clock(d.resolved_at, pm.spans_days)} UTC"
+    return f"{d.time_to_resolve} minutes ({span})"
+
+
+def markdown(pm: Postmortem) -> str:
+    return _env.get_template("postmortem.md.j2").render(pm=pm, duration=duration(pm), minutes=_minutes, at=_at)
+
+
+def summary(pm: Postmortem) -> str:
+    """One line for the timeline and the message beside the file."""
+    return f"Postmortem ({pm.status}) for {pm.incident_id or pm.title}: {duration(pm)}; {len(pm.action_items)} " \
+           f"action items"
+
+
+def blocks(pm: Postmortem, version: int | None = None) -> list[Block]:
+    heading = f"Postmortem: {pm.title}" + (f" (v{version})" if version else "")
+    out: list[Block] = [
+        header(heading),
+        fields([("Status", pm.status + (" (draft)" if pm.draft_reason else "")), ("Duration", duration(pm)),
+                ("Severity", pm.severity or "not given"), ("Action items", str(len(pm.action_items)))]),
+        section(f"*What happened*\n{escape(plain(pm.what_happened))}"),
+        section(f"*Root cause*\n{escape(plain(pm.root_cause))}"),
+    ]
+    if pm.action_items:
+        rows = [f"• {a.priority} {escape(plain(a.text))}" + (f" ({person(a.owner)})" if a.owner else "")
+                for a in pm.action_items[:8]]
+        out.append(section("*Action items*\n" + "\n".join(rows)))
+    footer = f"{pm.agent} · {pm.mode}" + (f" · {pm.note}" if pm.note else "")
+    out.append(context(escape(footer)))
+    return out
+
+

@@ -1,0 +1,113 @@
+"""REST API for postmortems: read any version, generate one, upload an edit, move the review status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from agents import runtime as agent_runtime
+from app.api.incidents import RuntimeDep
+from app.incidents import service
+from app.incidents.models import Incident
+from app.postmortems import service as postmortems
+from app.postmortems.flows import keep_edited
+from app.postmortems.models import PostmortemVersion
+from app.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1", tags=["postmortems"])
+
+
+class VersionOut(BaseModel):
+    version: int
+    status: str
+    origin: str
+    mode: str
+    author: str | None
+    created_at: datetime
+    markdown: str
+    data: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, row: PostmortemVersion) -> VersionOut:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class GenerateIn(BaseModel):
+    force: bool = Field(False, description="add a generated version even after a person's edit (which is kept)")
+    author: str | None = None
+
+
+class EditIn(BaseModel):
+    markdown: str = Field(min_length=1)
+    author: str | None = None
+
+
+class StatusIn(BaseModel):
+    status: str = Field(description="draft, in-review or final")
+    author: str | None = None
+
+
+async def _incident(runtime: Runtime, public_id: str) -> Incident:
+    async with runtime.sessions() as session:
+        incident = await service.get_incident(session, public_id)
+    if incident is None:
+        raise HTTPException(404, f"No incident {public_id}")
+    return incident
+
+
+@router.get("/incidents/{public_id}/postmortem")
+async def read_postmortem(public_id: str, runtime: RuntimeDep, version: int | None = None) -> VersionOut:
+    incident = await _incident(runtime, public_id)
+    async with runtime.sessions() as session:
+        row = await (postmortems.version(session, incident.id, version) if version
+                     else postmortems.latest(session, incident.id))
+    if row is None:
+        missing = f"version {version}" if version else "postmortem yet"
+        raise HTTPException(404, f"{incident.public_id} has no {missing}: POST to this URL to write one")
+    return VersionOut.of(row)
+
+
+@router.get("/incidents/{public_id}/postmortem/versions")
+async def list_versions(public_id: str, runtime: RuntimeDep) -> list[VersionOut]:
+    incident = await _incident(runtime, public_id)
+    async with runtime.sessions() as session:
+        return [VersionOut.of(row) for row in await postmortems.versions(session, incident.id)]
+
+
+@router.post("/incidents/{public_id}/postmortem", status_code=201)
+async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> VersionOut:
+    incident = await _incident(runtime, public_id)
+    request = await agent_runtime.load(runtime, f"Generate postmortem for {incident.public_id}",
+                                       incident_id=incident.public_id)
+    try:
+        await agent_runtime.run(runtime, "postmortem-writer", request, force=body.force,
+                                author=f"api:{body.author}" if body.author else "api")
+    except agent_runtime.AgentError as error:
+        raise HTTPException(409, str(error)) from error
+    return await read_postmortem(public_id, runtime)
+
+
+@router.put("/incidents/{public_id}/postmortem", status_code=201)
+async def upload_edit(public_id: str, body: EditIn, runtime: RuntimeDep) -> VersionOut:
+    incident = await _incident(runtime, public_id)
+    row = await keep_edited(runtime.sessions, incident.id, body.markdown,
+                            f"api:{body.author}" if body.author else "api")
+    return VersionOut.of(row)
+
+
+@router.patch("/incidents/{public_id}/postmortem")
+async def set_status(public_id: str, body: StatusIn, runtime: RuntimeDep) -> VersionOut:
+    wanted = postmortems.review_status(body.status)
+    if wanted is None:
+        raise HTTPException(422, f"unknown status {body.status!r}: use draft, in-review or final")
+    async with runtime.sessions() as session, session.begin():
+        incident = await service.get_incident(session, public_id)
+        if incident is None:
+            raise HTTPException(404, f"No incident {public_id}")
+        row = await postmortems.set_status(session, incident, wanted, f"api:{body.author}" if body.author else "api")
+        if row is None:
+            raise HTTPException(404, f"{incident.public_id} has no postmortem yet: POST to this URL to write one")
+        return VersionOut.of(row)
