@@ -25,8 +25,9 @@ class Detection(BaseModel):
     started_from: str  # how the start was found: "error rate (RCA)" or "declaration"
 
     def minutes(self, end: datetime | None, start: datetime | None = None) -> int | None:
-        begin = start or self.started_at
-        return None if end is None else max(0, round((end - begin).total_seconds() / 60))
+        """Between the minutes shown (14:20 to 15:15 is 55), so the document's arithmetic adds up."""
+        begin = _minute(start or self.started_at)
+        return None if end is None else max(0, round((_minute(end) - begin).total_seconds() / 60))
 
     @property
     def time_to_detect(self) -> int | None:
@@ -43,6 +44,10 @@ class Detection(BaseModel):
     @property
     def time_to_resolve(self) -> int | None:
         return self.minutes(self.resolved_at)
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
 
 
 class SloImpact(BaseModel):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from agents.postmortem.document import ActionRow, Detection, Responder, TimelineEntry
-from agents.rca.changes import changes_in_text, is_reversal
+from agents.rca.changes import changes_in_text, is_reversal, named_time
 from agents.rca.report import RcaReport
 from app.action_items.models import ActionItem
 from app.config import TeamConfig
@@ -61,8 +61,10 @@ def timeline(record: Record) -> tuple[list[TimelineEntry], int]:
     for event in incident.timeline:
         if event.kind in KINDS:
             text = _event_text(event.kind, event.text, event.actor)
-            rows.setdefault((event.occurred_at, text), (KINDS.index(event.kind), TimelineEntry(at=event.occurred_at,
-                                                                                               text=text)))
+            # A note about earlier ("flag enabled at 14:15") goes where it happened, not where it was written.
+            at = named_time(event.text, 0, event.occurred_at) if event.kind in ("note", PINNED_KIND) \
+                else event.occurred_at
+            rows.setdefault((at, text), (KINDS.index(event.kind), TimelineEntry(at=at, text=text)))
     if record.rca is not None and record.rca.recovered_at is not None:
         at = record.rca.recovered_at
         rows.setdefault((at, "Error rate back to normal"), (2, TimelineEntry(at=at, text="Error rate back to normal")))
@@ -160,15 +162,30 @@ def _sentence(text: str) -> str:
     return (text[:1].upper() + text[1:])[:200]
 
 
-def rca_actions(rca: RcaReport | None, day: date) -> list[ActionRow]:
-    """The analysis' recommendations, as action items with a priority and due date by horizon."""
+def rca_actions(record: Record, day: date) -> list[ActionRow]:
+    """The analysis' recommendations, as action items with a priority and due date by horizon; the immediate
+    one is already done when the timeline shows the trigger undone."""
+    rca = record.rca
     if rca is None or rca.recommendations is None or rca.cause is None:
         return []
     rec = rca.recommendations
     horizons = [(rec.immediate, "P0", 1), (rec.short_term, "P1", 7), (rec.medium_term, "P2", 30),
                 (rec.long_term, "P3", 90)]
-    return [ActionRow(text=text, priority=priority, due_on=day + timedelta(days=days), source="root-cause analysis")
+    rows = [ActionRow(text=text, priority=priority, due_on=day + timedelta(days=days), source="root-cause analysis")
             for text, priority, days in horizons]
+    if trigger_undone(record):
+        rows[0].status = "done"
+    return rows
+
+
+def trigger_undone(record: Record) -> str | None:
+    """How the timeline shows the RCA's trigger undone (the flag turned off, the rollback), if it does."""
+    trigger = record.rca.trigger if record.rca else None
+    if trigger is None:
+        return None
+    return next((f"{c.description[:120]}" for e in record.incident.timeline
+                 for c in changes_in_text(e.text, e.occurred_at, "timeline")
+                 if is_reversal(c) and c.subject == trigger.subject), None)
 
 
 def existing_actions(actions: list[ActionItem]) -> list[ActionRow]:

@@ -19,6 +19,7 @@ from agents.postmortem.extract import (
     responders,
     spans_days,
     timeline,
+    trigger_undone,
 )
 from agents.rca.report import RcaReport
 from app.incidents.models import Incident, Role
@@ -128,7 +129,7 @@ def _actions(record: Record, found: Detection) -> list[ActionRow]:
     rows = existing_actions(record.actions)
     known = {r.text.lower() for r in rows}
     day = (found.resolved_at or record.now).date()
-    for row in [*record.follow_ups, *rca_actions(record.rca, day)]:
+    for row in [*record.follow_ups, *rca_actions(record, day)]:
         if row.text.lower() not in known:
             known.add(row.text.lower())
             rows.append(row)
@@ -186,12 +187,7 @@ def _got_lucky(incident: Incident, rca: RcaReport | None, found: Detection) -> l
 
 
 def _undone(record: Record) -> str | None:
-    rca = record.rca
-    if rca is None or rca.trigger is None:
-        return None
-    evidence = next((e.text for h in rca.hypotheses[:1] for e in h.evidence_for if e.text.startswith("Undoing it "
-                                                                                                    "helped")), None)
-    return evidence.removeprefix("Undoing it helped: ").split(";")[0] if evidence else None
+    return trigger_undone(record)
 
 
 def _lessons(rca: RcaReport | None, found: Detection, record: Record) -> list[str]:

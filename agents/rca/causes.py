@@ -58,7 +58,11 @@ def _rx(pattern: str) -> re.Pattern[str]:
 
 
 def _triggered(f: Facts, otherwise: str) -> str:
-    return f"{f.trigger} ({f.trigger_lag} before the first signal)" if f.trigger else otherwise
+    if not f.trigger:
+        return otherwise
+    # A change with no signal after it has no lag worth stating.
+    waited = f.trigger_lag and not f.trigger_lag.startswith("0 ")
+    return f"{f.trigger} ({f.trigger_lag} before the first signal)" if waited else f"{f.trigger}"
 
 
 def _detection_why(f: Facts, signal: str) -> tuple[str, str]:
@@ -313,7 +317,7 @@ def _memory(f: Facts) -> Narrative:
 
 def _generic(f: Facts) -> Narrative:
     return Narrative(
-        summary=f"{f.service} {f.symptom}" + (f" shortly after {f.trigger}." if f.trigger else "."),
+        summary=f"{f.service} began to {f.symptom}" + (f" shortly after {f.trigger}." if f.trigger else "."),
         whys=[
             (f"Why did {f.service} {f.symptom}?", f"{f.Mechanism}."),
             ("Why then?", _triggered(f, "No recorded change precedes it.")),
@@ -321,7 +325,8 @@ def _generic(f: Facts) -> Narrative:
             ("What would confirm it?", "Reverting the change and watching the error rate."),
             _detection_why(f, "this signal"),
         ],
-        root_cause=(f"{f.trigger} is the most likely trigger; the mechanism needs confirming." if f.trigger
+        root_cause=(f"{f.trigger[:1].upper()}{f.trigger[1:]} is the most likely trigger; the mechanism needs "
+                    "confirming." if f.trigger
                     else "Not established from telemetry; see the hypotheses."),
         factors=["The change was not rolled out progressively"],
         immediate=f"Revert {f.trigger_subject}" if f.trigger_subject else "Mitigate by rollback or failover",

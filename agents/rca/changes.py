@@ -58,13 +58,13 @@ def changes_in_text(text: str, recorded_at: datetime, source: str) -> list[Chang
             continue
         if any(c.subject == match["subject"] for c in found):
             continue
-        at = _named_time(text, match.start(), recorded_at)
+        at = named_time(text, match.start(), recorded_at)
         found.append(ChangeEvent(at=at, kind=kind, subject=match["subject"], description=text.strip()[:300],
                                  source=source, query=f"incident {source} at {recorded_at:%H:%M}"))
     return found
 
 
-def _named_time(text: str, position: int, recorded_at: datetime) -> datetime:
+def named_time(text: str, position: int, recorded_at: datetime) -> datetime:
     """The first "at HH:MM" after the change is mentioned (or before it, if none follows)."""
     times = list(_AT_TIME.finditer(text))
     match = next((t for t in times if t.start() >= position), times[-1] if times else None)

@@ -284,7 +284,7 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
                           mechanism=f"new errors followed {change.description[:120]}")
     source = "kubernetes" if change.source == "kubernetes" else "timeline"
     candidate.sources.add(source)
-    candidate.support.append(Evidence(text=f"{change.description[:200]} at {clock(change.at)}", query=change.query,
+    candidate.support.append(Evidence(text=said_at(change), query=change.query,
                                       source=change.source))
     window_end = change.at + EFFECT_LAG
     effects = [b for b in seen.bursts if change.at <= b.onset <= window_end and b.new
@@ -308,6 +308,12 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
             query=seen.finding("error_ratio")[0].query if seen.finding("error_ratio") else change.query,
             source="prometheus"))
     return candidate
+
+
+def said_at(change: ChangeEvent) -> str:
+    """The change as recorded, with its time unless the text already gives it."""
+    text = change.description[:200]
+    return text if clock(change.at) in text else f"{text} at {clock(change.at)}"
 
 
 def _minutes(delta: timedelta) -> str:
@@ -348,7 +354,7 @@ def attach_trigger(candidate: Candidate, seen: Observations) -> None:
         candidate.trigger = max(eligible, key=lambda c: (TRIGGER_KINDS.index(c.kind), c.at))
         lag = _minutes(candidate.onset - candidate.trigger.at)
         candidate.support.append(Evidence(
-            text=f"{candidate.trigger.description[:200]} at {clock(candidate.trigger.at)}, {lag} before "
+            text=f"{said_at(candidate.trigger)}, {lag} before "
                  f"{candidate.cause.title.lower()} began",
             query=candidate.trigger.query, source=candidate.trigger.source))
 

@@ -8,7 +8,8 @@ from agents.postmortem import render
 from agents.postmortem.document import Postmortem
 from agents.postmortem.extract import dedup_key
 from app.action_items import service as action_items
-from app.action_items.models import Priority
+from app.action_items.models import ActionStatus, Priority
+from app.db.base import utcnow
 from app.incidents import service as incidents
 from app.postmortems import service
 from app.postmortems.models import Origin, PostmortemVersion
@@ -28,6 +29,8 @@ async def keep_generated(sessions: async_sessionmaker[AsyncSession], incident_id
                                           created_by=author, dedup_key=dedup_key(incident.id, row.text))
             if item is not None:
                 row.number = await action_items.number_of(session, item)
+                if row.status == ActionStatus.DONE:  # e.g. "undo the trigger", done during the incident
+                    await action_items.mark_done(session, item, author, utcnow())
         row = await service.add(session, incident, origin=Origin.GENERATED, markdown=render.markdown(pm),
                                 mode=pm.mode, author=author, data=pm.model_dump(mode="json"))
         pm = pm.model_copy(update={"status": row.status})

@@ -27,6 +27,8 @@ USAGE = """*Incident commands* (in a war room the incident is the channel's; els
 • `/incident note <text>`, `/incident timeline`: add to and show the timeline
 • `/incident action <text> [@owner] [P0-P3] [due YYYY-MM-DD|tomorrow|+3d]`: add a follow-up action item
 • `/incident actions`: list them · `/incident action done <n>`, `/incident action reopen <n>`: tick one off or reopen it
+• `/incident postmortem [regenerate --force]`: write the postmortem and post it here
+• `/incident postmortem status draft|in-review|final`: move its review along
 • `/incident list`: open incidents · `/incident help`: this message
 React with :pushpin: to a war-room message (or pin it) to put it on the timeline."""
 
@@ -56,7 +58,7 @@ class ListOpen:
 class OnIncident:
     """A subcommand about one incident: the channel's, or the one named by `ref`."""
 
-    name: str  # status, update, severity, resolve, reopen, close, assign, roles, note, timeline, action, actions
+    name: str  # one of ON_INCIDENT
     ref: str | None
     text: str = ""
     status: str | None = None  # update --status; action done|reopen: the item's new status, done or open
@@ -72,7 +74,7 @@ class Invalid:
 
 Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
 ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
-               "timeline", "action", "actions")
+               "timeline", "action", "actions", "postmortem")
 SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
 
 
