@@ -23,6 +23,8 @@ lint: $(BIN)/incidentbot
 
 bench: $(BIN)/incidentbot
 	$(BIN)/python bench/ack_latency.py
+	$(BIN)/python bench/rca_accuracy.py
+	$(BIN)/python bench/postmortem_scale.py
 
 migration: $(BIN)/incidentbot
 	rm -f /tmp/incidentbot-migration.db

@@ -21,12 +21,13 @@ from app.config import TeamConfig
 from app.incidents.capture import PINNED_KIND
 from app.incidents.models import Incident, Status, TranscriptMessage
 from app.incidents.render import plain
-from app.integrations.telemetry import ChangeKind
+from app.integrations.telemetry import ChangeEvent, ChangeKind
 
 MAX_TIMELINE_ROWS = 40
 # Timeline kinds a reader of the postmortem needs, most telling first (a long timeline keeps these).
 KINDS = ["declared", "resolved", "severity_changed", "status_changed", "reopened", "closed", PINNED_KIND,
-         "status_update", "note", "role_assigned", "agent_result", "action_item"]
+         "status_update", "note", "role_assigned", "agent_result"]
+AFTER_RESOLVED = timedelta(hours=1)  # later entries are bookkeeping (the postmortem's own), not the incident
 FOLLOW_UP_WORDS = ("should", "need to", "todo", "to-do", "follow-up", "follow up", "followup", "action item",
                    "next time", "make sure")
 FOLLOW_UP = re.compile(r"\b(?:we|you|someone|i) (?:should|need to|must)\b|\b(?:todo|to-do|follow[- ]?up|action item)"
@@ -47,6 +48,14 @@ class Record:
     config: TeamConfig
     now: datetime
     follow_ups: list[ActionRow] = field(default_factory=list)
+    _changes: list[tuple[datetime, ChangeEvent]] | None = None
+
+    def changes(self) -> list[tuple[datetime, ChangeEvent]]:
+        """Every change the timeline's text reports, with the time it was recorded; parsed once per record."""
+        if self._changes is None:
+            self._changes = [(e.occurred_at, c) for e in self.incident.timeline
+                             for c in changes_in_text(e.text, e.occurred_at, "timeline")]
+        return self._changes
 
 
 def timeline(record: Record) -> tuple[list[TimelineEntry], int]:
@@ -57,20 +66,30 @@ def timeline(record: Record) -> tuple[list[TimelineEntry], int]:
     if record.rca is not None:
         for row in record.rca.timeline:
             if row.at < incident.declared_at:
-                rows[(row.at, row.text)] = (len(KINDS), TimelineEntry(at=row.at, text=row.text))
+                rows[_row_key(row.at, row.text)] = (len(KINDS), TimelineEntry(at=row.at, text=row.text))
+    until = incident.resolved_at + AFTER_RESOLVED if incident.resolved_at else None
     for event in incident.timeline:
-        if event.kind in KINDS:
+        if event.kind in KINDS and (until is None or event.occurred_at <= until):
             text = _event_text(event.kind, event.text, event.actor)
             # A note about earlier ("flag enabled at 14:15") goes where it happened, not where it was written.
             at = named_time(event.text, 0, event.occurred_at) if event.kind in ("note", PINNED_KIND) \
                 else event.occurred_at
-            rows.setdefault((at, text), (KINDS.index(event.kind), TimelineEntry(at=at, text=text)))
+            rows.setdefault(_row_key(at, text), (KINDS.index(event.kind), TimelineEntry(at=at, text=text)))
     if record.rca is not None and record.rca.recovered_at is not None:
         at = record.rca.recovered_at
-        rows.setdefault((at, "Error rate back to normal"), (2, TimelineEntry(at=at, text="Error rate back to normal")))
+        rows.setdefault(_row_key(at, "Error rate back to normal"),
+                        (2, TimelineEntry(at=at, text="Error rate back to normal")))
     ranked = sorted(rows.values(), key=lambda r: (r[0], r[1].at))
     kept = sorted((entry for _, entry in ranked[:MAX_TIMELINE_ROWS]), key=lambda e: e.at)
     return kept, max(0, len(ranked) - MAX_TIMELINE_ROWS)
+
+
+_TRAILING_TIME = re.compile(r"\s+at\s+\d{1,2}:\d{2}\s*$")
+
+
+def _row_key(at: datetime, text: str) -> tuple[datetime, str]:
+    """One row per event: the RCA's "flag enabled" and the note "flag enabled at 14:15" are the same one."""
+    return at.replace(second=0, microsecond=0), _TRAILING_TIME.sub("", plain(text)).strip(" .").lower()
 
 
 def _event_text(kind: str, text: str, actor: str | None) -> str:
@@ -91,8 +110,7 @@ def detection(record: Record) -> Detection:
     incident, rca = record.incident, record.rca
     started = rca.symptom_onset if rca and rca.symptom_onset and rca.symptom_onset <= incident.declared_at else None
     start = started or incident.declared_at
-    alerts = [c.at for e in incident.timeline for c in changes_in_text(e.text, e.occurred_at, "timeline")
-              if c.kind == ChangeKind.ALERT and c.at >= start - timedelta(minutes=5)]
+    alerts = [c.at for _, c in record.changes() if c.kind == ChangeKind.ALERT and c.at >= start - timedelta(minutes=5)]
     if rca is not None:
         alerts += [row.at for row in rca.timeline if "alert" in row.text.lower() and row.at >= start]
     detected = min([incident.declared_at, *alerts])
@@ -110,12 +128,13 @@ def _acknowledged(incident: Incident) -> datetime | None:
 
 def _mitigated(record: Record, start: datetime) -> datetime | None:
     incident = record.incident
+    undone = {at for at, c in record.changes() if is_reversal(c)}
     for event in incident.timeline:
         if event.occurred_at < start:
             continue
         monitoring = event.kind == "status_changed" and Status.MONITORING in event.text
-        undone = any(is_reversal(c) for c in changes_in_text(event.text, event.occurred_at, "timeline"))
-        if monitoring or undone or (event.kind in ("note", "status_update") and MITIGATION.search(event.text)):
+        if monitoring or event.occurred_at in undone or (event.kind in ("note", "status_update")
+                                                         and MITIGATION.search(event.text)):
             return event.occurred_at
     if record.rca is not None and record.rca.recovered_at is not None:
         return record.rca.recovered_at
@@ -183,8 +202,7 @@ def trigger_undone(record: Record) -> str | None:
     trigger = record.rca.trigger if record.rca else None
     if trigger is None:
         return None
-    return next((f"{c.description[:120]}" for e in record.incident.timeline
-                 for c in changes_in_text(e.text, e.occurred_at, "timeline")
+    return next((c.description[:120] for _, c in record.changes()
                  if is_reversal(c) and c.subject == trigger.subject), None)
 
 

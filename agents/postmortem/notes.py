@@ -11,7 +11,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 from agents.postmortem.document import Detection, Postmortem, TimelineEntry
-from agents.postmortem.extract import follow_ups
+from agents.postmortem.extract import MITIGATION, follow_ups, spans_days
 from agents.rca.changes import changes_in_text, is_reversal
 
 NOTES_PREFIX = re.compile(r"^.*?\bnotes?\s*:\s*", re.IGNORECASE | re.DOTALL)
@@ -19,7 +19,8 @@ LINE_TIME = re.compile(r"^\s*[-*•]?\s*(?:(?P<date>\d{4}-\d\d-\d\d)[T ])?(?P<h>
                        r"(?::\d\d)?\s*(?:UTC|Z)?\s*[-:–—|]?\s*(?P<text>.+)$", re.IGNORECASE)
 DATE = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
 SEVERITY = re.compile(r"\bSEV-?([1-5])\b", re.IGNORECASE)
-RESOLVED = re.compile(r"\b(?:resolved|recovered|full(?:y)? restored|all clear|back to normal)\b", re.IGNORECASE)
+RESOLVED = re.compile(r"\b(?:resolved|recover(?:ed|y)|full(?:y)? restored|all clear|back to normal)\b",
+                      re.IGNORECASE)
 DETECTED = re.compile(r"\b(?:alert|paged|page|fired|declared|reported)\b", re.IGNORECASE)
 
 
@@ -47,7 +48,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
     return Postmortem(
         title=title, day=day, authors=["incidentbot (from notes)"],
         severity=f"SEV{severity.group(1)}" if severity else None,
-        what_happened=_what_happened(title, day, entries), timeline=entries,
+        what_happened=_what_happened(title, day, entries), timeline=entries, spans_days=spans_days(entries),
         root_cause="Not established from the notes alone: run the root-cause analysis on the incident, or add "
                    "the cause to the notes.",
         detection=_detection(entries), action_items=follow_ups(lines),
@@ -102,8 +103,8 @@ def _detection(entries: list[TimelineEntry]) -> Detection | None:
         return None
     start = entries[0].at
     detected = next((e.at for e in entries if DETECTED.search(e.text)), start)
-    mitigated = next((e.at for e in entries if any(is_reversal(c) for c in changes_in_text(e.text, e.at, "notes"))),
-                     None)
+    mitigated = next((e.at for e in entries if MITIGATION.search(e.text)
+                      or any(is_reversal(c) for c in changes_in_text(e.text, e.at, "notes"))), None)
     resolved = next((e.at for e in reversed(entries) if RESOLVED.search(e.text)), None)
     return Detection(started_at=start, detected_at=detected, mitigated_at=mitigated, resolved_at=resolved,
-                     started_from="the notes' first entry")
+                     started_from="notes' first entry")

@@ -49,8 +49,16 @@ def is_reversal(change: ChangeEvent) -> bool:
     return bool(_REVERSAL.search(change.description))
 
 
+# Every pattern needs one of these words: most chat lines have none and skip the regexes entirely.
+_STEMS = ("flag", "deploy", "roll", "releas", "ship", "upgrad", "config", "setting", "parameter", "scale", "revert",
+          "fire", "firing", "trigger")
+
+
 def changes_in_text(text: str, recorded_at: datetime, source: str) -> list[ChangeEvent]:
     """The changes one line of text reports, each at the time it names ("at 14:15") or when it was recorded."""
+    lowered = text.lower()
+    if not any(stem in lowered for stem in _STEMS):
+        return []
     found: list[ChangeEvent] = []
     for kind, pattern in PATTERNS:
         match = pattern.search(text)
