@@ -23,6 +23,14 @@ _TIME = {"type": "string", "description": "RFC 3339 UTC time, e.g. 2024-12-20T14
 _NAMESPACE = {"type": "string", "description": "Kubernetes namespace"}
 
 
+def _capped(value: object, default: int = 50) -> int:
+    """The model's limits are requests, not orders: never more than MAX_ITEMS."""
+    try:
+        return max(1, min(int(value), MAX_ITEMS)) if value is not None else default  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return default
+
+
 def _time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
@@ -67,15 +75,15 @@ def read_tools(toolbox: Toolbox, records: list[Json]) -> list[Tool]:
                            {"logql": {"type": "string"}, "start": _TIME, "end": _TIME,
                             "limit": {"type": "integer", "maximum": MAX_ITEMS}}, ["logql", "start", "end"],
                            lambda a: _logs(loki.query_range(a["logql"], _time(a["start"]), _time(a["end"]),
-                                                            limit=a.get("limit", 50), max_lines=MAX_ITEMS),
-                                           a.get("limit", 50))))
+                                                            limit=_capped(a.get("limit")), max_lines=MAX_ITEMS),
+                                           _capped(a.get("limit")))))
     if toolbox.datadog is not None:
         datadog = toolbox.datadog
         tools.append(_tool("datadog_log_query", "Search Datadog logs (Datadog query syntax) over a time range.",
                            {"query": {"type": "string"}, "start": _TIME, "end": _TIME,
                             "limit": {"type": "integer", "maximum": MAX_ITEMS}}, ["query", "start", "end"],
                            lambda a: _logs(datadog.search(a["query"], _time(a["start"]), _time(a["end"]),
-                                                          max_lines=MAX_ITEMS), a.get("limit", 50))))
+                                                          max_lines=MAX_ITEMS), _capped(a.get("limit")))))
     if toolbox.kubernetes is not None:
         tools.extend(_kubernetes_tools(toolbox))
     return tools
@@ -96,8 +104,8 @@ def _kubernetes_tools(toolbox: Toolbox) -> list[Tool]:
         _tool("kubectl_logs", "The last lines of a pod's log (read-only).",
               {"namespace": _NAMESPACE, "pod": {"type": "string"},
                "tail_lines": {"type": "integer", "maximum": MAX_ITEMS}}, ["namespace", "pod"],
-              lambda a: _logs(k8s.pod_logs(a["namespace"], a["pod"], tail_lines=a.get("tail_lines", 50)),
-                              a.get("tail_lines", 50))),
+              lambda a: _logs(k8s.pod_logs(a["namespace"], a["pod"], tail_lines=_capped(a.get("tail_lines"))),
+                              _capped(a.get("tail_lines")))),
     ]
 
 

@@ -43,8 +43,8 @@ def _commander(intent: str) -> Agent:
 AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
     "rca-agent": investigate,
-    # Until these exist the commander answers their requests with the incident's status and says so.
     "postmortem-writer": write_postmortem,
+    # Until these exist the commander answers their requests with the incident's status and says so.
     "runbook-executor": _commander("runbook"),
     "escalation-manager": _commander("escalate"),
 }
@@ -57,6 +57,10 @@ class AgentError(Exception):
     """A request that cannot be run as asked; the message says why and what to do."""
 
 
+class IncidentNotFound(AgentError):
+    """The request names an incident the store does not have."""
+
+
 async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
                channel_id: str | None = None) -> AgentRequest:
     """The request with its incident: the one named, else the war room's, else none."""
@@ -64,7 +68,7 @@ async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
         if incident_id is not None:
             incident = await service.get_incident(session, incident_id)
             if incident is None:
-                raise AgentError(f"no incident {incident_id.upper()}; `incidentbot list` shows them")
+                raise IncidentNotFound(f"no incident {incident_id.upper()}; `incidentbot list` shows them")
         elif channel_id is not None:
             incident = await service.incident_for_channel(session, channel_id)
         else:

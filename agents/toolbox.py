@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from pydantic import BaseModel
 
 from app.config import Service
@@ -38,11 +39,20 @@ class Toolbox:
         self.datadog = (DatadogLogsClient(settings.datadog_api_url, settings.datadog_api_key.get_secret_value(),
                                           settings.datadog_app_key.get_secret_value())
                         if settings.datadog_api_key and settings.datadog_app_key else None)
-        kubeconfig = settings.kubeconfig
-        self.kubernetes = KubernetesClient(kubeconfig) if kubeconfig and Path(kubeconfig).exists() else None
+        self.failures: dict[str, str] = {}
+        self.kubernetes = self._kubernetes(settings.kubeconfig)
         self._prometheus = PrometheusClient(settings.prometheus_url) if settings.prometheus_url else None
         self._prometheus_resolved = self._prometheus is not None or self.grafana is None
-        self.failures: dict[str, str] = {}
+
+    def _kubernetes(self, kubeconfig: Path | None) -> KubernetesClient | None:
+        """A kubeconfig that exists but can't be used makes Kubernetes unavailable, not the analysis fail."""
+        if kubeconfig is None or not Path(kubeconfig).exists():
+            return None
+        try:
+            return KubernetesClient(kubeconfig)
+        except ToolFailed as failed:
+            self.failures["kubernetes"] = str(failed)
+            return None
 
     async def prometheus(self) -> PrometheusClient | None:
         """Prometheus directly, else through Grafana's datasource proxy (GRAFANA_URL and GRAFANA_TOKEN)."""
@@ -72,26 +82,31 @@ class Toolbox:
     def statuses(self) -> list[ToolStatus]:
         s = self.settings
         via_grafana = s.prometheus_url is None and self.grafana is not None
-        rows = [
+        rows = [  # URLs without any user:password they may carry
             ("prometheus", self._prometheus is not None or via_grafana,
-             s.prometheus_url or ("through Grafana's datasource proxy" if via_grafana else "set PROMETHEUS_URL")),
+             _public(s.prometheus_url) or ("through Grafana's datasource proxy" if via_grafana
+                                           else "set PROMETHEUS_URL")),
             ("grafana", self.grafana is not None,
-             s.grafana_url if self.grafana else "set GRAFANA_URL and GRAFANA_TOKEN"),
-            ("loki", self.loki is not None, s.loki_url or "set LOKI_URL"),
+             _public(s.grafana_url) if self.grafana else "set GRAFANA_URL and GRAFANA_TOKEN"),
+            ("loki", self.loki is not None, _public(s.loki_url) or "set LOKI_URL"),
             ("datadog", self.datadog is not None,
-             s.datadog_api_url if self.datadog else "set DATADOG_API_KEY and DATADOG_APP_KEY"),
+             _public(s.datadog_api_url) if self.datadog else "set DATADOG_API_KEY and DATADOG_APP_KEY"),
             ("kubernetes", self.kubernetes is not None,
              str(s.kubeconfig) if self.kubernetes else (f"{s.kubeconfig} not found" if s.kubeconfig
                                                         else "set KUBECONFIG")),
         ]
         return [ToolStatus(name=name, available=ok and name not in self.failures,
-                           detail=self.failures.get(name, detail)) for name, ok, detail in rows]
+                           detail=self.failures.get(name, detail or "")) for name, ok, detail in rows]
 
     def failed(self, tool: str, error: Exception) -> None:
         """Remember a configured tool's failure, to say so in the result (first failure wins)."""
         self.failures.setdefault(tool, str(error))
 
     async def aclose(self) -> None:
-        for client in (self._prometheus, self.grafana, self.loki, self.datadog):
+        for client in (self._prometheus, self.grafana, self.loki, self.datadog, self.kubernetes):
             if client is not None:
                 await client.aclose()
+
+
+def _public(url: str | None) -> str | None:
+    return str(httpx.URL(url).copy_with(userinfo=b"")) if url else None

@@ -254,9 +254,9 @@ def test_other_questions_get_what_can_be_answered() -> None:
 
 
 def test_other_intents_say_which_agent_will_handle_them_and_give_status() -> None:
-    answer = ask("write the postmortem", incident(), intent="postmortem")
-    assert answer.intent == "postmortem" and answer.agent == "incident-commander"
-    assert "postmortem-writer" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
+    answer = ask("run the runbook", incident(), intent="runbook")
+    assert answer.intent == "runbook" and answer.agent == "incident-commander"
+    assert "runbook-executor" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
 
 
 # --- handoff ---------------------------------------------------------------------------------------

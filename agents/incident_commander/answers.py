@@ -25,13 +25,11 @@ from app.incidents.models import Incident
 from app.incidents.render import datetime_utc, person
 from app.slack.blocks import channel_link, context, escape, mention, section
 
-MODE = "deterministic"
 INCIDENT_ID = re.compile(r"\bINC-\d{4}-\d{4}-\d{3}\b", re.IGNORECASE)
 
 
 # The agents that will take over these intents; until they exist the commander answers with status.
 DEFERRED_AGENTS = {
-    "postmortem": ("postmortem-writer", "postmortems"),
     "runbook": ("runbook-executor", "running runbooks"),
     "escalate": ("escalation-manager", "escalations and paging"),
 }

@@ -20,10 +20,11 @@ from app.action_items.models import ActionItem
 from app.config import TeamConfig
 from app.incidents.capture import PINNED_KIND
 from app.incidents.models import Incident, Status, TranscriptMessage
-from app.incidents.render import plain
+from app.incidents.render import SLACK_USER_ID, plain
 from app.integrations.telemetry import ChangeEvent, ChangeKind
 
 MAX_TIMELINE_ROWS = 40
+MAX_ACTION_TEXT = 500  # what an action item holds
 # Timeline kinds a reader of the postmortem needs, most telling first (a long timeline keeps these).
 KINDS = ["declared", "resolved", "severity_changed", "status_changed", "reopened", "closed", PINNED_KIND,
          "status_update", "note", "role_assigned", "agent_result"]
@@ -121,7 +122,7 @@ def detection(record: Record) -> Detection:
 
 def _acknowledged(incident: Incident) -> datetime | None:
     """A person declaring is a person acknowledging; otherwise the first person to act on the timeline."""
-    if MENTION.fullmatch(f"<@{incident.declared_by}>") or incident.declared_by.startswith("cli:"):
+    if SLACK_USER_ID.match(incident.declared_by) or incident.declared_by.startswith("cli:"):
         return incident.declared_at
     return next((e.occurred_at for e in incident.timeline if e.actor and e.kind != "declared"), None)
 
@@ -190,8 +191,8 @@ def rca_actions(record: Record, day: date) -> list[ActionRow]:
     rec = rca.recommendations
     horizons = [(rec.immediate, "P0", 1), (rec.short_term, "P1", 7), (rec.medium_term, "P2", 30),
                 (rec.long_term, "P3", 90)]
-    rows = [ActionRow(text=text, priority=priority, due_on=day + timedelta(days=days), source="root-cause analysis")
-            for text, priority, days in horizons]
+    rows = [ActionRow(text=text[:MAX_ACTION_TEXT], priority=priority, due_on=day + timedelta(days=days),
+                      source="root-cause analysis") for text, priority, days in horizons]
     if trigger_undone(record):
         rows[0].status = "done"
     return rows

@@ -82,13 +82,13 @@ def _what_happened(incident: Incident, rca: RcaReport | None, found: Detection) 
     span = (f"for {found.time_to_resolve} minutes ({_clock(found.started_at)} - {_clock(found.resolved_at)} UTC)"
             if found.resolved_at else f"from {_clock(found.started_at)} UTC, and is not yet resolved")
     lead = f"On {day}, {service} was affected by an incident ({incident.title}) {span}."
-    impact = f" Customer impact: {incident.user_impact}." if incident.user_impact else ""
+    impact = f" Customer impact: {incident.user_impact.rstrip('.')}." if incident.user_impact else ""
     cause = f" {rca.executive_summary}" if rca and rca.cause else ""
     mitigation = ""
     if found.mitigated_at and found.resolved_at and found.mitigated_at < found.resolved_at:
         mitigation = f" It was mitigated at {_clock(found.mitigated_at)} and resolved at {_clock(found.resolved_at)}."
-    summary = f" Resolution: {incident.summary}." if incident.summary else ""
-    return (lead + impact + cause + mitigation + summary).replace("..", ".")
+    summary = f" Resolution: {incident.summary.rstrip('.')}." if incident.summary else ""
+    return lead + impact + cause + mitigation + summary
 
 
 def _no_root_cause(incident: Incident, rca: RcaReport | None) -> str:
@@ -148,8 +148,9 @@ def _went_well(record: Record, found: Detection) -> list[str]:
     rca = record.rca
     if rca is not None and rca.cause and rca.confidence in ("high", "medium"):
         well.append(f"The root cause was identified with {rca.confidence} confidence from telemetry")
-    if _undone(record):
-        well.append(f"The triggering change could be undone quickly ({_undone(record)})")
+    undone = trigger_undone(record)
+    if undone:
+        well.append(f"The triggering change could be undone quickly ({undone})")
     roles = {r.role for r in record.incident.roles if r.ended_at is None}
     if {Role.INCIDENT_COMMANDER, Role.COMMUNICATIONS} <= roles:
         well.append("Incident Commander and Communications roles were both filled")
@@ -186,17 +187,13 @@ def _got_lucky(incident: Incident, rca: RcaReport | None, found: Detection) -> l
     return lucky
 
 
-def _undone(record: Record) -> str | None:
-    return trigger_undone(record)
-
-
 def _lessons(rca: RcaReport | None, found: Detection, record: Record) -> list[str]:
     lessons = []
     if rca is not None and rca.cause in LESSONS:
         lessons.append(LESSONS[rca.cause])
     if found.time_to_detect is not None and found.time_to_detect > 10:
         lessons.append("Alerts should fire on the first customer-facing symptom, not after it has grown")
-    if _undone(record):
+    if trigger_undone(record):
         lessons.append(UNDO_LESSON)
     return lessons or ["To be written in review: what this incident teaches that the action items do not cover"]
 

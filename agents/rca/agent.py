@@ -97,7 +97,10 @@ def named_time(text: str, now: datetime) -> datetime:
     """The time a request names ("at 14:30" is the latest 14:30 UTC not in the future), else now."""
     iso = _ISO_TIME.search(text)
     if iso:
-        return datetime.fromisoformat(f"{iso['d']}T{iso['t']}:00+00:00")
+        try:
+            return datetime.fromisoformat(f"{iso['d']}T{iso['t']}:00+00:00")
+        except ValueError:
+            pass  # 2024-02-30: not a date; read the rest as if it were not there
     match = _TIME.search(text)
     if match is None:
         return now

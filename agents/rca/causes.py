@@ -28,7 +28,7 @@ class Facts:
     mitigation: str | None = None  # "the flag was disabled at 14:45"
 
     @property
-    def Mechanism(self) -> str:
+    def mechanism_sentence(self) -> str:
         return self.mechanism[:1].upper() + self.mechanism[1:]
 
 
@@ -110,8 +110,8 @@ def _bad_deploy(f: Facts) -> Narrative:
         whys=[
             (f"Why did {f.service} {f.symptom}?", "The new version fails on requests the previous one served: "
              + (f"\"{f.log_example}\"." if f.log_example else "new errors appeared right after the rollout.")),
-            ("Why did the new version fail?", f"{f.Mechanism}. The errors are new: they were not in the logs before "
-             "the rollout."),
+            ("Why did the new version fail?", f"{f.mechanism_sentence}. The errors are new: they were not in the "
+             "logs before the rollout."),
             ("Why did the change reach production?", "The failing path was not covered by the tests and checks run "
              "before release (confirm which in the change's review)."),
             ("Why did it affect all traffic?", "The rollout replaced every replica with no canary step or automated "
@@ -160,7 +160,7 @@ def _certificate(f: Facts) -> Narrative:
         whys=[
             (f"Why did {f.service} {f.symptom}?", "TLS handshakes failed: "
              + (f"\"{f.log_example}\"." if f.log_example else "the certificate was no longer valid.")),
-            ("Why did handshakes fail?", f"{f.Mechanism}."),
+            ("Why did handshakes fail?", f"{f.mechanism_sentence}."),
             ("Why was the certificate not renewed?", "Renewal did not happen or did not reach this endpoint (check "
              "the issuer's renewal job and where the certificate is mounted)."),
             ("Why did nobody know it was expiring?", "No alert on certificate expiry ahead of time."),
@@ -182,7 +182,7 @@ def _node_pressure(f: Facts) -> Narrative:
                 f"or starved its pods.",
         whys=[
             (f"Why did {f.service} {f.symptom}?", f"Its pods on {f.component} were evicted or starved."),
-            ("Why were they evicted?", f"{f.Mechanism}; the kubelet evicts pods to relieve pressure."),
+            ("Why were they evicted?", f"{f.mechanism_sentence}; the kubelet evicts pods to relieve pressure."),
             ("Why did the node come under pressure?", "Pods on it use more than they request, so the scheduler "
              "packed more onto it than it can hold (check requests and limits of the node's pods)."),
             ("Why did losing one node hurt the service?", "Too many of its replicas ran on that node: no spread "
@@ -205,7 +205,7 @@ def _noisy_neighbour(f: Facts) -> Narrative:
                 f"the node it shares with {f.service}.",
         whys=[
             (f"Why did {f.service} {f.symptom}?", "Its pods were starved of CPU and throttled."),
-            ("Why were they starved?", f"{f.Mechanism}; nothing of {f.service} changed."),
+            ("Why were they starved?", f"{f.mechanism_sentence}; nothing of {f.service} changed."),
             (f"Why could {f.component} take that CPU?", "It runs without a CPU limit (or with a limit far above its "
              "request) on the same node."),
             ("Why were they on the same node?", f"No anti-affinity or node pool keeps batch work away from "
@@ -228,7 +228,8 @@ def _dependency(f: Facts) -> Narrative:
         whys=[
             (f"Why did {f.service} {f.symptom}?", f"Calls to {f.component} failed: "
              + (f"\"{f.log_example}\"." if f.log_example else "its answers were errors and timeouts.")),
-            (f"Why did calls to {f.component} fail?", f"{f.Mechanism}; nothing of {f.service} changed before it."),
+            (f"Why did calls to {f.component} fail?",
+             f"{f.mechanism_sentence}; nothing of {f.service} changed before it."),
             (f"Why did {f.component}'s failure become ours?", "The call is on the critical path without a fallback, "
              "and failing calls were retried or waited on instead of failing fast."),
             ("Why was there no degradation mode?", "No circuit breaker or cached answer for this dependency."),
@@ -253,7 +254,7 @@ def _dns(f: Facts) -> Narrative:
         whys=[
             (f"Why did {f.service} {f.symptom}?", "It could not resolve the names of what it calls: "
              + (f"\"{f.log_example}\"." if f.log_example else "lookups failed.")),
-            ("Why did lookups fail?", f"{f.Mechanism}."),
+            ("Why did lookups fail?", f"{f.mechanism_sentence}."),
             ("Why did DNS start failing?", _triggered(f, "No recorded change explains it: check CoreDNS's pods, "
                                                         "its config and upstream resolvers.")),
             ("Why did a DNS failure take the service down?", "Connections are opened per request, so every request "
@@ -277,7 +278,7 @@ def _disk_full(f: Facts) -> Narrative:
         whys=[
             (f"Why did {f.service} {f.symptom}?", "Writes failed: "
              + (f"\"{f.log_example}\"." if f.log_example else "the volume had no space left.")),
-            ("Why was there no space?", f"{f.Mechanism}."),
+            ("Why was there no space?", f"{f.mechanism_sentence}."),
             ("Why did usage grow until full?", "Data is written faster than it is removed (check retention, log "
              "rotation and compaction on this volume)."),
             ("Why was the volume not grown in time?", "No alert on usage growth, and the volume does not expand."),
@@ -300,7 +301,7 @@ def _memory(f: Facts) -> Narrative:
         whys=[
             (f"Why did {f.service} {f.symptom}?", "Its containers were killed for exceeding their memory limit and "
              "restarted."),
-            ("Why did they exceed the limit?", f"{f.Mechanism}."),
+            ("Why did they exceed the limit?", f"{f.mechanism_sentence}."),
             ("Why did memory grow?", _triggered(f, "Memory grows without a matching change in traffic: a leak.")),
             ("Why did restarts not contain it?", "Every replica leaks at the same rate, so they fail together."),
             _detection_why(f, "memory use against the limit"),
@@ -319,7 +320,7 @@ def _generic(f: Facts) -> Narrative:
     return Narrative(
         summary=f"{f.service} began to {f.symptom}" + (f" shortly after {f.trigger}." if f.trigger else "."),
         whys=[
-            (f"Why did {f.service} {f.symptom}?", f"{f.Mechanism}."),
+            (f"Why did {f.service} {f.symptom}?", f"{f.mechanism_sentence}."),
             ("Why then?", _triggered(f, "No recorded change precedes it.")),
             ("What is not known yet?", "The mechanism: telemetry shows the correlation, not the code path."),
             ("What would confirm it?", "Reverting the change and watching the error rate."),

@@ -27,8 +27,8 @@ TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, Chan
                  ChangeKind.FLAG]
 # Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
 SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full"}, timedelta(hours=3)
-EFFECT_LAG = timedelta(minutes=15)
-MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate  # a change's effects (new errors) must show within this
+EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
+MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
 # "undo": the symptoms fell after the trigger was undone.
 SOURCE_WEIGHT = {"prometheus": 1.0, "logs": 1.0, "effect": 1.0, "undo": 1.0, "kubernetes": 0.75, "timeline": 0.5}

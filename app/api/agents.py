@@ -46,8 +46,10 @@ async def run_agent(name: str, body: RunIn, runtime: RuntimeDep) -> AnswerOut:
     try:
         request = await agent_runtime.load(runtime, body.prompt, incident_id=body.incident)
         answer = await agent_runtime.run(runtime, name, request)
-    except agent_runtime.AgentError as error:
+    except agent_runtime.IncidentNotFound as error:
         raise HTTPException(404, str(error)) from error
+    except agent_runtime.AgentError as error:  # e.g. a postmortem regenerated over a person's edit
+        raise HTTPException(409, str(error)) from error
     return AnswerOut(agent=answer.agent, mode=answer.mode, note=answer.note, incident=answer.incident_id,
                      markdown=answer.text_markdown, result=answer.data)
 

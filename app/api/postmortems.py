@@ -35,19 +35,22 @@ class VersionOut(BaseModel):
         return cls.model_validate(row, from_attributes=True)
 
 
+Author = Field(None, max_length=60, description="who asks, recorded as api:<author>")
+
+
 class GenerateIn(BaseModel):
     force: bool = Field(False, description="add a generated version even after a person's edit (which is kept)")
-    author: str | None = None
+    author: str | None = Author
 
 
 class EditIn(BaseModel):
     markdown: str = Field(min_length=1)
-    author: str | None = None
+    author: str | None = Author
 
 
 class StatusIn(BaseModel):
     status: str = Field(description="draft, in-review or final")
-    author: str | None = None
+    author: str | None = Author
 
 
 async def _incident(runtime: Runtime, public_id: str) -> Incident:

@@ -1,9 +1,7 @@
 """Read-only Prometheus HTTP API client: instant and range queries, parsed into `Series`.
 
 It talks to Prometheus directly or through Grafana's datasource proxy (`through_grafana`), which forwards
-the same `/api/v1/...` paths to the datasource with Grafana's own authentication. The small HTTP helpers at
-the end (error bodies, unreachable servers, keeping credentials out of messages) serve this package's other
-HTTP clients too.
+the same `/api/v1/...` paths to the datasource with Grafana's own authentication.
 """
 
 from __future__ import annotations

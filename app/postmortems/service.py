@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.incidents import service as incidents
@@ -56,12 +56,11 @@ async def check_regenerate(session: AsyncSession, incident_id: int, force: bool)
 
 async def add(session: AsyncSession, incident: Incident, *, origin: Origin, markdown: str, mode: str,
               author: str | None, data: dict[str, Any] | None = None) -> PostmortemVersion:
-    """The next version. The number comes from the highest so far; the unique key stops two at once."""
-    highest = await session.scalar(select(func.max(PostmortemVersion.version))
-                                   .where(PostmortemVersion.incident_id == incident.id))
+    """The next version, numbered after the latest; the unique key stops two at once."""
     previous = await latest(session, incident.id)
     status = previous.status if previous is not None and origin == Origin.EDITED else ReviewStatus.DRAFT
-    row = PostmortemVersion(incident_id=incident.id, version=(highest or 0) + 1, status=status, origin=origin,
+    number = previous.version + 1 if previous is not None else 1
+    row = PostmortemVersion(incident_id=incident.id, version=number, status=status, origin=origin,
                             mode=mode, markdown=_with_status(markdown, status), data=data, author=author)
     session.add(row)
     await session.flush()

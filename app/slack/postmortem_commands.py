@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from agents import runtime as agent_runtime
 from agents.base import AgentAnswer
+from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.models import Incident
 from app.postmortems import service as postmortems
 from app.runtime import Runtime
@@ -20,7 +21,7 @@ from app.slack.changes import find_incident
 from app.slack.command_parser import OnIncident
 from app.slack.files import post_markdown
 from app.slack.incident_commands import NOT_A_WAR_ROOM
-from app.slack.replies import Reply
+from app.slack.replies import DATABASE_DOWN, Reply
 
 log = logging.getLogger(__name__)
 STATUS_USAGE = "Say which: `/incident postmortem status draft|in-review|final`."
@@ -66,23 +67,34 @@ async def _write(runtime: Runtime, reply: Reply, incident: Incident, user_id: st
         request = await agent_runtime.load(runtime, f"Generate postmortem for {incident.public_id}",
                                            incident_id=incident.public_id)
         answer = await agent_runtime.run(runtime, "postmortem-writer", request, force=force, author=user_id)
+        await _post(runtime, reply, incident, answer)
     except agent_runtime.AgentError as refused:
         await reply(f"Not written: {refused}.")
-        return
-    await _post(runtime, reply, incident, answer)
+    except DATABASE_UNAVAILABLE:
+        log.exception("writing the postmortem of %s failed: database unavailable", incident.public_id)
+        await reply(DATABASE_DOWN)
+    except Exception:
+        # In the background nobody else would tell the person who asked: say so, keep the trace in the log.
+        log.exception("writing the postmortem of %s failed", incident.public_id)
+        await reply(f":warning: The postmortem of {incident.public_id} could not be written; the error is in the "
+                    f"service's log. `incidentbot postmortem generate {incident.public_id}` tries again.")
 
 
 async def _post(runtime: Runtime, reply: Reply, incident: Incident, answer: AgentAnswer) -> None:
     """The file in the war room; if Slack refuses it, the writer is told where else to find the version kept."""
     assert runtime.slack is not None
-    channel = incident.channel_id
+    if incident.channel_id is None:
+        await _not_posted(reply, incident, answer, "the incident has no war room")
+        return
     try:
-        if channel is None:
-            raise SlackApiError("no war room", {"ok": False, "error": "no war room"})
-        await post_markdown(runtime.slack, channel, f"postmortem-{incident.public_id}.md",
+        await post_markdown(runtime.slack, incident.channel_id, f"postmortem-{incident.public_id}.md",
                             f"Postmortem: {incident.title}", answer.text_markdown, answer.fallback_text)
     except (SlackApiError, SlackRequestError) as failed:
         reason = failed.response.get("error") if isinstance(failed, SlackApiError) else str(failed)
         log.warning("posting the postmortem of %s failed: %s", incident.public_id, reason)
-        await reply(f"The postmortem is written and kept, but I couldn't post it here ({reason}). "
-                    f"`incidentbot postmortem export {incident.public_id}` prints it.", blocks=answer.blocks)
+        await _not_posted(reply, incident, answer, str(reason))
+
+
+async def _not_posted(reply: Reply, incident: Incident, answer: AgentAnswer, reason: str) -> None:
+    await reply(f"The postmortem is written and kept, but I couldn't post it in the war room ({reason}). "
+                f"`incidentbot postmortem export {incident.public_id}` prints it.", blocks=answer.blocks)
