@@ -184,14 +184,16 @@ async def test_two_running_loops_send_one_reminder(runtime: Runtime, database_ur
     other = make_runtime(database_url, slack)
     loops = [asyncio.create_task(runtime.remind_loop()), asyncio.create_task(other.remind_loop())]
     try:
-        set_due(db, incident.id, utcnow() - timedelta(seconds=1))
+        # The test's own (blocking) SQLite calls run off the event loop: on it, a wait for the lock would stall
+        # the very loops that hold it.
+        await asyncio.to_thread(set_due, db, incident.id, utcnow() - timedelta(seconds=1))
         for _ in range(200):
             if reminders_in(slack, incident.channel_id):
                 break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.5)  # ten more cycles of each loop
         assert len(reminders_in(slack, incident.channel_id)) == 1
-        assert len(reminder_events(db)) == 1
+        assert len(await asyncio.to_thread(reminder_events, db)) == 1
     finally:
         for loop in loops:
             loop.cancel()
