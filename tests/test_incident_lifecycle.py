@@ -59,8 +59,9 @@ def test_a_whole_incident_from_declare_to_close(sender: SlackSender, slack: Fake
     assert "Update posted" in in_room(sender, room, "update Rolled back deploy 2.3.1 --status identified")
     wait_for(lambda: topic(slack, room) == "SEV2 | IDENTIFIED | IC <@U0DECLARER>", what="topic")
     assert any("Rolled back deploy 2.3.1" in m["text"] for m in slack.messages(room))
-    [edited] = slack.messages(announcements)  # one summary message, edited in place
-    assert edited["ts"] == announcement["ts"] and "Rolled back deploy 2.3.1" in str(edited["blocks"])
+    [edited] = wait_for(lambda: [m for m in slack.messages(announcements)
+                                 if "Rolled back deploy 2.3.1" in str(m["blocks"])], what="announcement edited")
+    assert edited["ts"] == announcement["ts"] and len(slack.messages(announcements)) == 1  # edited in place
 
     assert "is now SEV1" in in_room(sender, room, "severity SEV1 revenue impact growing")
     wait_for(lambda: topic(slack, room).startswith("SEV1 | IDENTIFIED"), what="severity in topic")
