@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from app.integrations.http import client, json_object, redact, unreachable
+from app.integrations.http import ApiClient, client, json_object, redact, unreachable
 from app.integrations.telemetry import LogLine, ToolFailed
 
 NAME = "Datadog"
@@ -18,7 +18,7 @@ RATE_LIMIT_RETRIES = 3
 MAX_RATE_LIMIT_WAIT = 5.0  # seconds; an investigation should not stall on one tool
 
 
-class DatadogLogsClient:
+class DatadogLogsClient(ApiClient):
     """`api_url` is the site's API host (https://api.datadoghq.com, https://api.datadoghq.eu...)."""
 
     def __init__(self, api_url: str, api_key: str, app_key: str, timeout: float = 10.0) -> None:
@@ -28,14 +28,6 @@ class DatadogLogsClient:
         headers = {"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key}
         self._http = client(self.api_url, headers, timeout)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def search(self, query: str, start: datetime, end: datetime, *, max_lines: int = 100_000) -> list[LogLine]:
         """Every log `query` (Datadog log search syntax) matches between start and end, oldest first."""

@@ -6,12 +6,12 @@ A dashboard tells an investigation which queries a team already trusts for a ser
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
 
-from app.integrations.http import client, json_object, redact, unreachable
+from app.integrations.http import ApiClient, client, json_object, redact, unreachable
 from app.integrations.telemetry import ToolFailed
 
 NAME = "Grafana"
@@ -38,7 +38,7 @@ class Dashboard(BaseModel):
     panels: list[Panel] = Field(default_factory=list)
 
 
-class GrafanaClient:
+class GrafanaClient(ApiClient):
     """Bearer-token client (a service account token or API key)."""
 
     def __init__(self, base_url: str, token: str, timeout: float = 10.0) -> None:
@@ -47,14 +47,6 @@ class GrafanaClient:
         self._token = token
         self._http = client(self.base_url, {"Authorization": f"Bearer {token}"}, timeout)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def search_dashboards(self, query: str = "", tag: str | None = None) -> list[DashboardRef]:
         """Dashboards whose title contains `query` (and carrying `tag`), as Grafana's search ranks them."""

@@ -6,12 +6,27 @@ from __future__ import annotations
 import functools
 import re
 import ssl
-from typing import Any
+from typing import Any, Self
 
 import certifi
 import httpx
 
 from app.integrations.telemetry import ToolFailed
+
+
+class ApiClient:
+    """What every HTTP client here shares: an `httpx.AsyncClient` in `_http`, closed by `aclose` or `async with`."""
+
+    _http: httpx.AsyncClient
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
 
 
 def client(base_url: str, headers: dict[str, str] | None, timeout: float) -> httpx.AsyncClient:

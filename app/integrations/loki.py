@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from app.integrations.http import client, json_object, redact, secrets_in, unreachable
+from app.integrations.http import ApiClient, client, json_object, redact, secrets_in, unreachable
 from app.integrations.logs import line_level
 from app.integrations.telemetry import LogLine, ToolFailed
 
@@ -22,7 +22,7 @@ class _Entry:
     line: str
 
 
-class LokiClient:
+class LokiClient(ApiClient):
     """`headers` carries whatever the deployment needs: `X-Scope-OrgID` for a tenant, `Authorization`..."""
 
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0) -> None:
@@ -31,14 +31,6 @@ class LokiClient:
         self._secrets = secrets_in(headers or {})
         self._http = client(self.base_url, headers, timeout)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def query_range(
         self, logql: str, start: datetime, end: datetime, *, limit: int = 5000, max_lines: int = 100_000

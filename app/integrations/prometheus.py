@@ -7,17 +7,17 @@ the same `/api/v1/...` paths to the datasource with Grafana's own authentication
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from app.integrations.http import client, json_object, redact, secrets_in, unreachable
+from app.integrations.http import ApiClient, client, json_object, redact, secrets_in, unreachable
 from app.integrations.telemetry import Sample, Series, ToolFailed
 
 NAME = "Prometheus"
 
 
-class PrometheusClient:
+class PrometheusClient(ApiClient):
     """Runs PromQL. Every returned `Series` carries the PromQL that produced it."""
 
     def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0) -> None:
@@ -34,14 +34,6 @@ class PrometheusClient:
         base = f"{grafana_url.rstrip('/')}/api/datasources/proxy/uid/{datasource_uid}"
         return cls(base, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def query(self, promql: str, at: datetime) -> list[Series]:
         """Evaluate `promql` at one instant (GET /api/v1/query)."""
