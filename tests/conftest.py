@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from sqlalchemy import Engine, text
 
 from app.db.engine import create_sync_engine
 from app.db.migrate import upgrade
+from app.runtime import Runtime
+from app.settings import Settings
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, postgres_admin_url
 
@@ -79,6 +81,20 @@ def slack() -> Iterator[FakeSlack]:
     fake.add_channel("incidents")
     yield fake
     fake.stop()
+
+
+def make_runtime(database_url: str, slack: FakeSlack) -> Runtime:
+    """A process's runtime: its own engine and Slack client, as each replica has."""
+    return Runtime.create(Settings(database_url=database_url, slack_bot_token=slack.bot_token,
+                                   slack_signing_secret="s", slack_api_url=slack.url,
+                                   reminder_check_seconds=0.05))
+
+
+@pytest.fixture
+async def runtime(database_url: str, slack: FakeSlack) -> AsyncIterator[Runtime]:
+    made = make_runtime(database_url, slack)
+    yield made
+    await made.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 
 import httpx
@@ -19,10 +18,9 @@ from app.db.base import utcnow
 from app.incidents.flows import Declaration, declare
 from app.incidents.models import Incident, Source
 from app.runtime import Runtime
-from app.settings import Settings
 from app.slack.action_reminders import remind_overdue_actions
 from app.slack.command_parser import SUBCOMMANDS, USAGE, Invalid, OnIncident, parse
-from tests.conftest import wait_for
+from tests.conftest import make_runtime, wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, ack_text
 
@@ -230,20 +228,6 @@ def test_actions_on_an_incident_without_any_and_outside_a_war_room(sender: Slack
 
 
 # --- the domain: dedup keys ------------------------------------------------------------------------
-
-def make_runtime(database_url: str, slack: FakeSlack) -> Runtime:
-    """A process's runtime: its own engine and Slack client, as each replica has."""
-    return Runtime.create(Settings(database_url=database_url, slack_bot_token=slack.bot_token,
-                                   slack_signing_secret="s", slack_api_url=slack.url,
-                                   reminder_check_seconds=0.05))
-
-
-@pytest.fixture
-async def runtime(database_url: str, slack: FakeSlack) -> AsyncIterator[Runtime]:
-    made = make_runtime(database_url, slack)
-    yield made
-    await made.close()
-
 
 async def declared(runtime: Runtime) -> Incident:
     result = await declare(runtime.sessions, runtime.config, Declaration(

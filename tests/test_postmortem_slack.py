@@ -113,3 +113,16 @@ def test_a_whole_incident_through_slack_is_written_up(rca_sender: SlackSender, s
 
     assert command("postmortem status in-review") == f"Postmortem version 1 of {public_id} is now *In review*."
     assert command("postmortem status maybe").startswith("Say which")
+
+
+def test_asking_for_the_postmortem_in_the_war_room_answers_in_thread(sender: SlackSender, slack: FakeSlack,
+                                                                     db: Engine) -> None:
+    public_id, room = declared(sender, db, "SEV3 Search API slow")
+    asked = mention(sender, slack, room, "write the postmortem please")
+    first, answer = wait_for(lambda: (r := [m for m in slack.messages(room) if m.get("thread_ts") == asked])
+                             and len(r) >= 2 and r, timeout=30, what="the postmortem")
+    assert first["text"] == f":mag: Writing the postmortem of {public_id}… (postmortem-writer)"
+    assert answer["text"].startswith(f"Postmortem (Draft) for {public_id}: ongoing since")
+    assert "Postmortem: Search API slow (v1)" in str(answer["blocks"])
+    with db.connect() as c:
+        assert c.execute(select(PostmortemVersion.version)).scalars().all() == [1]

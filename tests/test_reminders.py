@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Engine, text, update
 
 from app.config import TeamConfig
@@ -17,28 +15,13 @@ from app.incidents.flows import Declaration, declare
 from app.incidents.models import Incident, RoleAssignment, Source, Status
 from app.incidents.reminders import claim_reminder, due_reminders, schedule_next_update
 from app.runtime import Runtime
-from app.settings import Settings
 from app.slack.reminders import remind_overdue_updates
-from tests.conftest import wait_for
+from tests.conftest import make_runtime, wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, ack_text
 
 OVERDUE = ("<@U0DECLARER> a status update for {id} is overdue (SEV2 cadence: every 30 min). "
            "Post one with `/incident update <text>`.")
-
-
-def make_runtime(database_url: str, slack: FakeSlack) -> Runtime:
-    """A process's runtime: its own engine and Slack client, as each replica has."""
-    return Runtime.create(Settings(database_url=database_url, slack_bot_token=slack.bot_token,
-                                   slack_signing_secret="s", slack_api_url=slack.url,
-                                   reminder_check_seconds=0.05))
-
-
-@pytest.fixture
-async def runtime(database_url: str, slack: FakeSlack) -> AsyncIterator[Runtime]:
-    made = make_runtime(database_url, slack)
-    yield made
-    await made.close()
 
 
 async def declared_with_war_room(runtime: Runtime, title: str = "Payment API returning 500 errors",

@@ -12,7 +12,7 @@ from agents.postmortem.document import AGENT, Postmortem
 from agents.postmortem.extract import Record
 from agents.postmortem.llm_mode import refine
 from agents.postmortem.notes import EmptyNotes, from_notes, notes_of
-from agents.postmortem.writer import follow_up_rows, write
+from agents.postmortem.writer import write
 from agents.rca.report import AGENT as RCA_AGENT
 from agents.rca.report import RcaReport
 
@@ -36,11 +36,9 @@ async def write_postmortem(request: AgentRequest) -> AgentAnswer:
 def document(request: AgentRequest) -> Postmortem:
     assert request.incident is not None
     stored = request.results.get(RCA_AGENT)
-    record = Record(incident=request.incident, transcript=request.transcript,
-                    rca=RcaReport.model_validate(stored) if stored else None, actions=request.action_items,
-                    config=request.config, now=request.now)
-    record.follow_ups = follow_up_rows(record)
-    return write(record)
+    return write(Record(incident=request.incident, transcript=request.transcript,
+                        rca=RcaReport.model_validate(stored) if stored else None, actions=request.action_items,
+                        config=request.config, now=request.now))
 
 
 def answer(pm: Postmortem, version: int | None = None) -> AgentAnswer:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from agents.postmortem.document import ActionRow, Detection, Responder, TimelineEntry
 from agents.rca.changes import changes_in_text, is_reversal, named_time
 from agents.rca.report import RcaReport
 from app.action_items.models import ActionItem
+from app.action_items.service import numbers
 from app.config import TeamConfig
 from app.incidents.capture import PINNED_KIND
 from app.incidents.models import Incident, Status, TranscriptMessage
@@ -48,7 +49,6 @@ class Record:
     actions: list[ActionItem]
     config: TeamConfig
     now: datetime
-    follow_ups: list[ActionRow] = field(default_factory=list)
     _changes: list[tuple[datetime, ChangeEvent]] | None = None
 
     def changes(self) -> list[tuple[datetime, ChangeEvent]]:
@@ -208,8 +208,9 @@ def trigger_undone(record: Record) -> str | None:
 
 
 def existing_actions(actions: list[ActionItem]) -> list[ActionRow]:
-    return [ActionRow(text=a.text, priority=a.priority, owner=a.owner, due_on=a.due_on, status=a.status, number=n,
-                      source="action item") for n, a in enumerate(sorted(actions, key=lambda a: a.id), 1)]
+    number = numbers(actions)
+    return [ActionRow(text=a.text, priority=a.priority, owner=a.owner, due_on=a.due_on, status=a.status,
+                      number=number[a.id], source="action item") for a in actions]
 
 
 def dedup_key(incident_id: int, text: str) -> str:

@@ -51,10 +51,10 @@ def write(record: Record) -> Postmortem:
         incident_id=incident.public_id, title=incident.title, day=incident.declared_at.date(),
         authors=_authors(incident), severity=incident.severity,
         draft_reason=None if incident.resolved_at else "the incident is still open: times and impact may change",
-        service=incident.affected_service or (rca.service if rca else None), impact=incident.user_impact,
+        service=_service(record), impact=incident.user_impact,
         customers_affected=incident.customers_affected, revenue_impact=incident.revenue_impact,
         slo=_slo(record, found), slo_note=_slo_note(record),
-        what_happened=_what_happened(incident, rca, found),
+        what_happened=_what_happened(incident, rca, found, _service(record)),
         timeline=entries, timeline_omitted=omitted, spans_days=spans_days(entries),
         root_cause=rca.root_cause if rca and rca.cause else _no_root_cause(incident, rca),
         trigger=_trigger(rca), rca_confidence=rca.confidence if rca and rca.cause else None,
@@ -76,9 +76,14 @@ def _clock(at: datetime | None) -> str:
     return at.strftime("%H:%M") if at else "not recorded"
 
 
-def _what_happened(incident: Incident, rca: RcaReport | None, found: Detection) -> str:
+def _service(record: Record) -> str | None:
+    """The affected service as declared, else the one the analysis investigated."""
+    return record.incident.affected_service or (record.rca.service if record.rca else None)
+
+
+def _what_happened(incident: Incident, rca: RcaReport | None, found: Detection, service: str | None) -> str:
     day = incident.declared_at.strftime("%B %-d, %Y")
-    service = incident.affected_service or (rca.service if rca else None) or "the service"
+    service = service or "the service"
     span = (f"for {found.time_to_resolve} minutes ({_clock(found.started_at)} - {_clock(found.resolved_at)} UTC)"
             if found.resolved_at else f"from {_clock(found.started_at)} UTC, and is not yet resolved")
     lead = f"On {day}, {service} was affected by an incident ({incident.title}) {span}."
@@ -105,7 +110,7 @@ def _trigger(rca: RcaReport | None) -> str | None:
 
 
 def _slo(record: Record, found: Detection) -> SloImpact | None:
-    service = record.incident.affected_service or (record.rca.service if record.rca else None)
+    service = _service(record)
     slo = record.config.service(service).slo if service else None
     share = record.rca.error_ratio_mean if record.rca else None
     if slo is None or share is None or found.time_to_resolve is None:
@@ -115,7 +120,7 @@ def _slo(record: Record, found: Detection) -> SloImpact | None:
 
 
 def _slo_note(record: Record) -> str | None:
-    service = record.incident.affected_service or (record.rca.service if record.rca else None)
+    service = _service(record)
     if not service or record.config.service(service).slo is None:
         return "not computed: the service has no SLO in the team config (`services[].slo`)"
     if record.rca is None or record.rca.error_ratio_mean is None:
@@ -129,7 +134,7 @@ def _actions(record: Record, found: Detection) -> list[ActionRow]:
     rows = existing_actions(record.actions)
     known = {r.text.lower() for r in rows}
     day = (found.resolved_at or record.now).date()
-    for row in [*record.follow_ups, *rca_actions(record, day)]:
+    for row in [*follow_up_rows(record), *rca_actions(record, day)]:
         if row.text.lower() not in known:
             known.add(row.text.lower())
             rows.append(row)

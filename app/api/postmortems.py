@@ -53,6 +53,10 @@ class StatusIn(BaseModel):
     author: str | None = Author
 
 
+def _actor(author: str | None) -> str:
+    return f"api:{author}" if author else "api"
+
+
 async def _incident(runtime: Runtime, public_id: str) -> Incident:
     async with runtime.sessions() as session:
         incident = await service.get_incident(session, public_id)
@@ -87,7 +91,7 @@ async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> Ver
                                        incident_id=incident.public_id)
     try:
         await agent_runtime.run(runtime, "postmortem-writer", request, force=body.force,
-                                author=f"api:{body.author}" if body.author else "api")
+                                author=_actor(body.author))
     except agent_runtime.AgentError as error:
         raise HTTPException(409, str(error)) from error
     return await read_postmortem(public_id, runtime)
@@ -97,7 +101,7 @@ async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> Ver
 async def upload_edit(public_id: str, body: EditIn, runtime: RuntimeDep) -> VersionOut:
     incident = await _incident(runtime, public_id)
     row = await keep_edited(runtime.sessions, incident.id, body.markdown,
-                            f"api:{body.author}" if body.author else "api")
+                            _actor(body.author))
     return VersionOut.of(row)
 
 
@@ -110,7 +114,7 @@ async def set_status(public_id: str, body: StatusIn, runtime: RuntimeDep) -> Ver
         incident = await service.get_incident(session, public_id)
         if incident is None:
             raise HTTPException(404, f"No incident {public_id}")
-        row = await postmortems.set_status(session, incident, wanted, f"api:{body.author}" if body.author else "api")
+        row = await postmortems.set_status(session, incident, wanted, _actor(body.author))
         if row is None:
             raise HTTPException(404, f"{incident.public_id} has no postmortem yet: POST to this URL to write one")
         return VersionOut.of(row)

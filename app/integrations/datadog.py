@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from app.integrations.http import ApiClient, client, json_object, redact, unreachable
-from app.integrations.telemetry import LogLine, ToolFailed
+from app.integrations.telemetry import LogLine, ToolFailed, aware
 
 NAME = "Datadog"
 SEARCH_PATH = "/api/v2/logs/events/search"
@@ -96,5 +96,4 @@ def _error_text(response: httpx.Response) -> str:
 
 def _iso(at: datetime) -> str:
     """ISO 8601 in UTC with milliseconds; a naive datetime is taken as UTC."""
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return aware(at).astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

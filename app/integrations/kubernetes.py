@@ -27,7 +27,7 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, Field
 
 from app.integrations.logs import line_level
-from app.integrations.telemetry import ChangeEvent, ChangeKind, LogLine, ToolFailed, ToolUnavailable
+from app.integrations.telemetry import ChangeEvent, ChangeKind, LogLine, ToolFailed, ToolUnavailable, aware
 
 NAME = "Kubernetes"
 REVISION = "deployment.kubernetes.io/revision"
@@ -153,13 +153,13 @@ class KubernetesClient:
         """
         params: dict[str, Any] = {"timestamps": True, "container": container, "tail_lines": tail_lines}
         if since is not None:
-            params["since_seconds"] = max(1, math.ceil((datetime.now(UTC) - _aware(since)).total_seconds()) + 1)
+            params["since_seconds"] = max(1, math.ceil((datetime.now(UTC) - aware(since)).total_seconds()) + 1)
         raw = await self._call(self._core.read_namespaced_pod_log, pod, namespace,
                                **{k: v for k, v in params.items() if v is not None})
         query = _kubectl_logs(namespace, pod, since, tail_lines, container)
         labels = {"namespace": namespace, "pod": pod, **({"container": container} if container else {})}
         lines = [_log_line(text, labels, query) for text in raw.decode("utf-8", "replace").splitlines()]
-        return [line for line in lines if since is None or line.at >= _aware(since)]
+        return [line for line in lines if since is None or line.at >= aware(since)]
 
     # --- changes ------------------------------------------------------------------------------
 
@@ -168,7 +168,7 @@ class KubernetesClient:
         replicasets, deployments, events = await asyncio.gather(
             self._list("replicasets", namespace), self._list("deployments", namespace),
             self._list("events", namespace))
-        window = (_aware(start), _aware(end))
+        window = (aware(start), aware(end))
         index = _Index(replicasets, deployments)
         found = [*_rollouts(replicasets, index, window, namespace),
                  *(c for e in events if (c := _event_change(e, index, window, namespace)) is not None)]
@@ -404,9 +404,6 @@ def _time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
-
 
 def _status_message(body: Any) -> str:
     """The `message` of the Status object an API server error carries."""
@@ -432,6 +429,6 @@ def _transport_reason(exc: urllib3.exceptions.HTTPError, timeout: float) -> str:
 def _kubectl_logs(namespace: str, pod: str, since: datetime | None, tail: int | None, container: str | None) -> str:
     parts = [f"kubectl logs -n {namespace} {pod}", "--timestamps"]
     parts += [f"-c {container}"] if container else []
-    parts += [f"--since-time={_aware(since).isoformat().replace('+00:00', 'Z')}"] if since else []
+    parts += [f"--since-time={aware(since).isoformat().replace('+00:00', 'Z')}"] if since else []
     parts += [f"--tail={tail}"] if tail is not None else []
     return " ".join(parts)

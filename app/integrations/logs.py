@@ -11,13 +11,13 @@ import asyncio
 import functools
 import re
 import shlex
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 import re2
 from pydantic import BaseModel, field_validator
 
-from app.integrations.telemetry import LogLine
+from app.integrations.telemetry import LogLine, aware
 
 if TYPE_CHECKING:  # the clients import `line_level` from here
     from app.integrations.datadog import DatadogLogsClient
@@ -110,7 +110,7 @@ class PodLogs:
                  for container in (pod.containers if len(pod.containers) > 1 else [None])]
         logs = await asyncio.gather(*(self.client.pod_logs(self.namespace, name, since=start, container=container)
                                       for name, container in reads))
-        window = (_aware(start), _aware(end))
+        window = (aware(start), aware(end))
         lines = [line for lines in logs for line in lines
                  if window[0] <= line.at <= window[1] and q.matches(line.message)]
         return sorted(_cited(lines, q), key=lambda line: line.at)
@@ -137,6 +137,3 @@ def _cited(lines: list[LogLine], q: LogQuery) -> list[LogLine]:
         line.query += grep
     return lines
 
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)

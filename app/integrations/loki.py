@@ -10,7 +10,7 @@ import httpx
 
 from app.integrations.http import ApiClient, client, json_object, redact, secrets_in, unreachable
 from app.integrations.logs import line_level
-from app.integrations.telemetry import LogLine, ToolFailed
+from app.integrations.telemetry import LogLine, ToolFailed, aware
 
 NAME = "Loki"
 
@@ -100,6 +100,5 @@ def _error_text(response: httpx.Response) -> str:
 
 def _ns(at: datetime) -> int:
     """Unix nanoseconds, exactly (no float rounding); a naive datetime is taken as UTC."""
-    aware = at if at.tzinfo else at.replace(tzinfo=UTC)
-    delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = aware(at) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000

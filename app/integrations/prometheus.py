@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from app.integrations.http import ApiClient, client, json_object, redact, secrets_in, unreachable
-from app.integrations.telemetry import Sample, Series, ToolFailed
+from app.integrations.telemetry import Sample, Series, ToolFailed, aware
 
 NAME = "Prometheus"
 
@@ -93,4 +93,4 @@ def _error_text(response: httpx.Response, body: dict[str, Any]) -> str:
 
 def _unix(at: datetime) -> float:
     """Seconds since the epoch; a naive datetime is taken as UTC."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()
+    return aware(at).timestamp()

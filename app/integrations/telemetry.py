@@ -5,10 +5,15 @@ Every value carries the query that produced it, so an analysis can cite its evid
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+
+def aware(at: datetime) -> datetime:
+    """A naive time, as the clients accept it, is taken as UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 class Sample(BaseModel):

@@ -62,7 +62,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             return
         if name in LONG_RUNNING:
             # An investigation reads several tools and may ask a model: say so now, answer when done.
-            doing = "Investigating" if name == "rca-agent" else "Writing the postmortem"
+            doing = "Investigating" if name == "rca-agent" else "Writing the postmortem of"
             await say(text=f":mag: {doing}{_about(request)}… ({name})", thread_ts=thread_ts)
             runtime.background(_answer(runtime, name, request, say, thread_ts, body.get("event_id")))
             return
