@@ -3,8 +3,9 @@
 The app's real `slack_sdk` clients (`WebClient`, `AsyncWebClient`, `WebhookClient`) talk to it through
 `base_url=fake.url`, so tests exercise the real wire format: JSON and form bodies, GET query strings,
 Bearer tokens, `{"ok": false, "error": ...}` answers and 429s with `Retry-After`. It enforces the rules
-Slack documents (channel names, membership, Block Kit limits) so that code which would fail against
-Slack fails here too, and it injects failures, rate limits, latency and hangs on demand.
+Slack documents (channel names, membership, Block Kit limits, the OAuth scopes each method needs) so that code
+which would fail against Slack fails here too, and it injects failures, rate limits, latency and hangs on demand.
+Its bot token has the scopes slack-app-manifest.yml asks for, unless a test gives it others.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from tests.fakes.slack_scopes import IM, PRIVATE, PUBLIC, manifest_bot_scopes, needed
 from tests.fakes.slack_wire import (
     Params,
     SlackError,
@@ -59,9 +61,12 @@ class FakeSlack:
     snapshots from theirs."""
 
     def __init__(
-        self, bot_token: str = "xoxb-test-token", bot_user_id: str = "UBOT", team_id: str = "T0001"
+        self, bot_token: str = "xoxb-test-token", bot_user_id: str = "UBOT", team_id: str = "T0001",
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.bot_token, self.bot_user_id, self.team_id = bot_token, bot_user_id, team_id
+        # The bot token's scopes: by default, what installing the app from its manifest grants.
+        self.scopes = frozenset(manifest_bot_scopes() if scopes is None else scopes)
         self.base = self.url = ""
         self._lock = threading.RLock()
         self._users: dict[str, Params] = {}
@@ -343,9 +348,13 @@ class FakeSlack:
             return fault
         try:
             with self._lock:
-                return JSONResponse({"ok": True, **self._dispatch(method, request, params)})
+                response: Response = JSONResponse({"ok": True, **self._dispatch(method, request, params)})
         except SlackError as exc:
-            return exc.response()
+            response = exc.response()
+        # Slack names the token's scopes on every answer, and the ones the method accepts.
+        response.headers["x-oauth-scopes"] = ",".join(sorted(self.scopes))
+        response.headers["x-accepted-oauth-scopes"] = ",".join(needed(method, (PUBLIC, PRIVATE)))
+        return response
 
     def _dispatch(self, method: str, request: Request, params: Params) -> Params:
         name = "_api_" + method.replace(".", "_")
@@ -356,7 +365,29 @@ class FakeSlack:
         token = header.removeprefix("Bearer ").strip() or params.get("token")
         reject_if(not token, "not_authed")
         reject_if(token != self.bot_token, "invalid_auth")
+        self._check_scopes(method, params)
         return handler(params)
+
+    def _check_scopes(self, method: str, params: Params) -> None:
+        """`missing_scope`, naming what is needed and what the token has, as Slack answers it."""
+        missing = [scope for scope in needed(method, self._kinds(method, params)) if scope not in self.scopes]
+        if missing:
+            raise SlackError("missing_scope", needed=",".join(missing), provided=",".join(sorted(self.scopes)))
+
+    def _kinds(self, method: str, params: Params) -> tuple[str, ...]:
+        """The kinds of conversation a call touches; none when the channel is unknown (the method then answers
+        channel_not_found)."""
+        if method == "conversations.list":
+            return tuple(str(params.get("types") or PUBLIC).split(","))
+        if method == "conversations.create":
+            return (PRIVATE if flag(params.get("is_private")) else PUBLIC,)
+        ref = str(params.get("channel") or params.get("channel_id") or "")
+        if ref in self._users or ref.startswith("D"):
+            return (IM,)
+        channel = self._channels.get(ref) or self._by_name(ref.removeprefix("#"))
+        if channel is None:
+            return ()
+        return (PRIVATE if channel["is_private"] else PUBLIC,)
 
     # --- lookups and wire shapes --------------------------------------------------------------
 
@@ -520,7 +551,10 @@ class FakeSlack:
     def _api_chat_postMessage(self, params: Params) -> Params:
         # A user id as channel posts in the app's DM with that user, as Slack documents.
         user = self._users.get(str(params.get("channel") or ""))
-        channel = self._im(user["id"]) if user else self._channel(params, member=True, by_name=True)
+        channel = self._im(user["id"]) if user else self._channel(params, by_name=True)
+        # chat:write.public lets a bot post in any public channel; otherwise it must be a member.
+        public_ok = not channel["is_private"] and "chat:write.public" in self.scopes
+        reject_if(not user and not public_ok and self.bot_user_id not in channel["members"], "not_in_channel")
         text, blocks = self._content(params)
         message = {"ts": self._next_ts(), "user": self.bot_user_id, "text": text, "blocks": blocks,
                    "metadata": metadata_arg(params.get("metadata")),

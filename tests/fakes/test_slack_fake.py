@@ -390,3 +390,45 @@ def test_sync_files_upload_v2_shares_the_file_as_a_message(client: WebClient, fa
                       "ts": fake.messages(channel)[1]["ts"]}
     reply = client.conversations_replies(channel=channel, ts=parent)["messages"][1]
     assert (reply["text"], reply["files"][0]["name"], reply["upload"]) == ("see file", "t.md", True)
+
+
+# --- OAuth scopes -------------------------------------------------------------------------------
+
+
+def test_a_call_without_its_scope_is_missing_scope_naming_needed_and_provided() -> None:
+    with FakeSlack(scopes={"chat:write", "channels:read"}) as limited:
+        limited.add_user("U0ALICE", "alice")
+        client = WebClient(base_url=limited.url, token=limited.bot_token)
+        with pytest.raises(SlackApiError) as caught:
+            client.users_info(user="U0ALICE")
+        assert caught.value.response.data == {"ok": False, "error": "missing_scope", "needed": "users:read",
+                                               "provided": "channels:read,chat:write"}
+        assert caught.value.response.headers["x-oauth-scopes"] == "channels:read,chat:write"
+        # Conversation methods need the scope of the conversation's kind: private channels are groups:*.
+        assert slack_error(client.conversations_create, name=unique(), is_private=True) == "missing_scope"
+        ok = client.conversations_list(types="public_channel")
+        assert ok.headers["x-accepted-oauth-scopes"] == "channels:read,groups:read"
+        listing = slack_error(client.conversations_list, types="public_channel,private_channel")
+        assert listing == "missing_scope"
+
+
+def test_the_default_token_has_the_manifest_scopes_and_chat_write_public_posts_without_joining() -> None:
+    from tests.fakes.slack_scopes import manifest_bot_scopes
+
+    with FakeSlack() as default:
+        assert default.scopes == manifest_bot_scopes()
+    with FakeSlack(scopes={*manifest_bot_scopes(), "chat:write.public"}) as public:
+        channel = public.add_channel("general", bot_is_member=False)
+        WebClient(base_url=public.url, token=public.bot_token).chat_postMessage(channel=channel, text="hi")
+        assert [m["text"] for m in public.messages(channel)] == ["hi"]
+    with FakeSlack() as members_only:
+        channel = members_only.add_channel("general", bot_is_member=False)
+        client = WebClient(base_url=members_only.url, token=members_only.bot_token)
+        assert slack_error(client.chat_postMessage, channel=channel, text="hi") == "not_in_channel"
+
+
+def test_every_method_the_fake_answers_has_its_documented_scopes() -> None:
+    from tests.fakes.slack_scopes import METHOD_SCOPES
+
+    answered = {name.removeprefix("_api_").replace("_", ".") for name in dir(FakeSlack) if name.startswith("_api_")}
+    assert answered - set(METHOD_SCOPES) == set()
