@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import RoleSpec, TeamConfig
 from app.incidents import service
-from app.incidents.models import Incident, NextAction, RoleAssignment, RoleStatus, Source, Status
+from app.incidents.models import Incident, NextAction, RoleAssignment, RoleStatus, Source, Status, TimelineEvent
 from app.incidents.reminders import schedule_next_update
 
 UPDATE_STATUSES = {"investigating": Status.INVESTIGATING, "identified": Status.IDENTIFIED,
@@ -134,11 +134,14 @@ async def assign_role(session: AsyncSession, incident: Incident, role: RoleSpec,
     return Assigned(role, user_id, previous)
 
 
-async def add_note(session: AsyncSession, incident: Incident, text: str, actor: Actor, now: datetime) -> None:
+async def add_note(session: AsyncSession, incident: Incident, text: str, actor: Actor,
+                   now: datetime) -> TimelineEvent:
     if not text.strip():
         raise IncidentChangeRefused("A note needs some text: `/incident note <what happened>`.")
-    await service.add_event(session, incident, kind="note", text=text.strip(), actor=actor.user_id,
-                            source=actor.source, occurred_at=now)
+    event = await service.add_event(session, incident, kind="note", text=text.strip(), actor=actor.user_id,
+                                    source=actor.source, occurred_at=now)
+    assert event is not None  # only a de-duplicated event is ever skipped
+    return event
 
 
 async def set_action_done(session: AsyncSession, incident: Incident, action_id: int, done: bool, actor: Actor,

@@ -22,9 +22,9 @@ from app.incidents.lifecycle import IncidentChangeRefused
 from app.incidents.models import Incident
 from app.runtime import Runtime
 from app.slack.blocks import escape, mention, section
-from app.slack.changes import apply_change, find_incident
+from app.slack.changes import apply_change, check_assignee, find_incident
 from app.slack.command_parser import OnIncident
-from app.slack.incident_commands import LOOKUP_BEFORE_ACK, NOT_A_WAR_ROOM, _check_user
+from app.slack.incident_commands import LOOKUP_BEFORE_ACK, NOT_A_WAR_ROOM
 from app.slack.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ async def _add(runtime: Runtime, reply: Reply, incident: Incident, text: str, us
 
 async def _owner_problem(runtime: Runtime, reply: Reply, user_id: str) -> str | None:
     """Why this user can't own an item (not in the workspace, a bot), or None; acks first if Slack is slow."""
-    check = asyncio.ensure_future(_check_user(runtime, user_id))
+    check = asyncio.ensure_future(check_assignee(runtime, user_id))
     try:
         return await asyncio.wait_for(asyncio.shield(check), timeout=LOOKUP_BEFORE_ACK)
     except TimeoutError:

@@ -551,16 +551,20 @@ class FakeSlack:
     def _api_chat_postMessage(self, params: Params) -> Params:
         # A user id as channel posts in the app's DM with that user, as Slack documents.
         user = self._users.get(str(params.get("channel") or ""))
-        channel = self._im(user["id"]) if user else self._channel(params, by_name=True)
-        # chat:write.public lets a bot post in any public channel; otherwise it must be a member.
-        public_ok = not channel["is_private"] and "chat:write.public" in self.scopes
-        reject_if(not user and not public_ok and self.bot_user_id not in channel["members"], "not_in_channel")
+        channel = self._im(user["id"]) if user else self._postable(params)
         text, blocks = self._content(params)
         message = {"ts": self._next_ts(), "user": self.bot_user_id, "text": text, "blocks": blocks,
                    "metadata": metadata_arg(params.get("metadata")),
                    "thread_ts": params.get("thread_ts") or None}
         self._messages[channel["id"]].append(message)
         return {"channel": channel["id"], "ts": message["ts"], "message": self._wire_message(message)}
+
+    def _postable(self, params: Params) -> Params:
+        """chat:write.public lets a bot post in any public channel; otherwise it must be a member."""
+        channel = self._channel(params, by_name=True)
+        anywhere_public = not channel["is_private"] and "chat:write.public" in self.scopes
+        reject_if(not anywhere_public and self.bot_user_id not in channel["members"], "not_in_channel")
+        return channel
 
     def _api_chat_update(self, params: Params) -> Params:
         """Omitted blocks are kept, as Slack documents; an empty list removes them."""
