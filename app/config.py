@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 SEVERITY_NAME = re.compile(r"^SEV\d$")
 
 
-class SeverityLevel(BaseModel):
+class ConfigModel(BaseModel):
+    """The base of every model in the team config: a key it does not know is an error naming the closest
+    known one, so a typo (`sevrities`) is caught at start-up instead of silently meaning the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        known = [name for name, spec in cls.model_fields.items() for name in (name, spec.alias) if name]
+        unknown = [key for key in data if key not in known]
+        if unknown:
+            raise ValueError("; ".join(_unknown_key(str(key), known) for key in unknown))
+        return data
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(set(known)))}"
+    return f"unknown key {key!r} ({hint})"
+
+
+class SeverityLevel(ConfigModel):
     name: str
     meaning: str
 
@@ -28,7 +54,7 @@ class SeverityLevel(BaseModel):
         return f"{self.name} ({self.meaning})"
 
 
-class Observability(BaseModel):
+class Observability(ConfigModel):
     """Where a service's telemetry lives; {service} in a selector is the service's name."""
 
     namespace: str | None = None  # Kubernetes namespace; unset: every namespace
@@ -37,7 +63,7 @@ class Observability(BaseModel):
     datadog_query: str = "service:{service} -status:info -status:debug"  # error search: skip routine lines
 
 
-class Slo(BaseModel):
+class Slo(ConfigModel):
     """An availability objective: the error budget is (100 - availability)% of the window."""
 
     availability: float = Field(gt=0, lt=100)  # percent, e.g. 99.9
@@ -48,7 +74,7 @@ class Slo(BaseModel):
         return (100 - self.availability) / 100 * self.window_days * 24 * 60
 
 
-class Service(BaseModel):
+class Service(ConfigModel):
     name: str
     aliases: list[str] = Field(default_factory=list)
     observability: Observability = Field(default_factory=Observability)
@@ -68,7 +94,7 @@ DEFAULT_SEVERITIES = [
     SeverityLevel(name="SEV5", meaning="Informational - no customer impact"),
 ]
 
-class RoleSpec(BaseModel):
+class RoleSpec(ConfigModel):
     name: str
     brief: str
     aliases: list[str] = Field(default_factory=list)
@@ -114,7 +140,7 @@ DEFAULT_NEXT_ACTIONS = [
 ]
 
 
-class TeamConfig(BaseModel):
+class TeamConfig(ConfigModel):
     severities: list[SeverityLevel] = Field(default_factory=lambda: list(DEFAULT_SEVERITIES))
     default_severity: str = "SEV3"
     services: list[Service] = Field(default_factory=list)
@@ -180,7 +206,17 @@ def load_team_config(path: Path | None) -> TeamConfig:
     try:
         config = TeamConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid:\n{exc}") from exc
+        raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid: {'; '.join(_problems(exc))}") from exc
     if config.severity(config.default_severity) is None:
         raise ConfigError(f"INCIDENTBOT_CONFIG: default_severity {config.default_severity} is not a severity")
     return config
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    """Each problem as `where: what`, where is the key's path in the file (`services[0].slo`)."""
+    problems = []
+    for error in exc.errors():
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in error["loc"]).lstrip(".")
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{where or 'top level'}: {message}")
+    return problems
