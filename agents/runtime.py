@@ -6,6 +6,7 @@ agent sees the same request: the incident with its timeline, the war-room transc
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
 from app.incidents import service
 from app.incidents.models import Incident, TranscriptMessage
+from app.metrics import agent_run_seconds
 from app.postmortems import service as postmortems
 from app.postmortems.flows import keep_generated
 
@@ -106,7 +108,7 @@ async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key
                 await postmortems.check_regenerate(session, request.incident.id, force)
             except postmortems.EditWouldBeReplaced as edited:
                 raise AgentError(str(edited)) from edited
-    answer = await agent(request)
+    answer = await _timed(name, agent, request)
     if request.incident is None or answer.data is None:
         return answer
     if name in RECORDED:
@@ -116,6 +118,17 @@ async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key
                                         Postmortem.model_validate(answer.data), author)
         answer = postmortem_answer(pm, kept.version)
     return answer
+
+
+async def _timed(name: str, agent: Agent, request: AgentRequest) -> AgentAnswer:
+    """Run the agent, observed by name and mode ("llm (model)" counts as llm; an exception as failed)."""
+    started, mode = time.perf_counter(), "failed"
+    try:
+        answer = await agent(request)
+        mode = answer.mode.split(" ", 1)[0]
+        return answer
+    finally:
+        agent_run_seconds.labels(name, mode).observe(time.perf_counter() - started)
 
 
 async def _record(runtime: Runtime, request: AgentRequest, answer: AgentAnswer, request_key: str | None) -> None:

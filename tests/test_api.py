@@ -37,7 +37,9 @@ def test_probes_and_metrics(server: AppServer) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready", "database": "ok"}
     httpx.post(f"{server.url}/api/v1/incidents", json={"title": "Queue backlog", "severity": "SEV4"})
-    metrics = httpx.get(f"{server.url}/metrics/").text
+    response = httpx.get(f"{server.url}/metrics")
+    assert response.status_code == 200 and not response.history  # served at /metrics itself, no redirect
+    metrics = response.text
     assert 'incidentbot_incidents_declared_total{severity="SEV4",source="api"}' in metrics
 
 

@@ -29,6 +29,7 @@ from app.incidents import service
 from app.incidents.card import build_card
 from app.incidents.models import Incident, Role, SetupState
 from app.incidents.render import SLACK_USER_ID
+from app.metrics import war_room_steps, war_room_steps_failed
 from app.slack.blocks import announcement_blocks, card_blocks, card_fallback_text, mention
 from app.warroom.models import Step, StepState, WarRoomStep
 from app.warroom.naming import belongs_to, channel_name
@@ -195,6 +196,7 @@ class WarRoom:
         needed = NEEDS.get(step)
         if needed is not None and states.get(needed, (None,))[0] != StepState.DONE:
             await self._record(incident_id, step, StepState.SKIPPED, error=f"could not {LABELS[needed]}")
+            war_room_steps.labels(step, StepState.SKIPPED).inc()
             return StepState.SKIPPED, f"could not {LABELS[needed]}"
         async with self.sessions() as session:
             incident = await service.get_incident_by_id(session, incident_id)
@@ -207,8 +209,11 @@ class WarRoom:
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "unknown_error")
             await self._record(incident_id, step, StepState.FAILED, error=error)
+            war_room_steps.labels(step, StepState.FAILED).inc()
+            war_room_steps_failed.labels(step, error).inc()
             return StepState.FAILED, error
         await self._record(incident_id, step, StepState.DONE, outcome=outcome)
+        war_room_steps.labels(step, StepState.DONE).inc()
         return StepState.DONE, None
 
     async def _record(
