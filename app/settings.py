@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,11 +45,20 @@ class Settings(BaseSettings):
     datadog_api_url: str = "https://api.datadoghq.com"
     kubeconfig: Path | None = None
 
+    # "json": one JSON object per log line, for log shippers.
+    log_format: Literal["text", "json"] = "text"
+
     @property
     def slack_enabled(self) -> bool:
         # HTTP mode verifies requests with the signing secret; Socket Mode authenticates the socket.
         has_verifier = self.slack_signing_secret is not None or self.slack_app_token is not None
         return self.slack_bot_token is not None and has_verifier
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every credential's value, so that logging can keep them out of its output."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
 
     @property
     def socket_mode(self) -> bool:
