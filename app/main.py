@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
+from fastapi_offline import FastAPIOffline
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from app.api import action_items, agents, health, incidents, postmortems
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.metrics import RequestMetrics
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 from app.slack.app import build_bolt_app, slack_router
@@ -44,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await socket.close_async()
         await runtime.close()
 
-    app = FastAPI(title="incidentbot", version="0.1.0", lifespan=lifespan)
+    # /docs and /redoc serve Swagger UI and ReDoc from the package's own files: they work with no internet.
+    app = FastAPIOffline(title="incidentbot", version=version("incidentbot"), lifespan=lifespan,
+                         swagger_ui_parameters={"validatorUrl": None})
     app.state.runtime = runtime
     app.include_router(health.router)
     app.include_router(incidents.router)
@@ -53,7 +58,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(action_items.router)
     # In Socket Mode without a signing secret, HTTP requests can't be verified: refuse them.
     app.include_router(slack_router(bolt if settings.slack_signing_secret else None))
-    app.mount("/metrics", make_asgi_app())
+    app.add_middleware(RequestMetrics)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics, at the path Prometheus scrapes by default (no redirect to /metrics/)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     _add_error_handlers(app)
     return app
 
