@@ -1,5 +1,8 @@
-"""`incidentbot` console script: serve, migrate, declare, list and show incidents, run agents, postmortems,
-and a demo."""
+"""`incidentbot` console script: serve, migrate, declare, list and show incidents, run them without Slack, run
+agents, postmortems, and a demo.
+
+Each command imports what it uses when it runs, so `--help` and a typo answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +11,21 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
-from sqlalchemy.engine import make_url
 
-from agents import runtime as agent_runtime
-from agents.base import AgentAnswer
-from agents.incident_commander import named_incident_id
-from app.config import ConfigError
-from app.db import migrate
-from app.db.errors import DATABASE_UNAVAILABLE
-from app.incidents import service
-from app.incidents.card import build_card
-from app.incidents.flows import Declaration, InvalidDeclaration, declare
-from app.incidents.models import Source
-from app.incidents.render import card_markdown
-from app.postmortems import service as postmortems
-from app.postmortems.flows import keep_edited
-from app.runtime import Runtime
-from app.settings import get_settings
-from app.warroom.models import StepState
+if TYPE_CHECKING:
+    from agents.base import AgentAnswer
+    from app.incidents.lifecycle import Actor
+    from app.runtime import Runtime
+    from app.slack.changes import Change
 
 T = TypeVar("T")
+
+
+class CommandFailed(Exception):
+    """The command cannot do what was asked; the message says why (exit 1)."""
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -38,37 +33,66 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _database() -> str:
-    return make_url(get_settings().database_url).render_as_string(hide_password=True)
+def _settings():  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from app.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid environment: {problems}")
+
+
+def _database_problem(exc: Exception) -> None:
+    from app.db.errors import explain
+
+    _fail(explain(exc, _settings().database_url))
 
 
 def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
-    """Run one async command against a fresh runtime, turning expected failures into messages."""
+    """Run one async command against a fresh runtime, turning expected failures into messages.
+
+    The database must already be at this version's schema: only `serve` and `db upgrade` migrate, so a newer
+    CLI pointed at a production database never changes its schema unasked.
+    """
+    from app.config import ConfigError
+    from app.db import migrate
+    from app.db.errors import DATABASE_UNAVAILABLE, DatabaseUrlError
+    from app.incidents.lifecycle import IncidentChangeRefused
+    from app.runtime import Runtime
+
+    settings = _settings()
 
     async def run() -> T:
-        # Zero set-up: the embedded store is created and migrated on first use.
-        migrate.upgrade(get_settings().database_url)
-        runtime = Runtime.create(get_settings())
+        runtime = Runtime.create(settings)
         try:
             return await work(runtime)
         finally:
             await runtime.close()
 
     try:
+        migrate.check_current(settings.database_url)
         return asyncio.run(run())
-    except ConfigError as exc:
+    except migrate.NotUpToDate as exc:
         _fail(str(exc))
-    except DATABASE_UNAVAILABLE as exc:
-        _fail(f"cannot reach the database at {_database()} ({type(exc).__name__}); is it running?")
+    except (ConfigError, IncidentChangeRefused, CommandFailed) as exc:
+        _fail(str(exc))
+    except (DatabaseUrlError, *DATABASE_UNAVAILABLE) as exc:
+        _database_problem(exc)
     raise AssertionError("unreachable")
 
 
 @click.group()
+@click.version_option(None, "-V", "--version", package_name="incidentbot", prog_name="incidentbot")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def main(verbose: bool) -> None:
     """Slack-first incident response."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.logs import configure
+
+    settings = _settings()
+    configure(logging.DEBUG if verbose else logging.WARNING, settings.log_format, settings.secrets)
 
 
 @main.command()
@@ -78,15 +102,21 @@ def serve(host: str, port: int) -> None:
     """Apply database migrations, then run the service."""
     import uvicorn
 
+    from app.config import ConfigError
+    from app.db.errors import DatabaseUrlError
     from app.main import create_app
 
-    logging.getLogger().setLevel(logging.INFO)
-    _upgrade()
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger().setLevel(logging.INFO)
     try:
-        app = create_app()
+        app = create_app()  # first: a bad team config stops start-up before the database is touched
     except ConfigError as exc:
         _fail(str(exc))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    except DatabaseUrlError as exc:
+        _database_problem(exc)
+    _upgrade()
+    # log_config=None: uvicorn's own lines go through the same handler (format, redaction) as ours.
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=None)
 
 
 @main.group()
@@ -97,15 +127,20 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply all migrations (Alembic upgrade head)."""
+    from app.db.errors import shown
+
     _upgrade()
-    click.echo(f"database at {_database()} is up to date")
+    click.echo(f"database at {shown(_settings().database_url)} is up to date")
 
 
 def _upgrade() -> None:
+    from app.db import migrate
+    from app.db.errors import DATABASE_UNAVAILABLE, DatabaseUrlError
+
     try:
-        migrate.upgrade(get_settings().database_url)
-    except DATABASE_UNAVAILABLE as exc:
-        _fail(f"cannot reach the database at {_database()} ({type(exc).__name__})")
+        migrate.upgrade(_settings().database_url)
+    except (DatabaseUrlError, *DATABASE_UNAVAILABLE) as exc:
+        _database_problem(exc)
 
 
 @main.command("declare")
@@ -117,6 +152,13 @@ def _upgrade() -> None:
 def declare_command(title: tuple[str, ...], severity: str | None, description: str | None,
                     affected_service: str | None, declared_by: str | None) -> None:
     """Declare an incident; opens its war room when Slack is configured."""
+    from app.incidents import service
+    from app.incidents.card import build_card
+    from app.incidents.flows import Declaration, InvalidDeclaration, declare
+    from app.incidents.models import Source
+    from app.incidents.render import card_markdown
+    from app.warroom.models import StepState
+
     declaration = Declaration(
         title=" ".join(title), severity=severity, description=description,
         affected_service=affected_service, source=Source.CLI,
@@ -146,6 +188,7 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not yet resolved.")
 def list_command(open_only: bool) -> None:
     """List recent incidents, newest first."""
+    from app.incidents import service
 
     async def work(runtime: Runtime) -> list[str]:
         async with runtime.sessions() as session:
@@ -163,6 +206,9 @@ def list_command(open_only: bool) -> None:
 @click.argument("public_id")
 def show_command(public_id: str) -> None:
     """Show an incident's card and timeline as Markdown."""
+    from app.incidents import service
+    from app.incidents.card import build_card
+    from app.incidents.render import card_markdown
 
     async def work(runtime: Runtime) -> str | None:
         async with runtime.sessions() as session:
@@ -185,6 +231,7 @@ def agent() -> None:
 @agent.command("list")
 def agent_list() -> None:
     """The agents this service runs."""
+    from agents import runtime as agent_runtime
     for name in agent_runtime.AGENTS:
         click.echo(name)
 
@@ -196,6 +243,8 @@ def agent_list() -> None:
 @click.option("--incident", "incident_id", help="The incident it is about (INC-YYYY-MMDD-NNN).")
 def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
     """Run one agent and print its answer as Markdown."""
+    from agents import runtime as agent_runtime
+    from agents.incident_commander import named_incident_id
     if name not in agent_runtime.AGENTS:
         _fail(f"no agent named {name!r}; agents: {', '.join(agent_runtime.AGENTS)}", code=2)
     if not prompt.strip():
@@ -220,6 +269,8 @@ def postmortem() -> None:
 
 
 async def _generate(runtime: Runtime, public_id: str, force: bool) -> AgentAnswer:
+    from agents import runtime as agent_runtime
+
     request = await agent_runtime.load(runtime, f"Generate postmortem for {public_id}", incident_id=public_id)
     return await agent_runtime.run(runtime, "postmortem-writer", request, force=force, author=_operator())
 
@@ -233,6 +284,8 @@ def _operator() -> str:
 @click.option("--force", is_flag=True, help="Add a generated version even after a person's edit (which is kept).")
 def postmortem_generate(public_id: str, force: bool) -> None:
     """Write the postmortem from the incident's record, as a new version, and print it."""
+    from agents import runtime as agent_runtime
+
     try:
         answer = _with_runtime(lambda runtime: _generate(runtime, public_id, force))
     except agent_runtime.AgentError as error:
@@ -245,6 +298,9 @@ def postmortem_generate(public_id: str, force: bool) -> None:
 @click.option("--version", "number", type=int, help="A given version (default: the latest).")
 def postmortem_export(public_id: str, number: int | None) -> None:
     """Print the postmortem as Markdown (`> file.md`); writes one first if there is none."""
+    from agents import runtime as agent_runtime
+    from app.incidents import service
+    from app.postmortems import service as postmortems
 
     async def work(runtime: Runtime) -> str:
         async with runtime.sessions() as session:
@@ -270,6 +326,10 @@ def postmortem_export(public_id: str, number: int | None) -> None:
 @click.argument("markdown_file", type=click.File("r"))
 def postmortem_import(public_id: str, markdown_file: TextIO) -> None:
     """Keep an edited Markdown file as the next version (a later regeneration will not replace it unasked)."""
+    from agents import runtime as agent_runtime
+    from app.incidents import service
+    from app.postmortems.flows import keep_edited
+
     text = markdown_file.read()
     if not text.strip():
         _fail(f"{markdown_file.name} is empty", code=2)
@@ -292,6 +352,10 @@ def postmortem_import(public_id: str, markdown_file: TextIO) -> None:
 @click.argument("status")
 def postmortem_status(public_id: str, status: str) -> None:
     """Move the latest version to draft, in-review or final."""
+    from agents import runtime as agent_runtime
+    from app.incidents import service
+    from app.postmortems import service as postmortems
+
     wanted = postmortems.review_status(status)
     if wanted is None:
         _fail(f"unknown status {status!r}: use draft, in-review or final", code=2)
@@ -311,6 +375,142 @@ def postmortem_status(public_id: str, status: str) -> None:
         click.echo(_with_runtime(work))
     except agent_runtime.AgentError as error:
         _fail(str(error))
+
+
+# --- the lifecycle without Slack ---------------------------------------------------------------------
+
+@main.group()
+def incident() -> None:
+    """Run an incident after `declare`: the /incident commands, without Slack.
+
+    With Slack configured, each change is posted in the war room and updates its card, topic and announcement,
+    as the slash commands do.
+    """
+
+
+def _by_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--by", "by", help="Who makes the change: a Slack user id is mentioned in the war room "
+                                           "(default: cli:<your login>).")(command)
+
+
+def _change(public_id: str, by: str | None,
+            make: Callable[[Runtime, Actor], Change[Any] | Awaitable[Change[Any]]]) -> None:
+    """Make one change to the named incident through the same path as Slack, then say what happened."""
+    from app.incidents import service
+    from app.incidents.lifecycle import Actor
+    from app.incidents.models import Source
+    from app.incidents.render import plain
+    from app.slack import changes
+
+    async def work(runtime: Runtime) -> changes.Changed:
+        async with runtime.sessions() as session:
+            found = await service.get_incident(session, public_id)
+        if found is None:
+            raise CommandFailed(f"no incident {public_id.upper()}; `incidentbot list` shows the recorded ones")
+        try:
+            change = make(runtime, Actor(by or _operator(), Source.CLI))
+            if not isinstance(change, changes.Change):
+                change = await change
+        except changes.UnknownName as exc:
+            _fail(plain(str(exc)).replace("`", "'"), code=2)
+        return await changes.make_change(runtime, found.id, change)
+
+    changed = _with_runtime(work)
+    click.echo(plain(" ".join(changed.done)))
+    for problem in changed.problems:
+        click.echo(f"warning: recorded, but Slack refused part of the war-room update: {problem}", err=True)
+
+
+@incident.command("update")
+@click.argument("public_id")
+@click.argument("text", nargs=-1, required=True)
+@click.option("--status", type=click.Choice(["investigating", "identified", "monitoring"]),
+              help="Move the incident to this status with the update.")
+@_by_option
+def incident_update(public_id: str, text: tuple[str, ...], status: str | None, by: str | None) -> None:
+    """Post a status update (and change the status)."""
+    from app.incidents.lifecycle import UPDATE_STATUSES
+    from app.slack import changes
+
+    _change(public_id, by, lambda runtime, actor: changes.update(
+        runtime, " ".join(text), UPDATE_STATUSES[status] if status else None, actor))
+
+
+@incident.command("severity")
+@click.argument("public_id")
+@click.argument("severity")
+@click.argument("reason", nargs=-1)
+@_by_option
+def incident_severity(public_id: str, severity: str, reason: tuple[str, ...], by: str | None) -> None:
+    """Change the severity (and the update cadence), saying why."""
+    from app.slack import changes
+
+    _change(public_id, by, lambda runtime, actor: changes.severity(
+        runtime, changes.severity_named(runtime, severity), " ".join(reason) or None, actor))
+
+
+@incident.command("assign")
+@click.argument("public_id")
+@click.argument("role")
+@click.argument("user")
+@_by_option
+def incident_assign(public_id: str, role: str, user: str, by: str | None) -> None:
+    """Give ROLE (ic, comms, scribe, sme, postmortem, or a configured one) to USER (a Slack user id briefs them
+    by DM)."""
+    from app.slack import changes
+
+    user_id = user.strip().removeprefix("<").removesuffix(">").removeprefix("@")
+
+    async def make(runtime: Runtime, actor: Actor) -> Change[Any]:
+        spec = changes.role_named(runtime, role)
+        problem = await changes.check_assignee(runtime, user_id)
+        if problem:
+            raise CommandFailed(problem)
+        return changes.assign(spec, user_id, actor)
+
+    _change(public_id, by, make)
+
+
+@incident.command("note")
+@click.argument("public_id")
+@click.argument("text", nargs=-1, required=True)
+@_by_option
+def incident_note(public_id: str, text: tuple[str, ...], by: str | None) -> None:
+    """Add a note to the timeline."""
+    from app.slack import changes
+
+    _change(public_id, by, lambda runtime, actor: changes.note(" ".join(text), actor))
+
+
+@incident.command("resolve")
+@click.argument("public_id")
+@click.argument("summary", nargs=-1)
+@_by_option
+def incident_resolve(public_id: str, summary: tuple[str, ...], by: str | None) -> None:
+    """Resolve, with a summary of what fixed it."""
+    from app.slack import changes
+
+    _change(public_id, by, lambda runtime, actor: changes.resolve(runtime, " ".join(summary) or None, actor))
+
+
+@incident.command("reopen")
+@click.argument("public_id")
+@_by_option
+def incident_reopen(public_id: str, by: str | None) -> None:
+    """Reopen a resolved or closed incident."""
+    from app.slack import changes
+
+    _change(public_id, by, lambda runtime, actor: changes.reopen(runtime, actor))
+
+
+@incident.command("close")
+@click.argument("public_id")
+@_by_option
+def incident_close(public_id: str, by: str | None) -> None:
+    """Close a resolved incident."""
+    from app.slack import changes
+
+    _change(public_id, by, lambda runtime, actor: changes.close(actor))
 
 
 @main.command("demo")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from app.db.errors import SUPPORTED, DatabaseUrlError
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -14,10 +17,13 @@ def _url(database_url: str, drivers: dict[str, str]) -> URL:
     # Operators paste plain "postgresql://" or "postgres://" URLs; pick our drivers for them.
     if database_url.startswith("postgres://"):
         database_url = "postgresql://" + database_url.removeprefix("postgres://")
-    url = make_url(database_url)
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"DATABASE_URL is not a database URL; use {SUPPORTED}") from None
     backend = url.get_backend_name()
     if backend not in drivers:
-        raise ValueError(f"DATABASE_URL: unsupported database {backend!r} (use sqlite or postgresql)")
+        raise DatabaseUrlError(f"DATABASE_URL: {backend} is not supported; use {SUPPORTED}")
     return url.set(drivername=drivers[backend])
 
 
