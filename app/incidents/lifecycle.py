@@ -101,8 +101,7 @@ async def close(session: AsyncSession, incident: Incident, actor: Actor, now: da
     if incident.status == Status.CLOSED:
         raise IncidentChangeRefused(f"{incident.public_id} is already closed.")
     if incident.status != Status.RESOLVED:
-        raise IncidentChangeRefused(f"{incident.public_id} is {incident.status}; resolve it before closing: "
-                                    "`/incident resolve [summary]`.")
+        raise IncidentChangeRefused(f"{incident.public_id} is {incident.status}; resolve it before closing.")
     incident.status, incident.closed_at = Status.CLOSED, now
     await service.add_event(session, incident, kind="closed", text="Incident closed", actor=actor.user_id,
                             source=actor.source, occurred_at=now)
