@@ -3,7 +3,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /srv/incidentbot
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md incidentbot.example.yml ./
 COPY app ./app
 COPY agents ./agents
 COPY migrations ./migrations

@@ -16,7 +16,7 @@ run: $(BIN)/incidentbot
 
 test: $(BIN)/incidentbot
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -rs -n 2
 
 lint: $(BIN)/incidentbot
 	$(BIN)/ruff check .
