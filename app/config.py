@@ -8,6 +8,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from app.escalations.policy import EscalationPolicy, check_references
+
 SEVERITY_NAME = re.compile(r"^SEV\d$")
 
 
@@ -53,6 +55,7 @@ class Service(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     observability: Observability = Field(default_factory=Observability)
     slo: Slo | None = None
+    escalation_policy: str | None = None  # by name; unset: the first policy covering the severity
 
     def mentioned_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -127,6 +130,7 @@ class TeamConfig(BaseModel):
     bridge_url: str | None = None
     status_page_url: str | None = None
     private_channels: bool = False
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
 
     def severity(self, name: str) -> SeverityLevel | None:
         return next((s for s in self.severities if s.name == name.upper()), None)
@@ -148,6 +152,12 @@ class TeamConfig(BaseModel):
     def service(self, name: str) -> Service:
         """The configured service, or one read with the default conventions."""
         return next((s for s in self.services if s.name == name), None) or Service(name=name)
+
+    def escalation_policy(self, severity: str, service: str | None) -> EscalationPolicy | None:
+        """The policy for an incident: its service's, if that one covers the severity, else the first that does."""
+        named = self.service(service).escalation_policy if service else None
+        candidates = [p for p in self.escalation_policies if named is None or p.name == named]
+        return next((p for p in candidates if p.covers(severity, service)), None)
 
     @field_validator("roles")
     @classmethod
@@ -183,4 +193,8 @@ def load_team_config(path: Path | None) -> TeamConfig:
         raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid:\n{exc}") from exc
     if config.severity(config.default_severity) is None:
         raise ConfigError(f"INCIDENTBOT_CONFIG: default_severity {config.default_severity} is not a severity")
+    problems = check_references(config.escalation_policies, config.severity_names,
+                                {s.name: s.escalation_policy for s in config.services})
+    if problems:
+        raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid:\n" + "\n".join(problems))
     return config
