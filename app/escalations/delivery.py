@@ -165,9 +165,10 @@ class Escalations:
         log.warning("%s for %s not delivered (attempt %s, next in %ss): %s", message.kind, incident.public_id,
                     message.attempts, int(wait.total_seconds()), reason)
         async with self.sessions() as session, session.begin():
+            told = message.kind != OutboxKind.WAR_ROOM  # war-room lines wait quietly for their channel
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == message.id).values(
-                next_attempt_at=now + wait, last_error=reason[:1000], told_delay=True))
-            if message.told_delay or message.kind == OutboxKind.WAR_ROOM:
+                next_attempt_at=now + wait, last_error=reason[:1000], told_delay=told))
+            if message.told_delay or not told:
                 return
             stored = await session.get_one(Incident, incident.id)
             if refused:

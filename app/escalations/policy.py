@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, field_v
 
 DURATION = re.compile(r"^\s*(\d+)\s*([smh])\s*$")
 LEVEL_NAME = re.compile(r"^L\d+$")
+LEVEL_MENTION = re.compile(r"\b(L\d+)\b", re.IGNORECASE)
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 SLACK_USERGROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 PAGERDUTY_ID = re.compile(r"^P[A-Z0-9]{2,}$")
@@ -199,6 +200,13 @@ class EscalationPolicy(BaseModel):
 
     def level(self, name: str) -> Level | None:
         return next((level for level in self.levels if level.level == name.upper()), None)
+
+    def named_in(self, text: str) -> str | None:
+        """The level a reason asks for by name ("L4", or its role: "need VP Engineering"), if any."""
+        if (match := LEVEL_MENTION.search(text)) and self.level(match.group(1)):
+            return match.group(1).upper()
+        named = [lv for lv in self.levels if re.search(rf"\b{re.escape(lv.role)}\b", text, re.IGNORECASE)]
+        return named[-1].level if named else None
 
 
 def check_references(policies: list[EscalationPolicy], severities: list[str], services: dict[str, str | None]

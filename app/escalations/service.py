@@ -30,8 +30,14 @@ from app.escalations.models import (
 from app.escalations.policy import Condition, EscalationPolicy, TargetType, format_duration
 from app.incidents import service
 from app.incidents.models import Incident, Source
+from app.incidents.render import SLACK_USER_ID
 
 WAITING = (StepState.PENDING, StepState.PAUSED)
+
+
+def _mention(actor: str) -> str:
+    """Slack users as Slack writes them (the timeline keeps mentions); others (cli:alice) as they are."""
+    return f"<@{actor}>" if SLACK_USER_ID.match(actor) else actor
 CONDITION_WORDS = {Condition.REVENUE_IMPACT: "revenue", Condition.CUSTOMER_IMPACT: "customer"}
 
 
@@ -264,26 +270,25 @@ async def escalate(session: AsyncSession, incident: Incident, config: TeamConfig
             raise EscalationRefused(f"{up_to} has already been notified for {incident.public_id}."
                                     if any(s.name == up_to for s in steps) else f"No level {up_to} in the chain.")
         chosen = waiting[:names.index(up_to) + 1]
-    else:
-        # A chain just started fires its immediate levels by itself; by hand, the next one after them.
-        immediate = [s for s in waiting if s.delay_seconds == 0 and s.state == StepState.PENDING]
-        chosen = waiting[len(immediate):len(immediate) + 1] if immediate else waiting[:1]
-        chosen = immediate + chosen
+    elif any(s.kind == StepKind.LEVEL and s.state == StepState.FIRED for s in steps):
+        chosen = waiting[:1]
+    else:  # nobody told yet: the chain's first levels (those due at once), now
+        chosen = [s for s in waiting if s.delay_seconds == 0] or waiting[:1]
     if not chosen:
         raise EscalationRefused(f"Every level of {incident.public_id}'s chain has been notified already.")
-    await _say(session, incident, "escalation.manual", now, f"Escalated by <@{by}>: {reason}" if reason
-               else f"Escalated by <@{by}>", actor=by, source=source, war_room=False)
+    await _say(session, incident, "escalation.manual", now, f"Escalated by {_mention(by)}: {reason}" if reason
+               else f"Escalated by {_mention(by)}", actor=by, source=source, war_room=False)
     for step in chosen:
         step.state, step.fired_at, step.fired_by = StepState.FIRED, now, by
-        step.reason = f"escalated by <@{by}>" + (f": {reason}" if reason else "")
+        step.reason = f"escalated by {_mention(by)}" + (f": {reason}" if reason else "")
         await _notify(session, incident, step, now)
     chain.paused_at = None
     _reschedule(steps, chosen[-1], now)
     return chosen
 
 
-async def deescalate(session: AsyncSession, incident: Incident, config: TeamConfig, *, by: str, reason: str,
-                     now: datetime) -> int:
+async def deescalate(session: AsyncSession, incident: Incident, config: TeamConfig, *, by: str, source: Source,
+                     reason: str, now: datetime) -> int:
     """Stop the clock: pending levels wait (or end, when no policy covers the new severity); returns how many."""
     steps = await _steps(session, incident.id)
     policy = config.escalation_policy(incident.severity, incident.affected_service)
@@ -305,10 +310,9 @@ async def deescalate(session: AsyncSession, incident: Incident, config: TeamConf
         changed += 1
     if chain is not None:
         chain.paused_at = now
-    text = f"De-escalated to {incident.severity} by <@{by}>" + (f": {reason}" if reason else "")
+    text = f"De-escalated to {incident.severity} by {_mention(by)}" + (f": {reason}" if reason else "")
     text += "; further escalation stopped" if changed else ""
-    await _say(session, incident, "escalation.deescalated", now, text, actor=by, source=Source.SLACK,
-               war_room=False)
+    await _say(session, incident, "escalation.deescalated", now, text, actor=by, source=source, war_room=False)
     return changed
 
 
