@@ -32,7 +32,7 @@ from app.escalations.models import (
 from app.escalations.policy import TargetType
 from app.incidents import service as incidents
 from app.incidents.models import Incident, SetupState
-from app.integrations.pagerduty import PagerDuty, PagingError, PagingRefused, PagingUnavailable
+from app.integrations.pagerduty import OnCall, PagerDuty, PagingError, PagingRefused, PagingUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -106,16 +106,22 @@ class Escalations:
 
     # --- the outbox --------------------------------------------------------------------------
 
-    async def deliver_due(self) -> int:
+    async def deliver_due(self, passes: int = 4) -> int:
+        """Deliver what is due; what a delivery adds (a war-room line after a page) goes out in the same round."""
         delivered = 0
-        async with self.sessions() as session:
-            due = list(await session.execute(
-                select(OutboxMessage.id, OutboxMessage.next_attempt_at)
-                .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= self.clock())
-                .order_by(OutboxMessage.id).limit(500)))
-        for message_id, seen in due:
-            if await self._claim(message_id, seen):
-                delivered += await self._deliver(message_id)
+        for _ in range(passes):
+            async with self.sessions() as session:
+                due = list(await session.execute(
+                    select(OutboxMessage.id, OutboxMessage.next_attempt_at)
+                    .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= self.clock())
+                    .order_by(OutboxMessage.id).limit(500)))
+            claimed = 0
+            for message_id, seen in due:
+                if await self._claim(message_id, seen):
+                    claimed += 1
+                    delivered += await self._deliver(message_id)
+            if not claimed:
+                break
         return delivered
 
     async def _claim(self, message_id: int, seen: datetime) -> bool:
@@ -244,15 +250,17 @@ class Escalations:
             step = await session.get_one(EscalationStep, message.payload["step_id"])
             chain = await session.get_one(EscalationChain, incident.id)
         target = TargetType(step.target_type)
-        on_call = await self._on_call(step, target)
         pagerduty_incident = chain.pagerduty_incident_id
         if chain.pagerduty_triggered_at is None:
             await self.pagerduty.trigger(incident.public_id, f"{incident.public_id} ({incident.severity}): "
                                          f"{incident.title}", incident.severity,
                                          {"incident": incident.public_id, "severity": incident.severity,
                                           "level": f"{step.name} {step.role}", "reason": step.reason or ""}, [])
+            await self._triggered(incident.id)  # a retry after this never pages twice
+            on_call, problem = await self._on_call(step, target)  # after the page: it matters more than a name
         else:
             pagerduty_incident = pagerduty_incident or await self._pagerduty_incident(incident)
+            on_call, problem = await self._on_call(step, target)
             people = on_call or []
             targets = ([{"id": step.target, "type": "escalation_policy_reference"}]
                        if target == TargetType.PAGERDUTY_ESCALATION_POLICY
@@ -281,19 +289,26 @@ class Escalations:
             text = f"PagerDuty paged {who} for {step.name} {step.role}"
             await incidents.add_event(session, stored, kind="escalation.paged", text=text, occurred_at=now)
             service.tell_war_room(session, stored, f":pager: {text}.", now)
+            if problem:
+                service.tell_war_room(session, stored, f":warning: Could not see who is on call for {step.name} "
+                                      f"{step.role} ({problem}); the page itself went out.", now)
 
-    async def _on_call(self, step: EscalationStep, target: TargetType) -> list | None:
-        """Who is on call now; None when there is no REST key to ask with (or PagerDuty would not say)."""
+    async def _triggered(self, incident_id: int) -> None:
+        async with self.sessions() as session, session.begin():
+            chain = await session.get_one(EscalationChain, incident_id)
+            chain.pagerduty_triggered_at = chain.pagerduty_triggered_at or self.clock()
+
+    async def _on_call(self, step: EscalationStep, target: TargetType) -> tuple[list[OnCall] | None, str | None]:
+        """Who is on call now, or None (no REST key to ask with, or PagerDuty would not say, and why)."""
         if self.pagerduty is None or self.pagerduty.rest is None:
-            return None
+            return None, None
         try:
             if target == TargetType.PAGERDUTY_SCHEDULE:
-                return await self.pagerduty.on_call(schedule=step.target)
-            return await self.pagerduty.on_call(escalation_policy=step.target)
+                return await self.pagerduty.on_call(schedule=step.target), None
+            return await self.pagerduty.on_call(escalation_policy=step.target), None
         except PagingError as error:
-            # The page matters more than the name: send it, and say the look-up failed.
             log.warning("on-call look-up for %s %s failed: %s", step.name, step.target, error)
-            return None
+            return None, str(error)
 
     async def _slack_user(self, email: str | None) -> str | None:
         if not email or self.messenger is None:
