@@ -19,7 +19,7 @@ from app.incidents.flows import Declaration, declare
 from app.incidents.lifecycle import Actor
 from app.incidents.models import Incident, Source
 from app.runtime import Runtime
-from tests.escalation_support import Clock, add_people, pagerduty, paging_runtime, write_config  # noqa: F401
+from tests.escalation_support import Clock, add_people, paging_runtime, write_config
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.slack import FakeSlack
 
