@@ -10,6 +10,7 @@ and the war room hears, once, that paging is delayed or refused, and again when 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ class Escalations:
     messenger: Messenger | None
     first_wait: timedelta = timedelta(seconds=2)
     clock: Callable[[], datetime] = utcnow
+    # Deliveries in flight at once: pages wait on PagerDuty, not on each other (the Postgres pool has 10).
+    concurrency: int = 6
 
     async def run_once(self) -> tuple[int, int]:
         """Fire every due step, then deliver every message owed; returns (fired, delivered)."""
@@ -109,20 +112,35 @@ class Escalations:
     async def deliver_due(self, passes: int = 4) -> int:
         """Deliver what is due; what a delivery adds (a war-room line after a page) goes out in the same round."""
         delivered = 0
+        if self.messenger is None:
+            await self._nowhere_to_post()
         for _ in range(passes):
             async with self.sessions() as session:
                 due = list(await session.execute(
                     select(OutboxMessage.id, OutboxMessage.next_attempt_at)
                     .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= self.clock())
                     .order_by(OutboxMessage.id).limit(500)))
-            claimed = 0
-            for message_id, seen in due:
-                if await self._claim(message_id, seen):
-                    claimed += 1
-                    delivered += await self._deliver(message_id)
-            if not claimed:
+            slots = asyncio.Semaphore(self.concurrency)
+
+            async def one(message_id: int, seen: datetime) -> tuple[bool, bool]:
+                async with slots:
+                    if not await self._claim(message_id, seen):
+                        return False, False
+                    return True, await self._deliver(message_id)
+
+            results = await asyncio.gather(*(one(message_id, seen) for message_id, seen in due))
+            delivered += sum(ok for _, ok in results)
+            if not any(claimed for claimed, _ in results):
                 break
         return delivered
+
+    async def _nowhere_to_post(self) -> None:
+        """Without Slack there is no war room: its lines are on the timeline already, so they are done."""
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).where(
+                OutboxMessage.kind == OutboxKind.WAR_ROOM, OutboxMessage.state == OutboxState.PENDING)
+                .values(state=OutboxState.DELIVERED, delivered_at=self.clock(), last_error="Slack is not configured")
+                .execution_options(synchronize_session=False))
 
     async def _claim(self, message_id: int, seen: datetime) -> bool:
         async with self.sessions() as session, session.begin():
@@ -256,7 +274,6 @@ class Escalations:
                                          f"{incident.title}", incident.severity,
                                          {"incident": incident.public_id, "severity": incident.severity,
                                           "level": f"{step.name} {step.role}", "reason": step.reason or ""}, [])
-            await self._triggered(incident.id)  # a retry after this never pages twice
             on_call, problem = await self._on_call(step, target)  # after the page: it matters more than a name
         else:
             pagerduty_incident = pagerduty_incident or await self._pagerduty_incident(incident)
@@ -292,11 +309,6 @@ class Escalations:
             if problem:
                 service.tell_war_room(session, stored, f":warning: Could not see who is on call for {step.name} "
                                       f"{step.role} ({problem}); the page itself went out.", now)
-
-    async def _triggered(self, incident_id: int) -> None:
-        async with self.sessions() as session, session.begin():
-            chain = await session.get_one(EscalationChain, incident_id)
-            chain.pagerduty_triggered_at = chain.pagerduty_triggered_at or self.clock()
 
     async def _on_call(self, step: EscalationStep, target: TargetType) -> tuple[list[OnCall] | None, str | None]:
         """Who is on call now, or None (no REST key to ask with, or PagerDuty would not say, and why)."""

@@ -155,7 +155,9 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 50) -> li
 async def fire_claimed(session: AsyncSession, step_id: int, now: datetime) -> EscalationStep:
     """Record what a claimed step owes: its notifications or pages, and its line on the timeline."""
     step = await session.get_one(EscalationStep, step_id, populate_existing=True)
-    incident = await service.get_incident_by_id(session, step.incident_id)
+    # The timeline is read only to test a condition; most steps have none and skip loading it.
+    options = [selectinload(Incident.timeline)] if step.condition else []
+    incident = await session.get_one(Incident, step.incident_id, options=options)
     threshold = f"{format_duration(timedelta(seconds=step.delay_seconds))} threshold"
     if step.condition and not _holds(incident, Condition(step.condition)):
         step.state, step.reason = StepState.SKIPPED, f"no {step.condition.replace('_', ' ')} recorded"
