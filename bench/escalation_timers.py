@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import subprocess
 import sys
 import time
@@ -23,14 +22,14 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import TeamConfig  # noqa: E402
-from app.db.base import utcnow  # noqa: E402
-from app.db.engine import create_db_engine, create_sync_engine, session_factory  # noqa: E402
-from app.db.migrate import upgrade  # noqa: E402
-from app.escalations import service  # noqa: E402
-from app.escalations.delivery import Escalations  # noqa: E402
-from app.incidents import service as incidents  # noqa: E402
-from app.incidents.models import Source  # noqa: E402
+from app.config import TeamConfig
+from app.db.base import utcnow
+from app.db.engine import create_db_engine, create_sync_engine, session_factory
+from app.db.migrate import upgrade
+from app.escalations import service
+from app.escalations.delivery import Escalations
+from app.incidents import service as incidents
+from app.incidents.models import Source
 
 CONFIG = TeamConfig.model_validate({"escalation_policies": [{"name": "bench", "severities": ["SEV2"], "levels": [
     {"level": "L1", "role": "On-Call Engineer", "after": "0m", "users": ["U0ONCALL"]}]}]})

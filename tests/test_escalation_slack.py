@@ -99,8 +99,8 @@ def test_escalate_acknowledge_and_ask_who_was_notified_in_slack(
     assert slack.direct_messages("U0VP") == []
 
     button = em_dm["blocks"][1]["elements"][0]
-    assert sender.click(button["action_id"], button["value"], user="U0LEAD", channel=em_dm["channel"] if "channel"
-                        in em_dm else "DEM", message_ts=em_dm["ts"]).status_code == 200
+    assert sender.click(button["action_id"], button["value"], user="U0LEAD", channel="D0EM",
+                        message_ts=em_dm["ts"]).status_code == 200
     refusal = wait_for(lambda: [r for r in slack.responses if "someone else" in str(r)], what="not yours")
     assert refusal and step_states(db)["L4"] == "pending"
     sender.click(button["action_id"], button["value"], user="U0EM", channel="D0EM", message_ts=em_dm["ts"])
@@ -112,7 +112,8 @@ def test_escalate_acknowledge_and_ask_who_was_notified_in_slack(
     status = sender.command("notified", channel=room).json()
     blocks = json.dumps(status["blocks"])
     assert f"Escalation Status: {public_id}" in blocks and "escalated from SEV2" in blocks
-    rows = next(b["text"]["text"] for b in status["blocks"] if "Notification status" in b.get("text", {}).get("text", ""))
+    rows = next(b["text"]["text"] for b in status["blocks"]
+                if "Notification status" in b.get("text", {}).get("text", ""))
     lines = rows.splitlines()[1:]
     assert lines[0].startswith("• *L1* On-Call Engineer: Alice Oncall (PagerDuty) · notified ")
     assert lines[2].startswith("• *L3* Engineering Manager: <@U0EM> · notified ") and "acknowledged -" not in lines[2]
@@ -182,7 +183,8 @@ def test_the_cli_escalates_and_reports_who_was_notified(tmp_path: Path, pagerdut
     assert out.returncode == 0, out.stderr
     md = out.stdout
     assert md.startswith(f"## Escalation Status: {public_id}")
-    assert "### Current Severity: SEV1 (escalated from SEV2)" in md and "**Escalation Reason**: need VP Engineering" in md
+    assert "### Current Severity: SEV1 (escalated from SEV2)" in md
+    assert "**Escalation Reason**: need VP Engineering" in md
     table = md.split("### Notification Status")[1].split("###")[0]
     assert "| L1 | On-Call Engineer | Alice Oncall (PagerDuty) |" in table
     for level, role in (("L2", "Team Lead"), ("L3", "Engineering Manager"), ("L4", "VP Engineering")):

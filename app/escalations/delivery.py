@@ -114,20 +114,20 @@ class Escalations:
         delivered = 0
         if self.messenger is None:
             await self._nowhere_to_post()
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(message_id: int, seen: datetime) -> tuple[bool, bool]:
+            async with slots:
+                if not await self._claim(message_id, seen):
+                    return False, False
+                return True, await self._deliver(message_id)
+
         for _ in range(passes):
             async with self.sessions() as session:
                 due = list(await session.execute(
                     select(OutboxMessage.id, OutboxMessage.next_attempt_at)
                     .where(OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= self.clock())
                     .order_by(OutboxMessage.id).limit(500)))
-            slots = asyncio.Semaphore(self.concurrency)
-
-            async def one(message_id: int, seen: datetime) -> tuple[bool, bool]:
-                async with slots:
-                    if not await self._claim(message_id, seen):
-                        return False, False
-                    return True, await self._deliver(message_id)
-
             results = await asyncio.gather(*(one(message_id, seen) for message_id, seen in due))
             delivered += sum(ok for _, ok in results)
             if not any(claimed for claimed, _ in results):
