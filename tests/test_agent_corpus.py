@@ -12,8 +12,14 @@ from collections import Counter
 import pytest
 
 from tests.agent_corpus import corpus
-from tests.agent_corpus.corpus import SPLITS, Missing, NotesCase, minute, offset
+from tests.agent_corpus.corpus import SPLITS, Missing, NotesCase, QuestionKind, minute, offset
 
+HANDED_TO_OTHER_AGENTS = {
+    QuestionKind.investigate,
+    QuestionKind.postmortem,
+    QuestionKind.runbook,
+    QuestionKind.escalation,
+}
 MINIMUM = {
     ("notes", "train"): 18,
     ("notes", "heldout"): 9,
@@ -69,6 +75,8 @@ def test_notes_expectations_are_derivable_from_the_notes(case: NotesCase) -> Non
     for source in sources:
         assert source in case.notes, f"not in the notes: {source!r}"
     assert expected.title.example not in case.notes.splitlines()
+    owners = [item.owner for item in expected.action_items if item.owner is not None]
+    assert owners == [owner.lower() for owner in owners], "owners are written in lowercase"
 
 
 @pytest.mark.parametrize("case", _notes_cases(), ids=lambda case: case.id)
@@ -135,6 +143,8 @@ def test_questions_point_at_records_of_their_split(split: str) -> None:
     records = corpus.records(split)
     for question in corpus.questions(split):
         assert question.record in records, f"{question.id}: no record {question.record}"
+        if question.kind not in HANDED_TO_OTHER_AGENTS:
+            assert question.must_mention, f"{question.id}: an answer the commander gives needs facts to check"
     for record in records.values():
         times = [minute(entry.at) for entry in record.timeline]
         assert times == sorted(times), f"{record.id}: timeline out of order"
