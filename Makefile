@@ -25,6 +25,7 @@ bench: $(BIN)/incidentbot
 	$(BIN)/python bench/ack_latency.py
 	$(BIN)/python bench/rca_accuracy.py
 	$(BIN)/python bench/postmortem_scale.py
+	$(BIN)/python bench/escalation_timers.py
 
 migration: $(BIN)/incidentbot
 	rm -f /tmp/incidentbot-migration.db

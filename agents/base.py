@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.action_items.models import ActionItem
 from app.config import TeamConfig
+from app.escalations.service import ChainView
 from app.incidents.models import Incident, TranscriptMessage
 from app.settings import Settings
 
@@ -30,6 +31,7 @@ class AgentRequest:
     action_items: list[ActionItem] = field(default_factory=list)
     # The latest stored result of each agent about this incident (the RCA a postmortem builds on).
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    escalation: ChainView | None = None  # the incident's escalation chain, when a policy covers it
 
 
 class AgentAnswer(BaseModel):

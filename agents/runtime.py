@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents import incident_commander
 from agents.base import AgentAnswer, AgentRequest
+from agents.escalation_manager import agent as escalation_manager
+from agents.escalation_manager.request import read as read_escalation
 from agents.postmortem.agent import answer as postmortem_answer
 from agents.postmortem.agent import write_postmortem
 from agents.postmortem.document import Postmortem
@@ -23,8 +25,11 @@ from agents.rca.agent import investigate
 from app.action_items import service as action_items
 from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
+from app.escalations import flows as escalation_flows
+from app.escalations import service as escalations
 from app.incidents import service
-from app.incidents.models import Incident, TranscriptMessage
+from app.incidents.lifecycle import Actor, IncidentChangeRefused
+from app.incidents.models import Incident, Source, TranscriptMessage
 from app.metrics import agent_run_seconds
 from app.postmortems import service as postmortems
 from app.postmortems.flows import keep_generated
@@ -46,10 +51,11 @@ AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
     "rca-agent": investigate,
     "postmortem-writer": write_postmortem,
-    # Until these exist the commander answers their requests with the incident's status and says so.
+    # Until it exists the commander answers its requests with the incident's status and says so.
     "runbook-executor": _commander("runbook"),
-    "escalation-manager": _commander("escalate"),
+    "escalation-manager": escalation_manager.answer,
 }
+ESCALATION = "escalation-manager"
 # Agents whose results are analyses worth keeping: stored, and put on the incident's timeline.
 RECORDED = {"rca-agent"}
 POSTMORTEM = "postmortem-writer"  # kept as postmortem versions, with its action items
@@ -79,9 +85,10 @@ async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
         open_incidents = list(await service.list_incidents(session, open_only=True))
         items = await action_items.for_incident(session, incident.id) if incident is not None else []
         results = await _latest_results(session, incident) if incident is not None else {}
+        chain = await escalations.view(session, incident.id) if incident is not None else None
     return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=runtime.settings,
                         incident=incident, transcript=transcript, open_incidents=open_incidents,
-                        action_items=items, results=results)
+                        action_items=items, results=results, escalation=chain)
 
 
 async def _latest_results(session: AsyncSession, incident: Incident) -> dict[str, dict[str, Any]]:
@@ -108,6 +115,8 @@ async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key
                 await postmortems.check_regenerate(session, request.incident.id, force)
             except postmortems.EditWouldBeReplaced as edited:
                 raise AgentError(str(edited)) from edited
+    if name == ESCALATION:
+        return await _timed(name, lambda r: _escalation(runtime, r, author), request)
     answer = await _timed(name, agent, request)
     if request.incident is None or answer.data is None:
         return answer
@@ -129,6 +138,23 @@ async def _timed(name: str, agent: Agent, request: AgentRequest) -> AgentAnswer:
         return answer
     finally:
         agent_run_seconds.labels(name, mode).observe(time.perf_counter() - started)
+
+
+async def _escalation(runtime: Runtime, request: AgentRequest, author: str | None) -> AgentAnswer:
+    """Escalate or de-escalate first when asked to (the same flow as `/incident escalate`), then the status."""
+    ask = read_escalation(request.text)
+    if ask.action == "status" or request.incident is None:
+        return await escalation_manager.answer(request)
+    flow = escalation_flows.escalate if ask.action == "escalate" else escalation_flows.deescalate
+    actor = Actor(author or "cli", Source.SLACK if author and not author.startswith("cli:") else Source.CLI)
+    try:
+        done = await flow(runtime.sessions, runtime.config, request.incident.id, actor=actor, severity=ask.severity,
+                          reason=ask.reason)
+    except (IncidentChangeRefused, escalations.EscalationRefused) as refused:
+        raise AgentError(str(refused)) from refused
+    await runtime.escalations.run_once()  # tell the people now, not at the next tick
+    fresh = await load(runtime, request.text, incident_id=request.incident.public_id)
+    return await escalation_manager.answer(fresh, done=done.summary())
 
 
 async def _record(runtime: Runtime, request: AgentRequest, answer: AgentAnswer, request_key: str | None) -> None:

@@ -252,7 +252,7 @@ def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
 
     async def work(runtime: Runtime) -> AgentAnswer:
         request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named_incident_id(prompt))
-        return await agent_runtime.run(runtime, name, request)
+        return await agent_runtime.run(runtime, name, request, author=_operator())
 
     try:
         answer = _with_runtime(work)

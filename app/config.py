@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
-from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
+
+from app.config_base import ConfigModel
+from app.escalations.policy import EscalationPolicy, check_references
 
 SEVERITY_NAME = re.compile(r"^SEV\d$")
-
-
-class ConfigModel(BaseModel):
-    """The base of every model in the team config: a key it does not know is an error naming the closest
-    known one, so a typo (`sevrities`) is caught at start-up instead of silently meaning the default."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys_only(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        known = [name for name, spec in cls.model_fields.items() for name in (name, spec.alias) if name]
-        unknown = [key for key in data if key not in known]
-        if unknown:
-            raise ValueError("; ".join(_unknown_key(str(key), known) for key in unknown))
-        return data
-
-
-def _unknown_key(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(set(known)))}"
-    return f"unknown key {key!r} ({hint})"
 
 
 class SeverityLevel(ConfigModel):
@@ -79,6 +56,7 @@ class Service(ConfigModel):
     aliases: list[str] = Field(default_factory=list)
     observability: Observability = Field(default_factory=Observability)
     slo: Slo | None = None
+    escalation_policy: str | None = None  # by name; unset: the first policy covering the severity
 
     def mentioned_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -153,6 +131,7 @@ class TeamConfig(ConfigModel):
     bridge_url: str | None = None
     status_page_url: str | None = None
     private_channels: bool = False
+    escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
 
     def severity(self, name: str) -> SeverityLevel | None:
         return next((s for s in self.severities if s.name == name.upper()), None)
@@ -174,6 +153,12 @@ class TeamConfig(ConfigModel):
     def service(self, name: str) -> Service:
         """The configured service, or one read with the default conventions."""
         return next((s for s in self.services if s.name == name), None) or Service(name=name)
+
+    def escalation_policy(self, severity: str, service: str | None) -> EscalationPolicy | None:
+        """The policy for an incident: its service's, if that one covers the severity, else the first that does."""
+        named = self.service(service).escalation_policy if service else None
+        candidates = [p for p in self.escalation_policies if named is None or p.name == named]
+        return next((p for p in candidates if p.covers(severity, service)), None)
 
     @field_validator("roles")
     @classmethod
@@ -209,6 +194,10 @@ def load_team_config(path: Path | None) -> TeamConfig:
         raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid: {'; '.join(_problems(exc))}") from exc
     if config.severity(config.default_severity) is None:
         raise ConfigError(f"INCIDENTBOT_CONFIG: default_severity {config.default_severity} is not a severity")
+    problems = check_references(config.escalation_policies, config.severity_names,
+                                {s.name: s.escalation_policy for s in config.services})
+    if problems:
+        raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid:\n" + "\n".join(problems))
     return config
 
 

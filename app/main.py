@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
-from app.api import action_items, agents, health, incidents, postmortems
+from app.api import action_items, agents, health, incidents, pagerduty_webhooks, postmortems
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.metrics import RequestMetrics
 from app.runtime import Runtime
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         socket = None
+        runtime.background(runtime.escalation_loop())
         if runtime.war_room is not None:
             runtime.background(runtime.sweep_war_rooms())
             runtime.background(runtime.remind_loop())
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(postmortems.router)
     app.include_router(action_items.router)
+    app.include_router(pagerduty_webhooks.router)  # verified by its own signature, not by API tokens
     # In Socket Mode without a signing secret, HTTP requests can't be verified: refuse them.
     app.include_router(slack_router(bolt if settings.slack_signing_secret else None))
     app.add_middleware(RequestMetrics)

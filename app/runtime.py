@@ -16,11 +16,14 @@ from app.config import TeamConfig, load_team_config
 from app.db.base import utcnow
 from app.db.engine import create_db_engine, session_factory
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.escalations.delivery import Escalations
 from app.incidents import service
 from app.incidents.service import WarRoomLease
+from app.integrations.pagerduty import PagerDuty
 from app.settings import Settings
 from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
+from app.slack.escalations import SlackMessenger
 from app.slack.reminders import remind_overdue_updates
 from app.warroom.flows import WarRoom
 
@@ -37,6 +40,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     slack: AsyncWebClient | None
     war_room: WarRoom | None
+    escalations: Escalations
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -51,7 +55,10 @@ class Runtime:
                                lease=timedelta(seconds=settings.setup_lease_seconds))
         else:
             log.info("Slack is disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
-        return cls(settings, config, engine, sessions, slack, war_room)
+        pagerduty = PagerDuty(settings) if settings.paging_enabled else None
+        escalations = Escalations(sessions, pagerduty, SlackMessenger(slack) if slack else None,
+                                  first_wait=timedelta(seconds=settings.pagerduty_retry_seconds))
+        return cls(settings, config, engine, sessions, slack, war_room, escalations)
 
     @property
     def war_room_lease(self) -> WarRoomLease | None:
@@ -87,6 +94,17 @@ class Runtime:
             self._every(seconds, "action-item reminders", lambda: remind_overdue_actions(self, utcnow().date())),
         )
 
+    async def escalation_loop(self) -> None:
+        """Fire due escalations and deliver owed pages and messages, every few seconds, for the life of the process.
+
+        Timers are rows: what came due while no process ran fires on the first round after a start.
+        """
+        await self._every(self.settings.escalation_check_seconds, "escalations", self.escalations.run_once)
+
+    def kick_escalations(self) -> None:
+        """Run a round now (after a declaration or an escalation) rather than at the next tick."""
+        self.background(self.escalations.run_once())
+
     async def _every(self, seconds: float, name: str, job: Callable[[], Awaitable[Any]]) -> None:
         """Run a periodic job for the life of the process.
 
@@ -106,4 +124,6 @@ class Runtime:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.escalations.pagerduty is not None:
+            self.escalations.pagerduty.close()
         await self.engine.dispose()

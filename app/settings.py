@@ -47,6 +47,18 @@ class Settings(BaseSettings):
 
     # "json": one JSON object per log line, for log shippers.
     log_format: Literal["text", "json"] = "text"
+    # Paging: the Events API routing key pages, the REST key looks up who is on call and adds responders.
+    pagerduty_api_key: SecretStr | None = None
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_api_url: str = "https://api.pagerduty.com"
+    pagerduty_events_url: str = "https://events.pagerduty.com"
+    pagerduty_webhook_secret: SecretStr | None = None
+    # The PagerDuty user responder requests are made as (REST requires a `From` address).
+    pagerduty_from_email: str | None = None
+    # How often due escalations and undelivered pages are looked for.
+    escalation_check_seconds: float = Field(5.0, validation_alias="INCIDENTBOT_ESCALATION_CHECK_SECONDS")
+    # The first wait before a refused or failed page is tried again; it doubles each time, up to five minutes.
+    pagerduty_retry_seconds: float = Field(2.0, validation_alias="INCIDENTBOT_PAGERDUTY_RETRY_SECONDS")
 
     @property
     def slack_enabled(self) -> bool:
@@ -59,6 +71,10 @@ class Settings(BaseSettings):
         """Every credential's value, so that logging can keep them out of its output."""
         values = (getattr(self, name) for name in type(self).model_fields)
         return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+
+    @property
+    def paging_enabled(self) -> bool:
+        return self.pagerduty_routing_key is not None or self.pagerduty_api_key is not None
 
     @property
     def socket_mode(self) -> bool:

@@ -115,6 +115,7 @@ async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
     except InvalidDeclaration as exc:
         raise HTTPException(400, str(exc)) from exc
     incidents_declared.labels(declared.incident.severity, Source.API).inc()
+    runtime.kick_escalations()
     if runtime.war_room is not None:
         # The war room opens in the background; a dead process leaves it to the resume sweep.
         runtime.background(runtime.war_room.set_up(declared.incident.id))

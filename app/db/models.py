@@ -3,6 +3,7 @@
 from app.action_items.models import ActionItem
 from app.agent_runs.models import AgentRun
 from app.db.base import Base
+from app.escalations.models import EscalationChain, EscalationNotification, EscalationStep, OutboxMessage
 from app.incidents.models import (
     DaySequence,
     Incident,
@@ -18,6 +19,7 @@ from app.postmortems.models import PostmortemVersion
 from app.warroom.models import WarRoomStep
 
 __all__ = [
-    "ActionItem", "AgentRun", "Base", "DaySequence", "Incident", "NextAction", "Participant", "PostmortemVersion",
-    "ProcessedRequest", "RoleAssignment", "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
+    "ActionItem", "AgentRun", "Base", "DaySequence", "EscalationChain", "EscalationNotification", "EscalationStep",
+    "Incident", "NextAction", "OutboxMessage", "Participant", "PostmortemVersion", "ProcessedRequest", "RoleAssignment",
+    "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
 ]

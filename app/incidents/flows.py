@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agents.incident_commander import SeverityAssessment, assess_severity
 from app.config import TeamConfig
+from app.escalations import service as escalations
 from app.incidents import service
 from app.incidents.models import Incident, Source
 from app.incidents.reminders import schedule_next_update
@@ -121,4 +122,7 @@ async def _record(
                           for a in config.next_actions],
         )
         schedule_next_update(incident, config, incident.declared_at)
+        if config.escalation_policy(incident.severity, incident.affected_service) is not None:
+            await session.flush()  # the chain's rows need the incident's id
+            await escalations.start_chain(session, incident, config, incident.declared_at)
     return incident

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import RoleSpec, TeamConfig
+from app.escalations import service as escalations
 from app.incidents import service
 from app.incidents.models import Incident, NextAction, RoleAssignment, RoleStatus, Source, Status, TimelineEvent
 from app.incidents.reminders import schedule_next_update
@@ -72,6 +73,7 @@ async def change_severity(session: AsyncSession, incident: Incident, severity: s
     await service.add_event(session, incident, kind="severity_changed", text=text, actor=actor.user_id,
                             source=actor.source, occurred_at=now)
     schedule_next_update(incident, config, now)
+    await escalations.severity_changed(session, incident, config, now)
     return previous
 
 
@@ -85,6 +87,7 @@ async def resolve(session: AsyncSession, incident: Incident, summary: str | None
     text = "Incident resolved" + (f": {incident.summary}" if incident.summary else "")
     await service.add_event(session, incident, kind="resolved", text=text, actor=actor.user_id,
                             source=actor.source, occurred_at=now)
+    await escalations.cancel(session, incident, now, "resolved")
 
 
 async def reopen(session: AsyncSession, incident: Incident, actor: Actor, config: TeamConfig,

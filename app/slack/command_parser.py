@@ -29,6 +29,9 @@ USAGE = """*Incident commands* (in a war room the incident is the channel's; els
 • `/incident actions`: list them · `/incident action done <n>`, `/incident action reopen <n>`: tick one off or reopen it
 • `/incident postmortem [regenerate --force]`: write the postmortem and post it here
 • `/incident postmortem status draft|in-review|final`: move its review along
+• `/incident escalate [SEVn] <reason>`: notify the next level now (name a role to go up to it)
+• `/incident deescalate [SEVn] <reason>`: lower the severity and hold further escalation
+• `/incident notified`: who was paged and told, who acknowledged, what is next
 • `/incident list`: open incidents · `/incident help`: this message
 React with :pushpin: to a war-room message (or pin it) to put it on the timeline."""
 
@@ -74,7 +77,7 @@ class Invalid:
 
 Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
 ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
-               "timeline", "action", "actions", "postmortem")
+               "timeline", "action", "actions", "postmortem", "escalate", "deescalate", "notified")
 SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
 
 
@@ -113,6 +116,8 @@ def _on_incident(name: str, words: list[str]) -> Command:
         return _assign(ref, words)
     if name == "action":
         return _action(ref, words)
+    if name in ("escalate", "deescalate"):
+        return _escalation(name, ref, words)
     if name == "note" and not rest:
         return Invalid("A note needs some text: `/incident note <what happened>`.")
     return OnIncident(name, ref, text=unescape(rest))
@@ -136,6 +141,18 @@ def _severity(ref: str | None, words: list[str]) -> Command:
     if match is None:
         return Invalid("Give the new severity: `/incident severity SEV1 [reason]`.")
     return OnIncident("severity", ref, text=unescape(" ".join(words[1:])), severity=f"SEV{int(match.group(1))}")
+
+
+def _escalation(name: str, ref: str | None, words: list[str]) -> Command:
+    severity = None
+    if words and (match := SEVERITY_TOKEN.match(words[0])):
+        severity, words = f"SEV{int(match.group(1))}", words[1:]
+    reason = unescape(" ".join(words)).strip()
+    if not reason:
+        return Invalid(f"Say why: `/incident {name} [SEVn] <reason>`"
+                       + (" (name a role, e.g. `need VP Engineering`, to go up to it)." if name == "escalate"
+                          else "."))
+    return OnIncident(name, ref, text=reason, severity=severity)
 
 
 def _assign(ref: str | None, words: list[str]) -> Command:

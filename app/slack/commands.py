@@ -12,7 +12,7 @@ from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.flows import Declaration
 from app.incidents.models import Source
 from app.runtime import Runtime
-from app.slack import action_commands, forms, incident_commands, postmortem_commands
+from app.slack import action_commands, escalation_commands, forms, incident_commands, postmortem_commands
 from app.slack.command_parser import USAGE, Declare, Help, Invalid, ListOpen, OnIncident, OpenDeclareForm, parse
 from app.slack.declaring import declare_and_open_war_room
 from app.slack.incident_views import open_incidents_blocks
@@ -51,6 +51,8 @@ async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, comm
             await declare_and_open_war_room(runtime, reply, declaration, _request_key(command))
         case OnIncident(name="action" | "actions") as request:
             await action_commands.run(runtime, reply, command, request)
+        case OnIncident(name="escalate" | "deescalate" | "notified") as request:
+            await escalation_commands.run(runtime, reply, command, request)
         case OnIncident(name="postmortem") as request:
             await postmortem_commands.run(runtime, reply, command, request)
         case OnIncident() as request:

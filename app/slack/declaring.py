@@ -37,6 +37,7 @@ async def declare_and_open_war_room(runtime: Runtime, reply: Reply, declaration:
         await reply(f"{incident.public_id} was already declared by this request.")
         return
     incidents_declared.labels(incident.severity, Source.SLACK).inc()
+    runtime.kick_escalations()  # the first levels are due at once
     await reply(_declared_text(declared))
     await reply(await _open_war_room(runtime, incident))
 

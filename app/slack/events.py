@@ -16,6 +16,7 @@ from agents.incident_commander import named_incident_id
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.models import ProcessedRequest
 from app.runtime import Runtime
+from app.slack import render
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await say(text=f":mag: {doing}{_about(request)}… ({name})", thread_ts=thread_ts)
             runtime.background(_answer(runtime, name, request, say, thread_ts, body.get("event_id")))
             return
-        await _answer(runtime, name, request, say, thread_ts, body.get("event_id"))
+        await _answer(runtime, name, request, say, thread_ts, body.get("event_id"), event.get("user"))
 
 
 LONG_RUNNING = {"rca-agent", "postmortem-writer"}
@@ -77,9 +78,9 @@ def _about(request: AgentRequest) -> str:
 
 
 async def _answer(runtime: Runtime, name: str, request: AgentRequest, say: AsyncSay, thread_ts: str,
-                  event_id: str | None) -> None:
+                  event_id: str | None, author: str | None = None) -> None:
     try:
-        answer = await agent_runtime.run(runtime, name, request,
+        answer = await agent_runtime.run(runtime, name, request, author=author,
                                          request_key=f"slack:event:{event_id}" if event_id else None)
     except DATABASE_UNAVAILABLE:
         log.exception("%s could not store its result: database unavailable", name)
@@ -94,4 +95,4 @@ async def _answer(runtime: Runtime, name: str, request: AgentRequest, say: Async
         await say(text=f":warning: The {name} failed; the error is in the service's log. Try again, or run "
                        f"`incidentbot agent run {name}`.", thread_ts=thread_ts)
         return
-    await say(text=answer.fallback_text, blocks=answer.blocks, thread_ts=thread_ts)
+    await say(text=answer.fallback_text, blocks=render.blocks_for(answer), thread_ts=thread_ts)

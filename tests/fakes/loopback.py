@@ -48,13 +48,20 @@ class LoopbackFake:
         """An answer given before routing (a refused credential, a refused method), or None to route."""
         return None
 
+    def server_options(self) -> dict[str, Any]:
+        """Extra uvicorn settings, e.g. a TLS certificate for fakes of APIs whose clients insist on https."""
+        return {}
+
+    scheme = "http"
+
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> LoopbackFake:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        config = uvicorn.Config(self, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+        self.url = f"{self.scheme}://127.0.0.1:{self._sock.getsockname()[1]}"
+        config = uvicorn.Config(self, log_level="warning", lifespan="off", timeout_graceful_shutdown=1,
+                                **self.server_options())
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
                                         name=f"fake-{self.service}")

@@ -1,0 +1,1 @@
+"""The escalation-manager: who was paged and told, who acknowledged, what is next (see `status`)."""
