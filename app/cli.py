@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from agents.base import AgentAnswer
     from app.incidents.lifecycle import Actor
     from app.runtime import Runtime
+    from app.settings import Settings
     from app.slack.changes import Change
 
 T = TypeVar("T")
@@ -33,7 +34,7 @@ def _fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from pydantic import ValidationError
 
     from app.settings import get_settings
@@ -43,6 +44,7 @@ def _settings():  # type: ignore[no-untyped-def]
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         _fail(f"invalid environment: {problems}")
+    raise AssertionError("unreachable")
 
 
 def _database_problem(exc: Exception) -> None:
@@ -75,9 +77,7 @@ def _with_runtime(work: Callable[[Runtime], Awaitable[T]]) -> T:
     try:
         migrate.check_current(settings.database_url)
         return asyncio.run(run())
-    except migrate.NotUpToDate as exc:
-        _fail(str(exc))
-    except (ConfigError, IncidentChangeRefused, CommandFailed) as exc:
+    except (migrate.NotUpToDate, ConfigError, IncidentChangeRefused, CommandFailed) as exc:
         _fail(str(exc))
     except (DatabaseUrlError, *DATABASE_UNAVAILABLE) as exc:
         _database_problem(exc)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from app.db.migrate import upgrade
 from tests.scenarios.harness import scenario_environment
 from tests.scenarios.loader import load
 from tests.test_cli import run
@@ -23,6 +24,7 @@ def team_config(tmp_path: Path) -> str:
 def test_the_seed_prompt_gets_a_root_cause_from_the_telemetry(tmp_path: Path) -> None:
     scenario = load("pool-leak-after-flag")
     with scenario_environment(scenario, tmp_path) as tools:
+        upgrade(f"sqlite:///{tmp_path}/cli.db")  # as `make run` or `incidentbot db upgrade` leaves it
         env = {**tools, "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "INCIDENTBOT_CONFIG": team_config(tmp_path)}
         result = run("agent", "run", "rca-agent", "--prompt", SEED_PROMPT, env=env)
     assert result.returncode == 0, result.stderr

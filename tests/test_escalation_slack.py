@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from app.db.base import utcnow
+from app.db.migrate import upgrade
 from tests.conftest import wait_for
 from tests.escalation_support import add_people, paging_env, write_config
 from tests.fakes.pagerduty import FakePagerDuty
@@ -173,6 +174,7 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def test_the_cli_escalates_and_reports_who_was_notified(tmp_path: Path, pagerduty: FakePagerDuty) -> None:
+    upgrade(f"sqlite:///{tmp_path}/cli.db")  # as `make run` or `incidentbot db upgrade` leaves it
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", **paging_env(pagerduty, write_config(tmp_path, SLOW)),
            "SSL_CERT_FILE": str(pagerduty.ca_file)}
     declared = run_cli(env, "declare", "--severity", "SEV2", "Checkout latency above SLO")

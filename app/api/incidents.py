@@ -27,6 +27,14 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+async def incident_or_404(runtime: Runtime, public_id: str) -> Incident:
+    async with runtime.sessions() as session:
+        incident = await service.get_incident(session, public_id)
+    if incident is None:
+        raise HTTPException(404, f"No incident {public_id}")
+    return incident
+
+
 class TimelineEventOut(BaseModel):
     occurred_at: datetime
     kind: str
@@ -95,11 +103,7 @@ async def list_incidents(runtime: RuntimeDep, open_only: bool = False) -> list[I
 
 @router.get("/incidents/{public_id}")
 async def show_incident(public_id: str, runtime: RuntimeDep) -> IncidentDetailOut:
-    async with runtime.sessions() as session:
-        incident = await service.get_incident(session, public_id)
-    if incident is None:
-        raise HTTPException(404, f"No incident {public_id}")
-    return IncidentDetailOut.of(incident)
+    return IncidentDetailOut.of(await incident_or_404(runtime, public_id))
 
 
 @router.post("/incidents", status_code=201)
@@ -154,14 +158,6 @@ class NoteIn(BaseModel):
     by: str | None = Field(None, min_length=1, max_length=60, description="Who adds it")
 
 
-async def _incident_or_404(runtime: Runtime, public_id: str) -> Incident:
-    async with runtime.sessions() as session:
-        incident = await service.get_incident(session, public_id)
-    if incident is None:
-        raise HTTPException(404, f"No incident {public_id}")
-    return incident
-
-
 def _actor(by: str | None) -> Actor:
     return Actor(f"api:{by}" if by else "api", Source.API)
 
@@ -200,7 +196,7 @@ async def _planned(runtime: Runtime, incident: Incident, body: IncidentChangeIn)
 @router.patch("/incidents/{public_id}")
 async def change_incident(public_id: str, body: IncidentChangeIn, runtime: RuntimeDep) -> IncidentChangedOut:
     """Update, change severity or roles, resolve, reopen or close; posted in the war room when Slack is on."""
-    incident = await _incident_or_404(runtime, public_id)
+    incident = await incident_or_404(runtime, public_id)
     try:
         changed = await changes.make_changes(runtime, incident.id, await _planned(runtime, incident, body))
     except changes.UnknownName as exc:
@@ -213,7 +209,7 @@ async def change_incident(public_id: str, body: IncidentChangeIn, runtime: Runti
 @router.post("/incidents/{public_id}/timeline", status_code=201)
 async def add_note(public_id: str, body: NoteIn, runtime: RuntimeDep) -> TimelineEventOut:
     """Add a note to the incident's timeline."""
-    incident = await _incident_or_404(runtime, public_id)
+    incident = await incident_or_404(runtime, public_id)
     try:
         changed = await changes.make_change(runtime, incident.id, changes.note(body.text, _actor(body.by)))
     except IncidentChangeRefused as exc:

@@ -9,13 +9,11 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from agents import runtime as agent_runtime
-from app.api.incidents import RuntimeDep
+from app.api.incidents import RuntimeDep, incident_or_404
 from app.incidents import service
-from app.incidents.models import Incident
 from app.postmortems import service as postmortems
 from app.postmortems.flows import keep_edited
 from app.postmortems.models import PostmortemVersion
-from app.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1", tags=["postmortems"])
 
@@ -57,17 +55,9 @@ def _actor(author: str | None) -> str:
     return f"api:{author}" if author else "api"
 
 
-async def _incident(runtime: Runtime, public_id: str) -> Incident:
-    async with runtime.sessions() as session:
-        incident = await service.get_incident(session, public_id)
-    if incident is None:
-        raise HTTPException(404, f"No incident {public_id}")
-    return incident
-
-
 @router.get("/incidents/{public_id}/postmortem")
 async def read_postmortem(public_id: str, runtime: RuntimeDep, version: int | None = None) -> VersionOut:
-    incident = await _incident(runtime, public_id)
+    incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
         row = await (postmortems.version(session, incident.id, version) if version
                      else postmortems.latest(session, incident.id))
@@ -79,14 +69,14 @@ async def read_postmortem(public_id: str, runtime: RuntimeDep, version: int | No
 
 @router.get("/incidents/{public_id}/postmortem/versions")
 async def list_versions(public_id: str, runtime: RuntimeDep) -> list[VersionOut]:
-    incident = await _incident(runtime, public_id)
+    incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
         return [VersionOut.of(row) for row in await postmortems.versions(session, incident.id)]
 
 
 @router.post("/incidents/{public_id}/postmortem", status_code=201)
 async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> VersionOut:
-    incident = await _incident(runtime, public_id)
+    incident = await incident_or_404(runtime, public_id)
     request = await agent_runtime.load(runtime, f"Generate postmortem for {incident.public_id}",
                                        incident_id=incident.public_id)
     try:
@@ -99,7 +89,7 @@ async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> Ver
 
 @router.put("/incidents/{public_id}/postmortem", status_code=201)
 async def upload_edit(public_id: str, body: EditIn, runtime: RuntimeDep) -> VersionOut:
-    incident = await _incident(runtime, public_id)
+    incident = await incident_or_404(runtime, public_id)
     row = await keep_edited(runtime.sessions, incident.id, body.markdown,
                             _actor(body.author))
     return VersionOut.of(row)
