@@ -36,10 +36,11 @@ def test_requests_slack_calls_agent_runs_and_set_up_steps_are_measured(tmp_path:
         public_id = ack_text(sender.command("declare SEV2 Checkout failing")).split("*")[1]
         wait_for(lambda: slack.calls_to("chat.postMessage") and slack.channel_by_name("incidents")
                  and slack.messages(slack.channel_by_name("incidents")["id"]), what="announcement")
-        ran = httpx.post(f"{server.url}/api/v1/agents/incident-commander/run",
-                         json={"prompt": "status?", "incident": public_id})
+        api = server.api()
+        ran = api.post(f"{server.url}/api/v1/agents/incident-commander/run",
+                       json={"prompt": "status?", "incident": public_id})
         assert ran.status_code == 200, ran.text
-        httpx.get(f"{server.url}/api/v1/incidents/{public_id}")
+        api.get(f"{server.url}/api/v1/incidents/{public_id}")
         httpx.get(f"{server.url}/no/such/page")
         after = samples(server)
 
