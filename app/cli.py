@@ -154,7 +154,7 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
     """Declare an incident; opens its war room when Slack is configured."""
     from app.incidents import service
     from app.incidents.card import build_card
-    from app.incidents.flows import Declaration, InvalidDeclaration, declare
+    from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
     from app.incidents.models import Source
     from app.incidents.render import card_markdown
     from app.warroom.models import StepState
@@ -167,15 +167,12 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
 
     async def work(runtime: Runtime) -> str:
         try:
-            declared = await declare(runtime.sessions, runtime.config, declaration,
-                                     war_room=runtime.war_room_lease)
+            # The service's escalation loop fires the first levels; this process exits right after.
+            opened = await declare_and_open(runtime, declaration, kick_escalations=False)
         except InvalidDeclaration as exc:
             raise click.UsageError(str(exc)) from exc
-        incident_id = declared.incident.id
-        problems = []
-        if runtime.war_room is not None:
-            reports = await runtime.war_room.set_up(incident_id) or []
-            problems = [r.describe() for r in reports if r.state in (StepState.FAILED, StepState.SKIPPED)]
+        incident_id = opened.declared.incident.id
+        problems = [r.describe() for r in opened.reports or [] if r.state in (StepState.FAILED, StepState.SKIPPED)]
         async with runtime.sessions() as session:
             incident = await service.get_incident_by_id(session, incident_id)
         text = card_markdown(build_card(incident, runtime.config, runtime.settings.incident_announce_channel))

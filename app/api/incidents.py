@@ -9,11 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.incidents import service
-from app.incidents.flows import Declaration, InvalidDeclaration, declare
+from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
 from app.incidents.lifecycle import Actor, IncidentChangeRefused
 from app.incidents.models import Incident, Source, Status
 from app.incidents.render import plain
-from app.metrics import incidents_declared
 from app.runtime import Runtime
 from app.slack import changes
 
@@ -114,15 +113,10 @@ async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
         declared_by=f"api:{body.declared_by}" if body.declared_by else "api",
     )
     try:
-        declared = await declare(runtime.sessions, runtime.config, declaration,
-                                 war_room=runtime.war_room_lease)
+        opened = await declare_and_open(runtime, declaration, wait_for_war_room=False)
     except InvalidDeclaration as exc:
         raise HTTPException(400, str(exc)) from exc
-    incidents_declared.labels(declared.incident.severity, Source.API).inc()
-    runtime.kick_escalations()
-    if runtime.war_room is not None:
-        # The war room opens in the background; a dead process leaves it to the resume sweep.
-        runtime.background(runtime.war_room.set_up(declared.incident.id))
+    declared = opened.declared
     return IncidentOut.of(declared.incident)
 
 
