@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from agents.rca.signals import Signal, SignalKind
 
-RATE = "2m"
+RATE = "1m"
 STATUS_LABELS = ("code", "status_code", "status", "http_status", "http_status_code", "response_code",
                  "grpc_code", "grpc_status", "rpc_grpc_status_code", "outcome", "result", "rcode", "status_class")
 PEER_LABELS = ("peer", "upstream", "target", "destination", "destination_service", "dst", "provider", "remote",

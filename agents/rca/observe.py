@@ -286,7 +286,7 @@ async def _neighbours(toolbox: Toolbox, seen: Observations, budget: Budget, node
     where = [f'node="{node.name}"'] + ([f'pod=~"{"|".join(regex_value(p) for p in pods)}"'] if pods else [])
     for matcher in where:
         query = (f"sum by (pod, namespace) (rate(container_cpu_usage_seconds_total{{{matcher},"
-                 f'container!="",container!="POD"}}[2m]))')
+                 f'container!="",container!="POD"}}[1m]))')
         signal = Signal(name="pod_cpu", kind=SignalKind.INFRA, query=query, description="CPU cores used per pod",
                         split_by="pod", absent_is_zero=True, min_change=0.5, component=node.name)
         if await _range(toolbox, seen, budget, signal, query, node.name):

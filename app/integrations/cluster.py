@@ -24,7 +24,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Host names in env values, args and config data: svc.cluster.local names, URLs, host:port pairs.
 _LABEL = r"[a-z](?:[a-z0-9-]*[a-z0-9])?"
 _HOST = re.compile(rf"(?:[a-z][a-z0-9+.-]*://(?:[^@/\s]+@)?(?P<url>{_LABEL}(?:\.{_LABEL})*)"
-                   rf"|\b(?P<hostport>{_LABEL}(?:\.{_LABEL})*):\d{{2,5}}\b)", re.IGNORECASE)
+                   rf"|\b(?P<hostport>{_LABEL}(?:\.{_LABEL})*):\d{{2,5}}\b)")  # host names are written lower-case
 _CLUSTER_HOST = re.compile(r"\b(?P<name>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.(?P<ns>[a-z0-9-]+)\.svc"
                            r"(?:\.cluster\.local)?\b")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
