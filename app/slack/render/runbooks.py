@@ -3,6 +3,7 @@ waits), the runbook list and outline, and the agent's suggestions. Rendered from
 
 from __future__ import annotations
 
+from agents.base import AgentAnswer
 from agents.runbook_executor.agent import DECIDED, RunbookSuggestions, duration
 from agents.runbook_executor.report import RunbookReport, StepLine
 from app.runbooks.loader import Catalog
@@ -138,6 +139,14 @@ def outline_blocks(book_markdown: str) -> list[Block]:
         current += line.removeprefix("## ").removeprefix("### ") + "\n"
     chunks.append(current)
     return [section(c) for c in chunks if c.strip()][:45]
+
+
+def answer_blocks(answer: AgentAnswer) -> list[Block]:
+    """The agent's answer: its suggestions, or a run's report."""
+    data = answer.data or {}
+    if data.get("kind") == "suggestions":
+        return suggestion_blocks(RunbookSuggestions.model_validate(data))
+    return run_blocks(RunbookReport.model_validate(data))
 
 
 def suggestion_blocks(s: RunbookSuggestions) -> list[Block]:
