@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     # The first wait before a refused or failed page is tried again; it doubles each time, up to five minutes.
     pagerduty_retry_seconds: float = Field(2.0, validation_alias="INCIDENTBOT_PAGERDUTY_RETRY_SECONDS")
 
+    # Inbox of acknowledged Slack events and interactions: where they wait on local disk while the database
+    # is unreachable (unset: a directory under the system's temp dir, one per DATABASE_URL), and the longest
+    # wait between two tries of one that failed for a transient reason.
+    inbox_spool_dir: Path | None = Field(None, validation_alias="INCIDENTBOT_INBOX_SPOOL_DIR")
+    inbox_max_retry_seconds: float = Field(300.0, validation_alias="INCIDENTBOT_INBOX_MAX_RETRY_SECONDS")
+
     @property
     def slack_enabled(self) -> bool:
         # HTTP mode verifies requests with the signing secret; Socket Mode authenticates the socket.
