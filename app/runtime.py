@@ -23,6 +23,7 @@ from app.inbox.worker import Handler, InboxWorker
 from app.incidents import service
 from app.incidents.service import WarRoomLease
 from app.integrations.pagerduty import PagerDuty
+from app.runbooks.runner import Runbooks
 from app.settings import Settings
 from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
@@ -44,6 +45,7 @@ class Runtime:
     slack: AsyncWebClient | None
     war_room: WarRoom | None
     escalations: Escalations
+    runbooks: Runbooks
     inbox: Inbox
     inbox_worker: InboxWorker | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -63,8 +65,9 @@ class Runtime:
         pagerduty = PagerDuty(settings) if settings.paging_enabled else None
         escalations = Escalations(sessions, pagerduty, SlackMessenger(slack) if slack else None,
                                   first_wait=timedelta(seconds=settings.pagerduty_retry_seconds))
+        runbooks = Runbooks.create(sessions, config, settings)
         inbox = Inbox(sessions, Spool(settings.inbox_spool_dir or default_dir(settings.database_url)))
-        return cls(settings, config, engine, sessions, slack, war_room, escalations, inbox)
+        return cls(settings, config, engine, sessions, slack, war_room, escalations, runbooks, inbox)
 
     def attach_inbox_worker(self, handler: Handler) -> None:
         """The adapter that fills the inbox says how its requests are handled; the lifespan runs the worker."""

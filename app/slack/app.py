@@ -32,6 +32,7 @@ from app.slack import (
     forms,
     intake,
     replay,
+    runbook_commands,
 )
 from app.slack.client import create_client
 from app.slack.replies import DATABASE_DOWN
@@ -62,6 +63,7 @@ def _register(app: AsyncApp, runtime: Runtime) -> None:
     forms.register(app, runtime)
     buttons.register(app, runtime)
     escalation_commands.register(app, runtime)
+    runbook_commands.register(app, runtime)
     events.register(app, runtime)
     capture.register(app, runtime)
 
