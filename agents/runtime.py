@@ -15,13 +15,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents import incident_commander
-from agents.base import AgentAnswer, AgentRequest
+from agents.base import AgentAnswer, AgentRequest, AgentSettings
 from agents.escalation_manager import agent as escalation_manager
 from agents.escalation_manager.request import read as read_escalation
 from agents.postmortem.agent import answer as postmortem_answer
 from agents.postmortem.agent import write_postmortem
 from agents.postmortem.document import Postmortem
 from agents.rca.agent import investigate
+from agents.runbook_executor import agent as runbook_executor
 from app.action_items import service as action_items
 from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
@@ -51,8 +52,7 @@ AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
     "rca-agent": investigate,
     "postmortem-writer": write_postmortem,
-    # Until it exists the commander answers its requests with the incident's status and says so.
-    "runbook-executor": _commander("runbook"),
+    "runbook-executor": runbook_executor.answer,  # suggests; a person starts a run (CLI, slash command)
     "escalation-manager": escalation_manager.answer,
 }
 ESCALATION = "escalation-manager"
@@ -86,7 +86,7 @@ async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
         items = await action_items.for_incident(session, incident.id) if incident is not None else []
         results = await _latest_results(session, incident) if incident is not None else {}
         chain = await escalations.view(session, incident.id) if incident is not None else None
-    return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=runtime.settings,
+    return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=AgentSettings.of(runtime.settings),
                         incident=incident, transcript=transcript, open_incidents=open_incidents,
                         action_items=items, results=results, escalation=chain)
 

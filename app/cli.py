@@ -154,7 +154,7 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
     """Declare an incident; opens its war room when Slack is configured."""
     from app.incidents import service
     from app.incidents.card import build_card
-    from app.incidents.flows import Declaration, InvalidDeclaration, declare
+    from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
     from app.incidents.models import Source
     from app.incidents.render import card_markdown
     from app.warroom.models import StepState
@@ -167,15 +167,12 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
 
     async def work(runtime: Runtime) -> str:
         try:
-            declared = await declare(runtime.sessions, runtime.config, declaration,
-                                     war_room=runtime.war_room_lease)
+            # The service's escalation loop fires the first levels; this process exits right after.
+            opened = await declare_and_open(runtime, declaration, kick_escalations=False)
         except InvalidDeclaration as exc:
             raise click.UsageError(str(exc)) from exc
-        incident_id = declared.incident.id
-        problems = []
-        if runtime.war_room is not None:
-            reports = await runtime.war_room.set_up(incident_id) or []
-            problems = [r.describe() for r in reports if r.state in (StepState.FAILED, StepState.SKIPPED)]
+        incident_id = opened.declared.incident.id
+        problems = [r.describe() for r in opened.reports or [] if r.state in (StepState.FAILED, StepState.SKIPPED)]
         async with runtime.sessions() as session:
             incident = await service.get_incident_by_id(session, incident_id)
         text = card_markdown(build_card(incident, runtime.config, runtime.settings.incident_announce_channel))
@@ -241,7 +238,8 @@ def agent_list() -> None:
 @click.option("--prompt", "-p", required=True, help="What to ask, e.g. \"Investigate the cause of the payment API "
                                                    "outage at 14:30\".")
 @click.option("--incident", "incident_id", help="The incident it is about (INC-YYYY-MMDD-NNN).")
-def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
+@click.option("--yes", "-y", is_flag=True, help="runbook-executor: approve every step that changes something.")
+def agent_run(name: str, prompt: str, incident_id: str | None, yes: bool) -> None:
     """Run one agent and print its answer as Markdown."""
     from agents import runtime as agent_runtime
     from agents.incident_commander import named_incident_id
@@ -250,6 +248,10 @@ def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
         _fail(f"no agent named {name!r}; agents: {', '.join(agent_runtime.AGENTS)}", code=2)
     if not prompt.strip():
         _fail("--prompt is empty: say what to ask", code=2)
+    if name == "runbook-executor":
+        from app.runbooks.cli import agent_execute
+        if agent_execute(prompt, incident_id, yes):  # "Execute runbook: NAME key=value": a person starts it
+            return
 
     async def work(runtime: Runtime) -> AgentAnswer:
         # An id inside pasted notes ("h1. Postmortem: INC-...") names no stored incident: only the request counts.
@@ -516,12 +518,83 @@ def incident_close(public_id: str, by: str | None) -> None:
     _change(public_id, by, lambda runtime, actor: changes.close(actor))
 
 
+# --- API tokens: created and revoked here, on the database itself, so that no token is needed to make one ---
+
+@main.group()
+def token() -> None:
+    """API tokens for /api/v1 (`Authorization: Bearer <token>`)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="write", show_default=True,
+              help="read: GET only; write: every change too.")
+def token_create(name: str, scope: str) -> None:
+    """Create a token and print it, once: only its hash is stored."""
+    from app.tokens import service
+    from app.tokens.models import Scope
+
+    async def work(runtime: Runtime) -> service.Issued:
+        async with runtime.sessions.begin() as session:
+            try:
+                return await service.create(session, name, Scope(scope), created_by=f"cli:{getpass.getuser()}")
+            except service.TokenError as exc:
+                raise CommandFailed(str(exc)) from exc
+
+    issued = _with_runtime(work)
+    click.echo(f"token {name!r} ({scope}) created; it is shown only now, store it:", err=True)
+    click.echo(issued.secret)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens: name, scope, when created and last used, and whether revoked (never the tokens)."""
+    from app.tokens import service
+
+    async def work(runtime: Runtime) -> list[str]:
+        async with runtime.sessions() as session:
+            rows = await service.listed(session)
+        return [f"{t.name:<24} {t.scope:<5}  created {t.created_at:%Y-%m-%d %H:%M}  "
+                f"last used {f'{t.last_used_at:%Y-%m-%d %H:%M}' if t.last_used_at else 'never':<16}  "
+                + (f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active") for t in rows]
+
+    rows = _with_runtime(work)
+    click.echo("\n".join(rows) if rows else "No API tokens: `incidentbot token create NAME` makes one.")
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token at once: requests with it are refused with 401 from now on."""
+    from app.tokens import service
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions.begin() as session:
+            try:
+                await service.revoke(session, name)
+            except service.TokenError as exc:
+                raise CommandFailed(str(exc)) from exc
+
+    _with_runtime(work)
+    click.echo(f"token {name!r} revoked")
+
+
 @main.command("demo")
 def demo_command() -> None:
     """Run the Payment API incident end to end on the embedded store, printing what each step posts."""
     from app.demo import run_demo
 
     run_demo(click.echo)
+
+
+# --- runbooks ------------------------------------------------------------------------------------------
+def _add_runbook_commands() -> None:
+    from app.runbooks.cli import runbook
+
+    main.add_command(runbook)
+
+
+_add_runbook_commands()
 
 
 if __name__ == "__main__":

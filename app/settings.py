@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     datadog_api_url: str = "https://api.datadoghq.com"
     kubeconfig: Path | None = None
 
+    # How long a runbook run's executing process may go silent before the run is marked interrupted.
+    runbook_lease_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_RUNBOOK_LEASE_SECONDS")
+
     # "json": one JSON object per log line, for log shippers.
     log_format: Literal["text", "json"] = "text"
     # Paging: the Events API routing key pages, the REST key looks up who is on call and adds responders.
@@ -59,6 +62,14 @@ class Settings(BaseSettings):
     escalation_check_seconds: float = Field(5.0, validation_alias="INCIDENTBOT_ESCALATION_CHECK_SECONDS")
     # The first wait before a refused or failed page is tried again; it doubles each time, up to five minutes.
     pagerduty_retry_seconds: float = Field(2.0, validation_alias="INCIDENTBOT_PAGERDUTY_RETRY_SECONDS")
+
+    # --- HTTP surface: what answers without an API token, and how big a request body may be ---------------
+    # Prometheus scrapes without credentials by default, as exporters do; false: /metrics needs a token.
+    public_metrics: bool = Field(True, validation_alias="INCIDENTBOT_PUBLIC_METRICS")
+    # The API's shape is no secret (the project is open source); false: /docs, /redoc, /openapi.json need one.
+    public_docs: bool = Field(True, validation_alias="INCIDENTBOT_PUBLIC_DOCS")
+    # Slack's own payloads stay far below 1 MiB; anything bigger is refused with 413 before it is read.
+    max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias="INCIDENTBOT_MAX_BODY_BYTES")
 
     @property
     def slack_enabled(self) -> bool:

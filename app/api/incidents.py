@@ -8,12 +8,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api import errors
 from app.incidents import service
-from app.incidents.flows import Declaration, InvalidDeclaration, declare
+from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
 from app.incidents.lifecycle import Actor, IncidentChangeRefused
 from app.incidents.models import Incident, Source, Status
 from app.incidents.render import plain
-from app.metrics import incidents_declared
 from app.runtime import Runtime
 from app.slack import changes
 
@@ -101,12 +101,12 @@ async def list_incidents(runtime: RuntimeDep, open_only: bool = False) -> list[I
         return [IncidentOut.of(i) for i in await service.list_incidents(session, open_only=open_only)]
 
 
-@router.get("/incidents/{public_id}")
+@router.get("/incidents/{public_id}", responses=errors.of(404))
 async def show_incident(public_id: str, runtime: RuntimeDep) -> IncidentDetailOut:
     return IncidentDetailOut.of(await incident_or_404(runtime, public_id))
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, responses=errors.change())
 async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
     declaration = Declaration(
         title=body.title, severity=body.severity, description=body.description,
@@ -114,15 +114,10 @@ async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
         declared_by=f"api:{body.declared_by}" if body.declared_by else "api",
     )
     try:
-        declared = await declare(runtime.sessions, runtime.config, declaration,
-                                 war_room=runtime.war_room_lease)
+        opened = await declare_and_open(runtime, declaration, wait_for_war_room=False)
     except InvalidDeclaration as exc:
         raise HTTPException(400, str(exc)) from exc
-    incidents_declared.labels(declared.incident.severity, Source.API).inc()
-    runtime.kick_escalations()
-    if runtime.war_room is not None:
-        # The war room opens in the background; a dead process leaves it to the resume sweep.
-        runtime.background(runtime.war_room.set_up(declared.incident.id))
+    declared = opened.declared
     return IncidentOut.of(declared.incident)
 
 
@@ -193,7 +188,7 @@ async def _planned(runtime: Runtime, incident: Incident, body: IncidentChangeIn)
     return planned
 
 
-@router.patch("/incidents/{public_id}")
+@router.patch("/incidents/{public_id}", responses=errors.change(404, 409))
 async def change_incident(public_id: str, body: IncidentChangeIn, runtime: RuntimeDep) -> IncidentChangedOut:
     """Update, change severity or roles, resolve, reopen or close; posted in the war room when Slack is on."""
     incident = await incident_or_404(runtime, public_id)
@@ -206,7 +201,7 @@ async def change_incident(public_id: str, body: IncidentChangeIn, runtime: Runti
     return IncidentChangedOut(**IncidentDetailOut.of(changed.incident).model_dump(), warnings=changed.problems)
 
 
-@router.post("/incidents/{public_id}/timeline", status_code=201)
+@router.post("/incidents/{public_id}/timeline", status_code=201, responses=errors.change(404))
 async def add_note(public_id: str, body: NoteIn, runtime: RuntimeDep) -> TimelineEventOut:
     """Add a note to the incident's timeline."""
     incident = await incident_or_404(runtime, public_id)

@@ -1,8 +1,10 @@
-"""Declaring an incident: validation, de-duplication and the transaction around it."""
+"""Declaring an incident: validation, de-duplication, the transaction around it, then its war room."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,6 +15,10 @@ from app.escalations import service as escalations
 from app.incidents import service
 from app.incidents.models import Incident, Source
 from app.incidents.reminders import schedule_next_update
+from app.metrics import incidents_declared
+
+if TYPE_CHECKING:
+    from app.warroom.flows import StepReport, WarRoom
 
 MAX_TITLE = 500
 
@@ -126,3 +132,62 @@ async def _record(
             await session.flush()  # the chain's rows need the incident's id
             await escalations.start_chain(session, incident, config, incident.declared_at)
     return incident
+
+
+class DeclaringPlace(Protocol):
+    """What a declaration needs from the process it runs in (the runtime, in every adapter)."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    config: TeamConfig
+
+    @property
+    def war_room(self) -> WarRoom | None: ...
+
+    @property
+    def war_room_lease(self) -> service.WarRoomLease | None: ...
+
+    def kick_escalations(self) -> None: ...
+
+    def background(self, work: Coroutine[Any, Any, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Opened:
+    declared: Declared
+    # How each war-room step went; None when no war room was opened here (duplicate, Slack off,
+    # opened in the background, or another process holds the set-up).
+    reports: list[StepReport] | None = None
+
+
+async def declare_and_open(
+    place: DeclaringPlace,
+    declaration: Declaration,
+    *,
+    request_key: str | None = None,
+    recorded: Callable[[Declared], Awaitable[None]] | None = None,
+    wait_for_war_room: bool = True,
+    kick_escalations: bool = True,
+) -> Opened:
+    """Declare an incident and open its war room: the one path for Slack, the CLI and the API.
+
+    `recorded` runs once the incident has committed and before the war room opens, so the declarer
+    hears the id even if Slack is slow. `kick_escalations=False` suits a short-lived process: the
+    service's escalation loop fires the due levels from their rows.
+    """
+    declared = await declare(place.sessions, place.config, declaration, request_key=request_key,
+                             war_room=place.war_room_lease)
+    if declared.duplicate:
+        return Opened(declared)
+    incidents_declared.labels(declared.incident.severity, declaration.source).inc()
+    if kick_escalations:
+        place.kick_escalations()  # the first levels are due at once
+    if recorded is not None:
+        await recorded(declared)
+    war_room = place.war_room
+    if war_room is None:
+        return Opened(declared)
+    if not wait_for_war_room:
+        # A dead process leaves the set-up to the resume sweep of the next one.
+        place.background(war_room.set_up(declared.incident.id))
+        return Opened(declared)
+    return Opened(declared, await war_room.set_up(declared.incident.id))

@@ -7,9 +7,8 @@ import logging
 import aiohttp
 
 from app.db.errors import DATABASE_UNAVAILABLE
-from app.incidents.flows import Declaration, Declared, InvalidDeclaration, declare
-from app.incidents.models import Incident, Source
-from app.metrics import incidents_declared
+from app.incidents.flows import Declaration, Declared, InvalidDeclaration, declare_and_open
+from app.incidents.models import Incident
 from app.runtime import Runtime
 from app.slack.blocks import escape
 from app.slack.replies import Reply
@@ -25,21 +24,29 @@ SETUP_INTERRUPTED = ("War-room set-up for {id} was interrupted ({reason}). The i
 async def declare_and_open_war_room(runtime: Runtime, reply: Reply, declaration: Declaration,
                                     request_key: str | None) -> None:
     """Record the incident, tell the declarer its id, then open the war room and report how it went."""
+    told: list[Incident] = []
+
+    async def tell(declared: Declared) -> None:
+        # Durable before the user hears of it: this only runs once the incident has committed.
+        told.append(declared.incident)
+        await reply(_declared_text(declared))
+
     try:
-        # Durable before the user hears of it: the answer only goes out once this has committed.
-        declared = await declare(runtime.sessions, runtime.config, declaration, request_key=request_key,
-                                 war_room=runtime.war_room_lease)
+        opened = await declare_and_open(runtime, declaration, request_key=request_key, recorded=tell)
     except InvalidDeclaration as exc:
         await reply(str(exc))
         return
-    incident = declared.incident
-    if declared.duplicate:
+    except (TimeoutError, aiohttp.ClientError, *DATABASE_UNAVAILABLE) as exc:
+        if not told:
+            raise  # nothing recorded: the command's own handler says the database is down
+        log.exception("war-room set-up for %s interrupted", told[0].public_id)
+        await reply(SETUP_INTERRUPTED.format(id=told[0].public_id, reason=type(exc).__name__))
+        return
+    incident = opened.declared.incident
+    if opened.declared.duplicate:
         await reply(f"{incident.public_id} was already declared by this request.")
         return
-    incidents_declared.labels(incident.severity, Source.SLACK).inc()
-    runtime.kick_escalations()  # the first levels are due at once
-    await reply(_declared_text(declared))
-    await reply(await _open_war_room(runtime, incident))
+    await reply(await _war_room_report(runtime, incident, opened.reports))
 
 
 def _declared_text(declared: Declared) -> str:
@@ -53,13 +60,7 @@ def _declared_text(declared: Declared) -> str:
     return text
 
 
-async def _open_war_room(runtime: Runtime, incident: Incident) -> str:
-    assert runtime.war_room is not None
-    try:
-        reports = await runtime.war_room.set_up(incident.id)
-    except (TimeoutError, aiohttp.ClientError, *DATABASE_UNAVAILABLE) as exc:
-        log.exception("war-room set-up for %s interrupted", incident.public_id)
-        return SETUP_INTERRUPTED.format(id=incident.public_id, reason=type(exc).__name__)
+async def _war_room_report(runtime: Runtime, incident: Incident, reports: list[StepReport] | None) -> str:
     if reports is None:
         return f"Another incidentbot process is opening the war room for {incident.public_id}."
     async with runtime.sessions() as session:
