@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_team_config
+from app.config import ConfigError, load_team_config
 from app.runbooks import params
 from app.runbooks.loader import SHIPPED, load, load_file
 from app.runbooks.redact import redact
@@ -77,6 +77,9 @@ def test_runbooks_dir_is_relative_to_the_config_file(tmp_path: Path, monkeypatch
     assert loaded.runbooks_dir == tmp_path / "team" / "books"
     assert loaded.runbook_programs == ["kubectl", "helm"]
     assert load_team_config(None).runbook_programs == ["kubectl"]
+    bad = write(tmp_path, "runbook_programs: [/bin/sh]\n", "bad.yml")
+    with pytest.raises(ConfigError, match="runbook_programs: '/bin/sh': a program is a bare name"):
+        load_team_config(bad)
 
 
 @pytest.mark.parametrize(("value", "why"), [
