@@ -203,6 +203,11 @@ class Executor:
             run = await service.get_run(session, run_id)
             row = await session.get(RunbookStep, row_id)
             assert run is not None and row is not None
+            if run.state != RunState.RUNNING or run.owner != self.owner:
+                # The lease lapsed while the step ran and the run was taken as interrupted: keep what happened
+                # on the step, but leave the run to whoever resumes it.
+                _late(row, outcome, self.secrets)
+                return False
             if rolling:
                 await self._record_rollback(session, run, row, outcome)
                 return True
@@ -388,14 +393,11 @@ class Executor:
                 log.warning("could not renew the lease on runbook run %s", run_id, exc_info=True)
 
     async def _interrupted(self, run_id: int) -> None:
-        """The service is stopping mid-run: say so now rather than after the lease runs out."""
+        """The service is stopping mid-run: give up the lease now, so the next start marks the run interrupted
+        (and tells its message) at once rather than after the lease runs out."""
         with contextlib.suppress(Exception):
             async with self.sessions() as session, session.begin():
-                run = await service.get_run(session, run_id)
-                if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
-                    run.lease_until = utcnow() - timedelta(seconds=1)
-                    await session.flush()
-                    await service.interrupt_stale(session, utcnow())
+                await service.renew(session, run_id, self.owner, timedelta(seconds=-1))
 
 
 def _substitute(argv: list[str], values: dict[str, str]) -> list[str]:
@@ -406,6 +408,17 @@ def _substitute(argv: list[str], values: dict[str, str]) -> list[str]:
 
 def _names(argv: list[str]) -> set[str]:
     return {m.group(1) for a in argv if (m := PLACEHOLDER.fullmatch(a))}
+
+
+def _late(row: RunbookStep, outcome: process.Outcome | str, secrets: list[str]) -> None:
+    row.finished_at = utcnow()
+    row.state = StepState.INTERRUPTED
+    if isinstance(outcome, str):
+        row.note = outcome
+        return
+    row.exit_code, row.seconds = outcome.exit_code, round(outcome.seconds, 2)
+    row.output = _cap(redact(outcome.output, secrets), truncated=outcome.truncated)
+    row.note = f"finished (exit code {outcome.exit_code}) after the run was taken as interrupted"
 
 
 def _unmet(step: Step, outcome: process.Outcome, output: str, values: dict[str, str]) -> str | None:
