@@ -160,13 +160,13 @@ class Executor:
         heartbeat = asyncio.create_task(self._heartbeat(run_id))
         try:
             while await self._one(run_id, gate):
-                await notify(run_id)
+                await _tell(notify, run_id)
         except asyncio.CancelledError:
             await asyncio.shield(self._interrupted(run_id))
             raise
         finally:
             heartbeat.cancel()
-        await notify(run_id)
+        await _tell(notify, run_id)
         async with self.sessions() as session:
             run = await service.get_run(session, run_id)
             assert run is not None
@@ -398,6 +398,14 @@ class Executor:
         with contextlib.suppress(Exception):
             async with self.sessions() as session, session.begin():
                 await service.renew(session, run_id, self.owner, timedelta(seconds=-1))
+
+
+async def _tell(notify: Notify, run_id: int) -> None:
+    """Telling people is not worth stopping a half-done runbook for: a failure is logged and the run goes on."""
+    try:
+        await notify(run_id)
+    except Exception:
+        log.exception("could not report progress of runbook run %s", run_id)
 
 
 def _substitute(argv: list[str], values: dict[str, str]) -> list[str]:
