@@ -52,8 +52,10 @@ def create_client(settings: Settings) -> AsyncWebClient:
         timeout=10,
         retry_handlers=[
             CountCalls(),  # first: it sees every answer, then lets the others decide on a retry
-            # Sleeps for Slack's Retry-After, then retries.
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            # Sleeps for Slack's Retry-After, then retries. Only a few times: a war-room step that still
+            # fails is kept and retried later from its step table (app/warroom/flows.py), so a long storm
+            # does not hold a set-up slot.
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
         ],

@@ -83,6 +83,7 @@ class FakeSlack:
         self._faults: dict[str, deque[Response]] = {}
         self._delays: dict[str, float] = {}
         self._gates: dict[str, asyncio.Event] = {}
+        self._storm: tuple[float, Response | None] = (0.0, None)
         self._last_ts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: uvicorn.Server | None = None
@@ -208,6 +209,20 @@ class FakeSlack:
         body = {"ok": False, "error": "ratelimited"}
         self._add_fault(method, JSONResponse(body, 429, headers={"Retry-After": str(retry_after)}), times)
 
+    def server_error(self, method: str, status: int = 503, times: int = 1) -> None:
+        """An HTTP 5xx with a non-JSON body, as Slack's edge answers when the API behind it is down."""
+        self._add_fault(method, PlainTextResponse("upstream connect error", status_code=status), times)
+
+    def storm(self, seconds: float, *, status: int = 503, retry_after: int = 1) -> None:
+        """For the next `seconds`, every Web API call answers `status`: 429 (with Retry-After) or a 5xx."""
+        if status == 429:
+            response: Response = JSONResponse({"ok": False, "error": "ratelimited"}, 429,
+                                              headers={"Retry-After": str(retry_after)})
+        else:
+            response = PlainTextResponse("upstream connect error", status_code=status)
+        with self._lock:
+            self._storm = (time.monotonic() + seconds, response)
+
     def delay(self, method: str, seconds: float) -> None:
         """Every later call to `method` sleeps first; `seconds=0` removes the delay."""
         with self._lock:
@@ -231,6 +246,11 @@ class FakeSlack:
         """A canned response is immutable once built, so one object can answer `times` calls."""
         with self._lock:
             self._faults.setdefault(method, deque()).extend([response] * times)
+
+    def _storm_fault(self) -> Response | None:
+        with self._lock:
+            until, response = self._storm
+            return response if time.monotonic() < until else None
 
     def _next_fault(self, method: str) -> Response | None:
         with self._lock:
@@ -343,7 +363,7 @@ class FakeSlack:
             await asyncio.sleep(seconds)
         if gate is not None:
             await gate.wait()
-        fault = self._next_fault(method)
+        fault = self._next_fault(method) or self._storm_fault()
         if fault is not None:
             return fault
         try:
