@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pydantic
 
-from app.settings import Settings
+from agents.base import AgentSettings
 
 if TYPE_CHECKING:  # the SDK takes seconds to import: only a run in LLM mode pays for it
     import anthropic
@@ -129,7 +129,7 @@ class _Conversation:
     messages: list[dict[str, Any]]
 
 
-async def run(settings: Settings, *, system: str, request: str, data: dict[str, Any], tools: list[Tool],
+async def run(settings: AgentSettings, *, system: str, request: str, data: dict[str, Any], tools: list[Tool],
               submit: Tool, limits: Limits = Limits()) -> Outcome:
     """Ask Claude for a structured answer, letting it call `tools`; raise LlmFailed if there is none."""
     if settings.anthropic_api_key is None:

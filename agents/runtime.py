@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents import incident_commander
-from agents.base import AgentAnswer, AgentRequest
+from agents.base import AgentAnswer, AgentRequest, AgentSettings
 from agents.escalation_manager import agent as escalation_manager
 from agents.escalation_manager.request import read as read_escalation
 from agents.postmortem.agent import answer as postmortem_answer
@@ -86,7 +86,7 @@ async def load(runtime: Runtime, text: str, *, incident_id: str | None = None,
         items = await action_items.for_incident(session, incident.id) if incident is not None else []
         results = await _latest_results(session, incident) if incident is not None else {}
         chain = await escalations.view(session, incident.id) if incident is not None else None
-    return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=runtime.settings,
+    return AgentRequest(text=text, now=utcnow(), config=runtime.config, settings=AgentSettings.of(runtime.settings),
                         incident=incident, transcript=transcript, open_incidents=open_incidents,
                         action_items=items, results=results, escalation=chain)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel
 
+from agents.base import AgentSettings
 from app.config import Service
 from app.integrations.datadog import DatadogLogsClient
 from app.integrations.grafana import GrafanaClient
@@ -19,7 +20,6 @@ from app.integrations.logs import DatadogLogs, LogSource, LokiLogs, PodLogs
 from app.integrations.loki import LokiClient
 from app.integrations.prometheus import PrometheusClient
 from app.integrations.telemetry import ToolFailed
-from app.settings import Settings
 
 
 class ToolStatus(BaseModel):
@@ -31,7 +31,7 @@ class ToolStatus(BaseModel):
 class Toolbox:
     """One per agent run; `aclose()` releases the HTTP clients."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         self.grafana = (GrafanaClient(settings.grafana_url, settings.grafana_token.get_secret_value())
                         if settings.grafana_url and settings.grafana_token else None)

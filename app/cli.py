@@ -509,6 +509,67 @@ def incident_close(public_id: str, by: str | None) -> None:
     _change(public_id, by, lambda runtime, actor: changes.close(actor))
 
 
+# --- API tokens: created and revoked here, on the database itself, so that no token is needed to make one ---
+
+@main.group()
+def token() -> None:
+    """API tokens for /api/v1 (`Authorization: Bearer <token>`)."""
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(["read", "write"]), default="write", show_default=True,
+              help="read: GET only; write: every change too.")
+def token_create(name: str, scope: str) -> None:
+    """Create a token and print it, once: only its hash is stored."""
+    from app.tokens import service
+    from app.tokens.models import Scope
+
+    async def work(runtime: Runtime) -> service.Issued:
+        async with runtime.sessions.begin() as session:
+            try:
+                return await service.create(session, name, Scope(scope), created_by=f"cli:{getpass.getuser()}")
+            except service.TokenError as exc:
+                raise CommandFailed(str(exc)) from exc
+
+    issued = _with_runtime(work)
+    click.echo(f"token {name!r} ({scope}) created; it is shown only now, store it:", err=True)
+    click.echo(issued.secret)
+
+
+@token.command("list")
+def token_list() -> None:
+    """List tokens: name, scope, when created and last used, and whether revoked (never the tokens)."""
+    from app.tokens import service
+
+    async def work(runtime: Runtime) -> list[str]:
+        async with runtime.sessions() as session:
+            rows = await service.listed(session)
+        return [f"{t.name:<24} {t.scope:<5}  created {t.created_at:%Y-%m-%d %H:%M}  "
+                f"last used {f'{t.last_used_at:%Y-%m-%d %H:%M}' if t.last_used_at else 'never':<16}  "
+                + (f"revoked {t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else "active") for t in rows]
+
+    rows = _with_runtime(work)
+    click.echo("\n".join(rows) if rows else "No API tokens: `incidentbot token create NAME` makes one.")
+
+
+@token.command("revoke")
+@click.argument("name")
+def token_revoke(name: str) -> None:
+    """Revoke a token at once: requests with it are refused with 401 from now on."""
+    from app.tokens import service
+
+    async def work(runtime: Runtime) -> None:
+        async with runtime.sessions.begin() as session:
+            try:
+                await service.revoke(session, name)
+            except service.TokenError as exc:
+                raise CommandFailed(str(exc)) from exc
+
+    _with_runtime(work)
+    click.echo(f"token {name!r} revoked")
+
+
 @main.command("demo")
 def demo_command() -> None:
     """Run the Payment API incident end to end on the embedded store, printing what each step posts."""

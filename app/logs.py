@@ -1,7 +1,7 @@
 """Process logging: human-readable lines, or one JSON object per line for log shippers (LOG_FORMAT=json).
 
-Either way, credentials never reach the output: the configured secrets, and anything shaped like a Slack or
-Anthropic token, are replaced before a line is written.
+Either way, credentials never reach the output: the configured secrets, and anything shaped like a Slack,
+Anthropic or incidentbot API token, are replaced before a line is written.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
-TOKEN_SHAPES = re.compile(r"\b(?:xox[abposre]-|xapp-|sk-ant-)[A-Za-z0-9-]{8,}")
+TOKEN_SHAPES = re.compile(r"\b(?:xox[abposre]-|xapp-|sk-ant-)[A-Za-z0-9-]{8,}|\bib_[A-Za-z0-9_-]{20,}")
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 JSON_FIELDS = {"levelname": "level", "name": "logger", "exc_info": "exception"}

@@ -7,15 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
-from fastapi import FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.exceptions import HTTPException
 
-from app.api import action_items, agents, health, incidents, pagerduty_webhooks, postmortems
-from app.db.errors import DATABASE_UNAVAILABLE
+from app.api import action_items, agents, errors, health, incidents, pagerduty_webhooks, postmortems
+from app.api.auth import TokenGate, require_token
+from app.body_limit import BodyLimit
 from app.metrics import RequestMetrics
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
@@ -53,39 +51,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          swagger_ui_parameters={"validatorUrl": None})
     app.state.runtime = runtime
     app.include_router(health.router)
-    app.include_router(incidents.router)
-    app.include_router(agents.router)
-    app.include_router(postmortems.router)
-    app.include_router(action_items.router)
+    for api in (incidents.router, agents.router, postmortems.router, action_items.router):
+        app.include_router(api, dependencies=[Depends(require_token)], responses=errors.EVERY_ROUTE)
     app.include_router(pagerduty_webhooks.router)  # verified by its own signature, not by API tokens
     # In Socket Mode without a signing secret, HTTP requests can't be verified: refuse them.
     app.include_router(slack_router(bolt if settings.slack_signing_secret else None))
     app.add_middleware(RequestMetrics)
+    if closed := _closed_paths(app, settings):
+        app.add_middleware(TokenGate, paths=closed, sessions=runtime.sessions)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)  # outermost: before anything reads
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         """Prometheus metrics, at the path Prometheus scrapes by default (no redirect to /metrics/)."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    _add_error_handlers(app)
+    errors.install(app)
     return app
 
 
-def _add_error_handlers(app: FastAPI) -> None:
-    """Every API error is JSON of the same shape: {"error": "..."}."""
-
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
-
-    for error in DATABASE_UNAVAILABLE:
-        @app.exception_handler(error)
-        async def database_down(_: Request, exc: Exception) -> JSONResponse:
-            log.error("database unavailable: %s", type(exc).__name__)
-            return JSONResponse({"error": "the incident database is unreachable; try again shortly"},
-                                status_code=503)
+def _closed_paths(app: FastAPI, settings: Settings) -> frozenset[str]:
+    """The paths outside /api/v1 that need a token because the operator closed them."""
+    closed = set() if settings.public_metrics else {"/metrics"}
+    if not settings.public_docs:
+        closed |= {path for path in (app.openapi_url, "/docs", "/redoc", app.swagger_ui_oauth2_redirect_url) if path}
+    return frozenset(closed)

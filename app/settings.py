@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     # The first wait before a refused or failed page is tried again; it doubles each time, up to five minutes.
     pagerduty_retry_seconds: float = Field(2.0, validation_alias="INCIDENTBOT_PAGERDUTY_RETRY_SECONDS")
 
+    # --- HTTP surface: what answers without an API token, and how big a request body may be ---------------
+    # Prometheus scrapes without credentials by default, as exporters do; false: /metrics needs a token.
+    public_metrics: bool = Field(True, validation_alias="INCIDENTBOT_PUBLIC_METRICS")
+    # The API's shape is no secret (the project is open source); false: /docs, /redoc, /openapi.json need one.
+    public_docs: bool = Field(True, validation_alias="INCIDENTBOT_PUBLIC_DOCS")
+    # Slack's own payloads stay far below 1 MiB; anything bigger is refused with 413 before it is read.
+    max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias="INCIDENTBOT_MAX_BODY_BYTES")
+
     @property
     def slack_enabled(self) -> bool:
         # HTTP mode verifies requests with the signing secret; Socket Mode authenticates the socket.

@@ -24,7 +24,7 @@ TABLES = ", ".join([
     "escalation_outbox", "escalation_notifications", "escalation_steps", "escalation_chains",
     "action_items", "postmortem_versions", "agent_runs", "war_room_steps", "timeline_events", "timeline_marks",
     "transcript_messages", "participants", "next_actions", "role_assignments", "processed_requests", "incidents",
-    "incident_day_sequences",
+    "incident_day_sequences", "api_tokens",
 ])
 
 

@@ -81,8 +81,9 @@ class RunningPrometheus:
     nor competes with the tests for CPU; retention is a century so blocks from past scenarios are never dropped.
     """
 
-    def __init__(self, data_dir: Path, prometheus: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, prometheus: Path | None = None, config: str | None = None) -> None:
         self.data_dir = data_dir
+        self.config = config or MINIMAL_CONFIG
         self.binary = prometheus or require_prometheus()[0]
         self.log_path = data_dir.parent / f"{data_dir.name}-prometheus.log"
         self.url = ""
@@ -90,7 +91,7 @@ class RunningPrometheus:
 
     def _command(self, port: int) -> list[str]:
         config = self.data_dir.parent / f"{self.data_dir.name}-prometheus.yml"
-        config.write_text(MINIMAL_CONFIG)
+        config.write_text(self.config)
         return [str(self.binary), f"--config.file={config}", f"--storage.tsdb.path={self.data_dir}",
                 "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}",
                 "--storage.tsdb.min-block-duration=2h", "--storage.tsdb.max-block-duration=2h",

@@ -20,9 +20,13 @@ from urllib.parse import urlencode
 
 import httpx
 import uvicorn
+from sqlalchemy.orm import Session
 
+from app.db.engine import create_sync_engine
 from app.main import create_app
 from app.settings import Settings
+from app.tokens import service as tokens
+from app.tokens.models import Scope
 from tests.fakes.slack import FakeSlack
 
 
@@ -61,6 +65,23 @@ class AppServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
+
+    def api(self, scope: str = "write") -> httpx.Client:
+        """A client for /api/v1 carrying a fresh token of this scope, issued as `incidentbot token create` does."""
+        token = issue_token(self.settings.database_url, Scope(scope))
+        return httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def issue_token(database_url: str, scope: Scope = Scope.WRITE, name: str | None = None) -> str:
+    """Store a new API token through the token service and return its secret."""
+    issued = tokens.issue(name or f"test-{uuid.uuid4().hex[:8]}", scope, created_by="tests")
+    engine = create_sync_engine(database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(issued.row)
+    finally:
+        engine.dispose()
+    return issued.secret
 
 
 def sign(secret: str, body: str, timestamp: int | None = None) -> dict[str, str]:

@@ -7,7 +7,6 @@ import contextlib
 import json
 from datetime import date, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import Engine, text, update
 
@@ -381,18 +380,20 @@ async def test_the_running_loops_remind(runtime: Runtime, database_url: str, sla
 # --- the API ---------------------------------------------------------------------------------------
 
 def api_incident(server: AppServer) -> str:
-    created = httpx.post(f"{server.url}/api/v1/incidents", json={"title": "Search results empty", "severity": "SEV3"})
+    http = server.api()
+    created = http.post(f"{server.url}/api/v1/incidents", json={"title": "Search results empty", "severity": "SEV3"})
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
 
 
 def test_list_add_and_mark_over_the_api(server: AppServer, db: Engine) -> None:
+    http = server.api()
     public_id = api_incident(server)
     url = f"{server.url}/api/v1/incidents/{public_id}/actions"
-    assert httpx.get(url).json() == []
+    assert http.get(url).json() == []
     tomorrow = (utcnow().date() + timedelta(days=1)).isoformat()
 
-    first = httpx.post(url, json={"text": "Add a search canary", "owner": "U0BOB", "priority": "P1",
+    first = http.post(url, json={"text": "Add a search canary", "owner": "U0BOB", "priority": "P1",
                                   "due_on": tomorrow})
     assert first.status_code == 201, first.text
     body = first.json()
@@ -400,18 +401,18 @@ def test_list_add_and_mark_over_the_api(server: AppServer, db: Engine) -> None:
                                  "created_by", "done_by")} == {
         "number": 1, "text": "Add a search canary", "owner": "U0BOB", "priority": "P1", "due_on": tomorrow,
         "status": "open", "overdue": False, "source": "api", "created_by": "api", "done_by": None}
-    assert httpx.post(url, json={"text": "Write the runbook", "owner": "@search-team"}).json()["number"] == 2
-    assert httpx.post(url, json={"text": "Reindex nightly", "priority": "P0"}).json()["number"] == 3
-    assert [(i["number"], i["priority"]) for i in httpx.get(url.lower()).json()] == [(3, "P0"), (1, "P1"), (2, "P2")]
+    assert http.post(url, json={"text": "Write the runbook", "owner": "@search-team"}).json()["number"] == 2
+    assert http.post(url, json={"text": "Reindex nightly", "priority": "P0"}).json()["number"] == 3
+    assert [(i["number"], i["priority"]) for i in http.get(url.lower()).json()] == [(3, "P0"), (1, "P1"), (2, "P2")]
 
-    done = httpx.patch(f"{url}/2", json={"status": "done"})
+    done = http.patch(f"{url}/2", json={"status": "done"})
     assert done.status_code == 200 and (done.json()["status"], done.json()["done_by"]) == ("done", "api")
-    again = httpx.patch(f"{url}/2", json={"status": "done"})
+    again = http.patch(f"{url}/2", json={"status": "done"})
     assert again.status_code == 200 and again.json()["done_at"] == done.json()["done_at"]
-    reopened = httpx.patch(f"{url}/2", json={"status": "open"}).json()
+    reopened = http.patch(f"{url}/2", json={"status": "open"}).json()
     assert (reopened["status"], reopened["done_by"], reopened["done_at"]) == ("open", None, None)
 
-    timeline = [e["text"] for e in httpx.get(f"{server.url}/api/v1/incidents/{public_id}").json()["timeline"]
+    timeline = [e["text"] for e in http.get(f"{server.url}/api/v1/incidents/{public_id}").json()["timeline"]
                 if e["kind"] == "action_item"]
     assert timeline == [f"Action item #1 (P1, <@U0BOB>, due {tomorrow}): Add a search canary",
                         "Action item #2 (P2, @search-team): Write the runbook", "Action item #3 (P0): Reindex nightly",
@@ -419,6 +420,7 @@ def test_list_add_and_mark_over_the_api(server: AppServer, db: Engine) -> None:
 
 
 def test_api_errors_are_json_and_change_nothing(server: AppServer, db: Engine) -> None:
+    http = server.api()
     public_id = api_incident(server)
     url = f"{server.url}/api/v1/incidents/{public_id}/actions"
     yesterday = (utcnow().date() - timedelta(days=1)).isoformat()
@@ -426,20 +428,20 @@ def test_api_errors_are_json_and_change_nothing(server: AppServer, db: Engine) -
                         ({"text": "Fix it", "due_on": "2024-13-45"}, "due_on"),
                         ({"text": "Fix it", "due_on": yesterday}, "in the past"),
                         ({"text": ""}, "text"), ({"text": "   "}, "text"), ({}, "text")):
-        refused = httpx.post(url, json=body)
+        refused = http.post(url, json=body)
         assert refused.status_code == 422 and field in refused.json()["error"], (body, refused.text)
 
-    missing = httpx.get(f"{server.url}/api/v1/incidents/INC-2020-0101-001/actions")
+    missing = http.get(f"{server.url}/api/v1/incidents/INC-2020-0101-001/actions")
     assert missing.status_code == 404 and missing.json() == {"error": "No incident INC-2020-0101-001"}
-    assert httpx.post(f"{server.url}/api/v1/incidents/INC-2020-0101-001/actions",
+    assert http.post(f"{server.url}/api/v1/incidents/INC-2020-0101-001/actions",
                       json={"text": "Fix it"}).status_code == 404
-    no_item = httpx.patch(f"{url}/9", json={"status": "done"})
+    no_item = http.patch(f"{url}/9", json={"status": "done"})
     assert no_item.status_code == 404 and no_item.json() == {"error": f"{public_id} has no action item #9"}
-    assert httpx.post(url, json={"text": "Fix it"}).status_code == 201
-    bad_status = httpx.patch(f"{url}/1", json={"status": "closed"})
+    assert http.post(url, json={"text": "Fix it"}).status_code == 201
+    bad_status = http.patch(f"{url}/1", json={"status": "closed"})
     assert bad_status.status_code == 422 and "status" in bad_status.json()["error"]
-    assert httpx.patch(f"{url}/one", json={"status": "done"}).status_code == 422
+    assert http.patch(f"{url}/one", json={"status": "done"}).status_code == 422
 
-    assert [(i["number"], i["status"]) for i in httpx.get(url).json()] == [(1, "open")]
+    assert [(i["number"], i["status"]) for i in http.get(url).json()] == [(1, "open")]
     assert len(item_events(db)) == 1
-    assert json.loads(httpx.get(url).text)[0]["done_by"] is None
+    assert json.loads(http.get(url).text)[0]["done_by"] is None

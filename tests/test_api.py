@@ -9,34 +9,36 @@ from tests.support import AppServer
 
 
 def test_declare_list_and_show_over_the_api(server: AppServer, db: Engine) -> None:
-    created = httpx.post(f"{server.url}/api/v1/incidents",
+    api = server.api()
+    created = api.post(f"{server.url}/api/v1/incidents",
                          json={"title": "Search results empty", "severity": "sev3", "declared_by": "carol"})
     assert created.status_code == 201, created.text
     public_id = created.json()["id"]
     assert created.json()["severity"] == "SEV3"
-    listed = httpx.get(f"{server.url}/api/v1/incidents").json()
+    listed = api.get(f"{server.url}/api/v1/incidents").json()
     assert [i["id"] for i in listed] == [public_id]
-    shown = httpx.get(f"{server.url}/api/v1/incidents/{public_id.lower()}").json()
+    shown = api.get(f"{server.url}/api/v1/incidents/{public_id.lower()}").json()
     assert shown["declared_by"] == "api:carol"
     assert shown["roles"][0]["role"] == "Incident Commander"
     assert shown["timeline"][0]["text"] == "Incident declared (SEV3)"
 
 
 def test_api_errors_are_json_and_change_nothing(server: AppServer) -> None:
-    bad = httpx.post(f"{server.url}/api/v1/incidents", json={"title": "Down", "severity": "SEV9"})
+    api = server.api()
+    bad = api.post(f"{server.url}/api/v1/incidents", json={"title": "Down", "severity": "SEV9"})
     assert bad.status_code == 400 and bad.json() == {
         "error": "Unknown severity SEV9. Use one of SEV1, SEV2, SEV3, SEV4, SEV5."}
-    empty = httpx.post(f"{server.url}/api/v1/incidents", json={"title": ""})
+    empty = api.post(f"{server.url}/api/v1/incidents", json={"title": ""})
     assert empty.status_code == 422 and "title" in empty.json()["error"]
-    missing = httpx.get(f"{server.url}/api/v1/incidents/INC-2020-0101-001")
+    missing = api.get(f"{server.url}/api/v1/incidents/INC-2020-0101-001")
     assert missing.status_code == 404 and "No incident" in missing.json()["error"]
-    assert httpx.get(f"{server.url}/api/v1/incidents").json() == []
+    assert api.get(f"{server.url}/api/v1/incidents").json() == []
 
 
 def test_probes_and_metrics(server: AppServer) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready", "database": "ok"}
-    httpx.post(f"{server.url}/api/v1/incidents", json={"title": "Queue backlog", "severity": "SEV4"})
+    server.api().post(f"{server.url}/api/v1/incidents", json={"title": "Queue backlog", "severity": "SEV4"})
     response = httpx.get(f"{server.url}/metrics")
     assert response.status_code == 200 and not response.history  # served at /metrics itself, no redirect
     metrics = response.text

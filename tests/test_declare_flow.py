@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 from click.testing import CliRunner
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, text
@@ -31,7 +30,8 @@ def test_slack_cli_and_api_declares_share_one_flow(server: AppServer, sender: Sl
                                                    db: Engine, app_env: dict[str, str]) -> None:
     before = {source: declared_count(source) for source in SOURCES}
     ack_text(sender.command("declare SEV3 Cache hit rate dropped"))
-    api = httpx.post(f"{server.url}/api/v1/incidents", json={"title": "Queue backlog growing", "severity": "SEV3"})
+    api = server.api().post(f"{server.url}/api/v1/incidents",
+                            json={"title": "Queue backlog growing", "severity": "SEV3"})
     assert api.status_code == 201, api.text
     get_settings.cache_clear()
     try:

@@ -201,3 +201,52 @@ def test_the_cli_escalates_and_reports_who_was_notified(tmp_path: Path, pagerdut
     assert status.returncode == 0 and "Every level of the chain has been notified" in status.stdout
     again = run_cli(env, "agent", "run", "escalation-manager", "--prompt", f"Escalate {public_id} - more help")
     assert again.returncode == 1 and "has been notified already" in again.stderr
+
+
+# A chain that reaches people three other ways: the PagerDuty on-call (found in Slack by email), a Slack user
+# group, and a PagerDuty schedule added to the open PagerDuty incident as a responder.
+GROUPS = {"escalation_policies": [{
+    "name": "platform", "severities": ["SEV1", "SEV2"],
+    "levels": [
+        {"level": "L1", "role": "On-Call Engineer", "after": "0m", "pagerduty_escalation_policy": "PABC123"},
+        {"level": "L2", "role": "SRE Team", "after": "1h", "usergroup": "S0SRE"},
+        {"level": "L3", "role": "Database On-Call", "after": "2h", "pagerduty_schedule": "PDBSCHED"},
+    ],
+}]}
+
+
+def test_user_group_and_pagerduty_schedule_levels_reach_their_people(
+        app_env: dict[str, str], slack: FakeSlack, pagerduty: FakePagerDuty, db: Engine, tmp_path: Path) -> None:
+    slack.add_user("U0ALICE", "alice", email="Alice@Example.com")  # PagerDuty's email, another case
+    slack.add_user("U0SRE1", "sre-one")
+    slack.add_user("U0SRE2", "sre-two")
+    slack.add_usergroup("S0SRE", "sre", ["U0SRE1", "U0SRE2"])
+    pagerduty.add_user("PBOB001", "Bob Dba", "bob@example.com")  # no Slack account in this workspace
+    pagerduty.put_on_call("PBOB001", schedule="PDBSCHED")
+    env = {**app_env, **paging_env(pagerduty, write_config(tmp_path, GROUPS)),
+           "INCIDENTBOT_ESCALATION_CHECK_SECONDS": "0.1"}
+    with AppServer(env) as server:
+        sender = SlackSender(server.url, "test-signing-secret", slack)
+        public_id, room = declare(sender, db)
+        wait_for(lambda: any("PagerDuty paged Alice Oncall" in m["text"] for m in slack.messages(room)),
+                 what="L1 paged")
+
+        answer = ack_text(sender.command("escalate need Database On-Call", channel=room))
+        assert answer == f"Escalated {public_id}: notifying L2 SRE Team, L3 Database On-Call now."
+        assert wait_for(lambda: slack.direct_messages("U0SRE1"), what="first group member's DM")
+        assert wait_for(lambda: slack.direct_messages("U0SRE2"), what="second group member's DM")
+        [request] = wait_for(lambda: pagerduty.responder_requests, what="responders added")
+        assert request["incident"] == pagerduty.incident_for(public_id)["id"]
+        assert request["responder_request_targets"] == [
+            {"responder_request_target": {"id": "PBOB001", "type": "user_reference"}}]
+
+        status = sender.command("notified", channel=room).json()
+        rows = next(b["text"]["text"] for b in status["blocks"]
+                    if "Notification status" in b.get("text", {}).get("text", "")).splitlines()[1:]
+        by_level = {line.split("*")[1]: line for line in rows}
+        # The paged person, found in Slack by their PagerDuty email; Bob has no Slack account, so his name.
+        assert by_level["L1"].startswith("• *L1* On-Call Engineer: <@U0ALICE> · notified ")
+        sre_rows = [line for line in rows if line.startswith("• *L2* SRE Team")]
+        assert {"<@U0SRE1>", "<@U0SRE2>"} == {m for line in sre_rows for m in ("<@U0SRE1>", "<@U0SRE2>")
+                                             if m in line}
+        assert by_level["L3"].startswith("• *L3* Database On-Call: Bob Dba (PagerDuty)")

@@ -69,7 +69,7 @@ def test_a_question_naming_another_incident_answers_about_that_one(sender: Slack
     _, room = declared(sender, db, "SEV4 Typo on pricing page")
     asked = mention(sender, slack, room, f"who is IC on {first}?")
     [reply] = replies_to(slack, room, asked)
-    assert f"*Incident Commander* of {first}: <@U0DECLARER>" in json.dumps(reply["blocks"])
+    assert f"*Incident Commander of {first}*: <@U0DECLARER>" in json.dumps(reply["blocks"])
 
 
 def test_a_question_outside_any_war_room_lists_open_incidents(sender: SlackSender, slack: FakeSlack,

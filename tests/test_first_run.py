@@ -217,8 +217,12 @@ def test_serve_migrates_a_fresh_store_and_logs_json_lines_without_tokens(tmp_pat
                                 str(port)], env=env, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: _ready(port), timeout=60, what="the service")
-        created = httpx.post(f"http://127.0.0.1:{port}/api/v1/incidents",
-                             json={"title": "Queue backlog", "severity": "SEV3"})
+        made = subprocess.run([sys.executable, "-m", "app.cli", "token", "create", "ops"], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        api_token = made.stdout.strip()
+        created = httpx.post(f"http://127.0.0.1:{port}/api/v1/incidents", headers={
+            "Authorization": f"Bearer {api_token}"}, json={"title": "Queue backlog", "severity": "SEV3"})
         assert created.status_code == 201  # the store was created and migrated by serve
     finally:
         service.send_signal(signal.SIGINT)
@@ -226,7 +230,7 @@ def test_serve_migrates_a_fresh_store_and_logs_json_lines_without_tokens(tmp_pat
     lines = [json.loads(line) for line in stderr.splitlines()]  # every line is one JSON object
     assert all({"level", "logger", "message", "time"} <= line.keys() for line in lines)
     assert any(line["logger"].startswith("uvicorn") and "Uvicorn running" in line["message"] for line in lines)
-    assert token not in stderr and "x" * 32 not in stderr
+    assert token not in stderr and "x" * 32 not in stderr and api_token not in stderr
 
 
 def _ready(port: int) -> bool:

@@ -12,6 +12,8 @@ from agents.router import AGENT_FOR_INTENT, INTENTS, route
 from agents.runtime import AGENTS
 from app.config import SeverityLevel, TeamConfig
 from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
+from app.slack import render
+from app.slack.render import commander as slack_commander
 
 T0 = datetime(2026, 11, 25, 14, 32, tzinfo=UTC)
 CONFIG = TeamConfig()
@@ -160,7 +162,7 @@ def test_status_report_gathers_the_incident_as_it_stands() -> None:
 
 
 def test_status_markdown_reads_like_the_example() -> None:
-    markdown = ic.render_status_markdown(ic.status_report(incident(), T0 + timedelta(minutes=65), CONFIG))
+    markdown = ic.markdown.status(ic.status_report(incident(), T0 + timedelta(minutes=65), CONFIG))
     for line in ("## Incident Status: INC-2026-1125-001", "**Severity**: SEV2 (Major - customer impact)",
                  "**Status**: INVESTIGATING", "**Declared**: 2026-11-25 14:32 UTC", "**Duration**: 1h 05m (ongoing)",
                  "**Incident Commander**: @U0ALICE", "| Communications | @U0BOB | Active | 14:37 UTC |",
@@ -171,7 +173,7 @@ def test_status_markdown_reads_like_the_example() -> None:
 
 
 def test_status_blocks_escape_user_text_and_mention_slack_users() -> None:
-    blocks = ic.render_status_blocks(ic.status_report(incident(), T0 + timedelta(minutes=30), CONFIG))
+    blocks = slack_commander.status_blocks(ic.status_report(incident(), T0 + timedelta(minutes=30), CONFIG))
     rendered = json.dumps(blocks)
     assert "Payment API &lt;500&gt; errors &amp; more" in rendered and "<500>" not in rendered
     assert "<@U0ALICE>" in rendered and "<@U0BOB>" in rendered and "<#C0WAR>" in rendered
@@ -186,7 +188,7 @@ def test_times_carry_dates_when_the_incident_spans_days() -> None:
     late.timeline[1].occurred_at = datetime(2026, 11, 26, 0, 10, tzinfo=UTC)
     report = ic.status_report(late, datetime(2026, 11, 26, 0, 20, tzinfo=UTC), CONFIG)
     assert report.spans_days
-    assert "- 2026-11-26 00:10 UTC - @U0BOB: Error rate <1% after rollback" in ic.render_status_markdown(report)
+    assert "- 2026-11-26 00:10 UTC - @U0BOB: Error rate <1% after rollback" in ic.markdown.status(report)
 
 
 def test_a_resolved_incident_stops_the_clock_and_owes_no_update() -> None:
@@ -217,13 +219,13 @@ def test_a_status_question_gets_the_full_report() -> None:
     answer = ask("what's the current status of INC-2026-1125-001?", incident())
     assert (answer.agent, answer.mode, answer.intent) == ("incident-commander", "deterministic", "status")
     assert answer.incident_id == "INC-2026-1125-001"
-    assert "**Status**: INVESTIGATING" in answer.text_markdown and "<@U0ALICE>" in json.dumps(answer.blocks)
+    assert "**Status**: INVESTIGATING" in answer.text_markdown and "<@U0ALICE>" in json.dumps(render.blocks_for(answer))
     assert answer.fallback_text.startswith("INC-2026-1125-001 (SEV2, INVESTIGATING)")
 
 
 def test_narrow_questions_get_direct_answers() -> None:
     assert ask("who is IC?", incident()).text_markdown.startswith(
-        "**Incident Commander** of INC-2026-1125-001: @U0ALICE")
+        "**Incident Commander of INC-2026-1125-001**: @U0ALICE")
     actions = ask("what's being done", incident()).text_markdown
     assert actions.startswith("**2 open next actions on INC-2026-1125-001**")
     assert "1. [ ] Investigate payment-api logs" in actions
@@ -237,7 +239,7 @@ def test_without_an_incident_the_open_ones_are_listed() -> None:
     assert answer.incident_id is None and "This channel is not an incident war room." in answer.text_markdown
     markdown = answer.text_markdown
     assert markdown.index("INC-2026-1125-002") < markdown.index("INC-2026-1125-001")  # the SEV1 first
-    assert "2 open incidents" in json.dumps(answer.blocks)
+    assert "2 open incidents" in json.dumps(render.blocks_for(answer))
     assert "no open incidents" in ask("status?").text_markdown
 
 
@@ -273,10 +275,10 @@ def test_handoff_sums_up_the_incident_and_asks_for_a_postmortem_owner() -> None:
     assert [(p.role, p.user_id) for p in report.participants] == [
         ("Incident Commander", "U0ALICE"), ("Scribe", "cli:carol"), ("Communications", "U0BOB")]
     assert report.prompt == "Assign a postmortem owner: `/incident assign postmortem @user`"
-    markdown = ic.render_handoff_markdown(report)
+    markdown = ic.markdown.handoff(report)
     assert "**Time to resolve**: 58m (declared 2026-11-25 14:32 UTC)" in markdown
     assert "| Scribe | @carol | 14:32 UTC - 14:42 UTC |" in markdown
-    blocks = json.dumps(ic.render_handoff_blocks(report))
+    blocks = json.dumps(slack_commander.handoff_blocks(report))
     assert "/incident assign postmortem @user" in blocks and "<@U0ALICE>" in blocks
 
 
@@ -287,7 +289,7 @@ def test_handoff_names_the_postmortem_owner_once_there_is_one() -> None:
     report = ic.handoff(resolved, T0 + timedelta(hours=1))
     assert report.postmortem_owner == "U0DAN" and report.summary == "Rolled back."
     assert "Postmortem Owner" not in [p.role for p in report.participants]
-    assert "*Postmortem owner*: <@U0DAN>" in json.dumps(ic.render_handoff_blocks(report))
+    assert "*Postmortem owner*: <@U0DAN>" in json.dumps(slack_commander.handoff_blocks(report))
 
 
 # --- router ----------------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 from sqlalchemy import Engine, text
 
 from tests.conftest import wait_for
@@ -17,12 +16,13 @@ def kinds(db: Engine) -> list[str]:
 
 def test_the_lifecycle_over_the_api_is_posted_in_the_war_room(server: AppServer, slack: FakeSlack, db: Engine
                                                               ) -> None:
+    http = server.api()
     api = f"{server.url}/api/v1/incidents"
-    inc = httpx.post(api, json={"title": "Payments failing", "severity": "SEV2"}).json()["id"]
-    room = wait_for(lambda: httpx.get(f"{api}/{inc}").json()["channel_id"], what="war room")
+    inc = http.post(api, json={"title": "Payments failing", "severity": "SEV2"}).json()["id"]
+    room = wait_for(lambda: http.get(f"{api}/{inc}").json()["channel_id"], what="war room")
     wait_for(lambda: slack.pins.get(room), what="card pinned")
 
-    changed = httpx.patch(f"{api}/{inc}", json={
+    changed = http.patch(f"{api}/{inc}", json={
         "update": "Pool exhausted since the flag went on", "status": "identified", "severity": "SEV1",
         "reason": "every checkout fails", "roles": {"comms": "U0BOB"}, "by": "carol"})
     assert changed.status_code == 200, changed.text
@@ -37,7 +37,7 @@ def test_the_lifecycle_over_the_api_is_posted_in_the_war_room(server: AppServer,
     assert slack.channels[room]["topic"] == "SEV1 | IDENTIFIED | IC api"
     assert "Communications" in slack.direct_messages("U0BOB")[0]["text"]
 
-    note = httpx.post(f"{api}/{inc}/timeline", json={"text": "Flag turned off", "by": "dave"})
+    note = http.post(f"{api}/{inc}/timeline", json={"text": "Flag turned off", "by": "dave"})
     assert note.status_code == 201 and (note.json()["kind"], note.json()["actor"]) == ("note", "api:dave")
 
     before = kinds(db)
@@ -53,17 +53,17 @@ def test_the_lifecycle_over_the_api_is_posted_in_the_war_room(server: AppServer,
                                         '"what changed"'),
         ({}, 400, "nothing to change: give status, update, severity, summary or roles"),
     ]:
-        refused = httpx.patch(f"{api}/{inc}", json=change)
+        refused = http.patch(f"{api}/{inc}", json=change)
         assert (refused.status_code, refused.json()) == (status, {"error": error}), change
-    typo = httpx.patch(f"{api}/{inc}", json={"sevrity": "SEV3"})
+    typo = http.patch(f"{api}/{inc}", json={"sevrity": "SEV3"})
     assert typo.status_code == 422 and "sevrity" in typo.json()["error"]
-    assert httpx.patch(f"{api}/INC-2020-0101-001", json={"status": "closed"}).status_code == 404
-    assert httpx.post(f"{api}/INC-2020-0101-001/timeline", json={"text": "x"}).status_code == 404
-    assert kinds(db) == before and httpx.get(f"{api}/{inc}").json()["severity"] == "SEV1"
+    assert http.patch(f"{api}/INC-2020-0101-001", json={"status": "closed"}).status_code == 404
+    assert http.post(f"{api}/INC-2020-0101-001/timeline", json={"text": "x"}).status_code == 404
+    assert kinds(db) == before and http.get(f"{api}/{inc}").json()["severity"] == "SEV1"
 
-    resolved = httpx.patch(f"{api}/{inc}", json={"status": "resolved", "summary": "Flag off, pool drained"})
+    resolved = http.patch(f"{api}/{inc}", json={"status": "resolved", "summary": "Flag off, pool drained"})
     assert resolved.json()["status"] == "RESOLVED"
     wait_for(lambda: "Flag off, pool drained" in str(slack.messages(room)[-1]["blocks"]), what="handoff")
-    assert httpx.patch(f"{api}/{inc}", json={"status": "closed"}).json()["status"] == "CLOSED"
-    assert httpx.patch(f"{api}/{inc}", json={"status": "investigating"}).json()["status"] == "INVESTIGATING"
+    assert http.patch(f"{api}/{inc}", json={"status": "closed"}).json()["status"] == "CLOSED"
+    assert http.patch(f"{api}/{inc}", json={"status": "investigating"}).json()["status"] == "INVESTIGATING"
     assert kinds(db)[-4:] == ["note", "resolved", "closed", "reopened"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -10,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.db.migrate import upgrade
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
+from tests.prometheus import RunningPrometheus, require_prometheus
 from tests.support import AppServer, SlackSender, ack_text
 
 
@@ -36,10 +38,11 @@ def test_requests_slack_calls_agent_runs_and_set_up_steps_are_measured(tmp_path:
         public_id = ack_text(sender.command("declare SEV2 Checkout failing")).split("*")[1]
         wait_for(lambda: slack.calls_to("chat.postMessage") and slack.channel_by_name("incidents")
                  and slack.messages(slack.channel_by_name("incidents")["id"]), what="announcement")
-        ran = httpx.post(f"{server.url}/api/v1/agents/incident-commander/run",
-                         json={"prompt": "status?", "incident": public_id})
+        api = server.api()
+        ran = api.post(f"{server.url}/api/v1/agents/incident-commander/run",
+                       json={"prompt": "status?", "incident": public_id})
         assert ran.status_code == 200, ran.text
-        httpx.get(f"{server.url}/api/v1/incidents/{public_id}")
+        api.get(f"{server.url}/api/v1/incidents/{public_id}")
         httpx.get(f"{server.url}/no/such/page")
         after = samples(server)
 
@@ -58,3 +61,26 @@ def test_requests_slack_calls_agent_runs_and_set_up_steps_are_measured(tmp_path:
     assert added("incidentbot_war_room_steps_total", step="pin_card", outcome="failed") == 1
     assert added("incidentbot_agent_run_duration_seconds_count", agent="incident-commander",
                  mode="deterministic") == 1
+
+
+def test_a_real_prometheus_scrapes_the_service(tmp_path: Path) -> None:
+    prometheus, promtool = require_prometheus()
+    url = f"sqlite:///{tmp_path}/incidentbot.db"
+    upgrade(url)
+    with AppServer({"DATABASE_URL": url}) as server:
+        exposition = httpx.get(f"{server.url}/metrics").text
+        lint = subprocess.run([str(promtool), "check", "metrics"], input=exposition, capture_output=True,
+                              text=True, timeout=30)
+        assert lint.returncode == 0, lint.stdout + lint.stderr  # names, types and HELP as Prometheus expects
+        target = server.url.removeprefix("http://")
+        config = ("global: {scrape_interval: 1s}\n"
+                  f"scrape_configs: [{{job_name: incidentbot, static_configs: [{{targets: ['{target}']}}]}}]\n")
+        data = tmp_path / "tsdb"
+        data.mkdir()
+        with RunningPrometheus(data, prometheus, config) as running:
+            def scraped() -> list:
+                query = 'incidentbot_http_request_duration_seconds_count{route="/metrics"}'
+                found = httpx.get(f"{running.url}/api/v1/query", params={"query": query}).json()
+                return found["data"]["result"]
+            [series] = wait_for(scraped, what="Prometheus scraped /metrics", timeout=30)
+            assert series["metric"]["job"] == "incidentbot" and float(series["value"][1]) >= 1

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.support import AppServer
@@ -26,7 +25,8 @@ def api(database_url: str) -> Iterator[AppServer]:
 
 
 def declared(api: AppServer) -> str:
-    created = httpx.post(f"{api.url}/api/v1/incidents", json={"title": TITLE, "severity": "SEV2",
+    http = api.api()
+    created = http.post(f"{api.url}/api/v1/incidents", json={"title": TITLE, "severity": "SEV2",
                                                                "declared_by": "carol"})
     assert created.status_code == 201, created.text
     return str(created.json()["id"])
@@ -37,32 +37,34 @@ def postmortem_url(api: AppServer, public_id: str) -> str:
 
 
 def test_missing_incidents_and_postmortems_are_json_404s(api: AppServer) -> None:
+    http = api.api()
     unknown = postmortem_url(api, "INC-2020-0101-009")
-    for response in (httpx.get(unknown), httpx.post(unknown, json={}), httpx.get(f"{unknown}/versions"),
-                     httpx.put(unknown, json={"markdown": EDITED}), httpx.patch(unknown, json={"status": "final"})):
+    for response in (http.get(unknown), http.post(unknown, json={}), http.get(f"{unknown}/versions"),
+                     http.put(unknown, json={"markdown": EDITED}), http.patch(unknown, json={"status": "final"})):
         assert response.status_code == 404, response.text
         assert response.json() == {"error": "No incident INC-2020-0101-009"}
 
     public_id = declared(api)
     url = postmortem_url(api, public_id)
     none_yet = {"error": f"{public_id} has no postmortem yet: POST to this URL to write one"}
-    assert (httpx.get(url).status_code, httpx.get(url).json()) == (404, none_yet)
-    assert (httpx.patch(url, json={"status": "final"}).status_code, httpx.patch(url, json={"status": "final"}).json()
+    assert (http.get(url).status_code, http.get(url).json()) == (404, none_yet)
+    assert (http.patch(url, json={"status": "final"}).status_code, http.patch(url, json={"status": "final"}).json()
             ) == (404, none_yet)
-    assert httpx.get(f"{url}/versions").json() == []
-    missing_version = httpx.get(url, params={"version": 7})
+    assert http.get(f"{url}/versions").json() == []
+    missing_version = http.get(url, params={"version": 7})
     assert missing_version.status_code == 404
     assert missing_version.json() == {"error": f"{public_id} has no version 7: POST to this URL to write one"}
-    empty = httpx.put(url, json={"markdown": ""})
+    empty = http.put(url, json={"markdown": ""})
     assert empty.status_code == 422 and empty.json()["error"].startswith("invalid request: markdown")
-    assert httpx.get(f"{url}/versions").json() == []  # nothing was stored by any of these
+    assert http.get(f"{url}/versions").json() == []  # nothing was stored by any of these
 
 
 def test_generate_edit_regenerate_review_and_read_versions(api: AppServer) -> None:
+    http = api.api()
     public_id = declared(api)
     url = postmortem_url(api, public_id)
 
-    generated = httpx.post(url, json={"author": "dave"})
+    generated = http.post(url, json={"author": "dave"})
     assert generated.status_code == 201, generated.text
     first = generated.json()
     assert (first["version"], first["origin"], first["mode"], first["status"], first["author"]) == (
@@ -70,38 +72,38 @@ def test_generate_edit_regenerate_review_and_read_versions(api: AppServer) -> No
     assert first["markdown"].startswith(f"# Postmortem: {TITLE}\n")
     assert "**Status**: Draft (draft: the incident is still open: times and impact may change)\n" in first["markdown"]
     assert first["data"]["incident_id"] == public_id and first["data"]["severity"] == "SEV2"
-    assert httpx.get(url).json() == first
+    assert http.get(url).json() == first
 
-    edit = httpx.put(url, json={"markdown": f"# Postmortem: {TITLE}\n**Status**: Draft\n\n{EDITED}",
+    edit = http.put(url, json={"markdown": f"# Postmortem: {TITLE}\n**Status**: Draft\n\n{EDITED}",
                                 "author": "carol"})
     assert edit.status_code == 201, edit.text
     assert (edit.json()["version"], edit.json()["origin"], edit.json()["mode"], edit.json()["author"]) == (
         2, "edited", "human", "api:carol")
 
-    refused = httpx.post(url, json={})
+    refused = http.post(url, json={})
     assert refused.status_code == 409
     assert refused.json() == {"error": "version 2 was edited by api:carol; regenerating adds a new version after it "
                                        "(the edit stays as version 2): ask again with --force "
                                        "(`/incident postmortem regenerate --force`)"}
-    assert len(httpx.get(f"{url}/versions").json()) == 2
-    forced = httpx.post(url, json={"force": True})
+    assert len(http.get(f"{url}/versions").json()) == 2
+    forced = http.post(url, json={"force": True})
     assert forced.status_code == 201 and forced.json()["version"] == 3 and forced.json()["origin"] == "generated"
 
-    review = httpx.patch(url, json={"status": "in-review", "author": "erin"})
+    review = http.patch(url, json={"status": "in-review", "author": "erin"})
     assert review.status_code == 200, review.text
     assert (review.json()["version"], review.json()["status"]) == (3, "In review")
     assert "**Status**: In review\n" in review.json()["markdown"] and "(draft:" not in review.json()["markdown"]
-    bogus = httpx.patch(url, json={"status": "bogus"})
+    bogus = http.patch(url, json={"status": "bogus"})
     assert bogus.status_code == 422
     assert bogus.json() == {"error": "unknown status 'bogus': use draft, in-review or final"}
-    assert httpx.get(url).json()["status"] == "In review"
+    assert http.get(url).json()["status"] == "In review"
 
-    assert httpx.get(url, params={"version": 1}).json() == first
-    assert EDITED in httpx.get(url, params={"version": 2}).json()["markdown"]
-    versions: list[dict[str, Any]] = httpx.get(f"{url}/versions").json()
+    assert http.get(url, params={"version": 1}).json() == first
+    assert EDITED in http.get(url, params={"version": 2}).json()["markdown"]
+    versions: list[dict[str, Any]] = http.get(f"{url}/versions").json()
     assert [(v["version"], v["origin"], v["status"]) for v in versions] == [
         (1, "generated", "Draft"), (2, "edited", "Draft"), (3, "generated", "In review")]
-    shown = httpx.get(f"{api.url}/api/v1/incidents/{public_id}").json()
+    shown = http.get(f"{api.url}/api/v1/incidents/{public_id}").json()
     assert "Postmortem version 3 is now In review" in [event["text"] for event in shown["timeline"]]
 
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 from sqlalchemy import Engine, select, update
@@ -119,21 +118,22 @@ def test_a_war_room_without_telemetry_still_gets_an_honest_answer(sender: SlackS
 
 def test_the_api_runs_an_agent_and_serves_the_stored_analysis(rca_sender: SlackSender, rca_server: AppServer,
                                                               db: Engine, scenario: Scenario) -> None:
+    http = rca_server.api()
     public_id, _ = declared(rca_sender, db, "SEV2 Payment API returning 500 errors")
     replay_at(db, public_id, scenario.incident.declared_at)
     api = f"{rca_server.url}/api/v1"
-    missing = httpx.get(f"{api}/incidents/{public_id}/rca")
+    missing = http.get(f"{api}/incidents/{public_id}/rca")
     assert missing.status_code == 404 and "No root-cause analysis" in missing.json()["error"]
 
-    ran = httpx.post(f"{api}/agents/rca-agent/run", json={"prompt": "why?", "incident": public_id}, timeout=30)
+    ran = http.post(f"{api}/agents/rca-agent/run", json={"prompt": "why?", "incident": public_id}, timeout=30)
     assert ran.status_code == 200, ran.text
     assert ran.json()["result"]["cause"] == "connection-pool-exhaustion" and ran.json()["mode"] == "deterministic"
-    stored = httpx.get(f"{api}/incidents/{public_id}/rca").json()
+    stored = http.get(f"{api}/incidents/{public_id}/rca").json()
     assert stored["markdown"] == ran.json()["markdown"] and stored["agent"] == "rca-agent"
 
-    unknown = httpx.post(f"{api}/agents/nope/run", json={"prompt": "why?"})
+    unknown = http.post(f"{api}/agents/nope/run", json={"prompt": "why?"})
     assert unknown.status_code == 404 and unknown.json()["error"].startswith("No agent 'nope'")
-    no_incident = httpx.post(f"{api}/agents/rca-agent/run", json={"prompt": "why?", "incident": "INC-1999-0101-001"})
+    no_incident = http.post(f"{api}/agents/rca-agent/run", json={"prompt": "why?", "incident": "INC-1999-0101-001"})
     assert no_incident.status_code == 404 and "no incident INC-1999-0101-001" in no_incident.json()["error"]
-    empty = httpx.post(f"{api}/agents/rca-agent/run", json={"prompt": ""})
+    empty = http.post(f"{api}/agents/rca-agent/run", json={"prompt": ""})
     assert empty.status_code == 422 and "prompt" in empty.json()["error"]

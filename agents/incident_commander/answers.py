@@ -1,4 +1,4 @@
-"""Answers to `@incidentbot` questions: status, roles, next actions and next update, from the incident store."""
+"""Answers to `@incidentbot` questions, from the incident store, as a typed `Reply`."""
 
 from __future__ import annotations
 
@@ -6,24 +6,20 @@ import re
 from datetime import datetime
 
 from agents.base import AgentAnswer
-from agents.incident_commander.common import AGENT, UPDATE_HINT, Block, _number, _rx
+from agents.incident_commander import markdown
+from agents.incident_commander.common import AGENT, UPDATE_HINT, _number, _rx
+from agents.incident_commander.reply import Entry, Reply, Section
 from agents.incident_commander.status import (
     StatusReport,
-    _blocks_actions,
-    _blocks_roles,
-    _headline,
-    _markdown_actions,
+    headline,
     human_duration,
     next_update_text,
-    render_status_blocks,
-    render_status_markdown,
-    status_fallback,
+    ref,
     status_report,
 )
 from app.config import TeamConfig
 from app.incidents.models import Incident
-from app.incidents.render import datetime_utc, person
-from app.slack.blocks import channel_link, context, escape, mention, section
+from app.incidents.render import datetime_utc
 
 INCIDENT_ID = re.compile(r"\bINC-\d{4}-\d{4}-\d{3}\b", re.IGNORECASE)
 
@@ -45,16 +41,13 @@ ASK_STATUS = _rx(r"status", r"state", r"update", r"going\s+on", r"happening", r"
                  r"news", r"impact", r"how\s+bad", r"how\s+(?:is|are)\s+(?:it|things|we)", r"duration",
                  r"how\s+long", r"incidents?", r"open", r"inc-\S+")
 
-HELP = (
-    "I'm the incident commander agent. I answer from the incident record:\n"
-    "• `status?` or `what's the current status of INC-2026-1125-001?`: severity, status, duration, roles, "
-    "last update, open next actions and when the next update is due\n"
-    "• `who is IC?`: who holds each role\n"
-    "• `what's being done?`: the open next actions\n"
-    "• `when is the next update?`: when the next status update is due\n"
-    "• outside a war room, `status?` lists the open incidents\n"
-    "Investigation, postmortems, runbooks and escalation will be handled by their own agents."
-)
+HELP = [
+    ("status, roles and the next update", "`status?` or `what's the current status of INC-2026-1125-001?`"),
+    ("who holds a role", "`who is IC?`"),
+    ("what is being done", "`what's being done?`"),
+    ("when the next update is due", "`when is the next update?`"),
+    ("the open incidents, outside a war room", "`status?`"),
+]
 
 
 def named_incident_id(question: str) -> str | None:
@@ -63,134 +56,126 @@ def named_incident_id(question: str) -> str | None:
     return match.group(0).upper() if match else None
 
 
-def _answer(intent: str, incident: Incident | None, markdown: str, blocks: list[Block], fallback: str) -> AgentAnswer:
-    return AgentAnswer(agent=AGENT, intent=intent, incident_id=incident.public_id if incident else None,
-                       text_markdown=markdown, blocks=blocks, fallback_text=fallback)
-
-
-def _report_answer(intent: str, incident: Incident, report: StatusReport, lead: str | None) -> AgentAnswer:
-    markdown, blocks = render_status_markdown(report), render_status_blocks(report)
-    if lead:
-        markdown, blocks = f"_{lead}_\n\n{markdown}", [section(f"_{lead}_"), *blocks]
-    return _answer(intent, incident, markdown, blocks, status_fallback(report))
-
-
-def _focused_answer(intent: str, incident: Incident, report: StatusReport, markdown: str, slack: str) -> AgentAnswer:
-    """A direct answer to a narrow question, with the incident's headline as context."""
+def _footer(report: StatusReport) -> str:
     age = f"open {report.duration}" if report.is_open else f"lasted {report.duration}"
-    headline = f"{report.public_id} · {report.severity} · {report.status} · {age}"
-    blocks = [section(slack), context(f"{headline} · ask `status?` for the full report")]
-    return _answer(intent, incident, f"{markdown}\n\n_{headline}_\n", blocks, status_fallback(report))
+    return f"{report.public_id} · {report.severity} · {report.status} · {age} · ask `status?` for the full report"
 
 
-def _roles_answer(incident: Incident, report: StatusReport) -> AgentAnswer:
-    ic = report.commander
-    lead_md = f"**Incident Commander** of {report.public_id}: {person(ic)}"
-    lead_slack = f"*Incident Commander* of {report.public_id}: {mention(ic)}"
-    others_md = "\n".join(f"- {r.role}: {person(r.user_id)} ({r.status}, since {report.at(r.since)})"
-                          for r in report.roles)
-    markdown = f"{lead_md}\n\n{others_md}" if others_md else lead_md
-    slack = f"{lead_slack}\n{_blocks_roles(report.roles, report)}"
-    return _focused_answer("status", incident, report, markdown, slack)
+def _focused(kind: str, report: StatusReport, title: str, answer: str | None = None,
+             sections: list[Section] | None = None) -> Reply:
+    """A direct answer to a narrow question, with the incident's headline as context."""
+    return Reply(kind=kind, incident_id=report.public_id, title=title, answer=answer, sections=sections or [],
+                 footer=_footer(report), spans_days=report.spans_days)
 
 
-def _actions_answer(incident: Incident, report: StatusReport) -> AgentAnswer:
+def _roles(report: StatusReport) -> Reply:
+    entries = [Entry(text=f"{r.role}: {ref(r.user_id)} ({r.status}, since {report.at(r.since)})")
+               for r in report.roles]
+    return _focused("roles", report, f"Incident Commander of {report.public_id}", ref(report.commander),
+                    [Section(entries=entries, empty="Nobody holds a role.")])
+
+
+def _actions(report: StatusReport) -> Reply:
     count = len(report.open_actions)
-    title = f"{count} open next action{'s' if count != 1 else ''} on {report.public_id}"
-    update = (f"\n\nLast update ({report.at(report.last_update.at)}): {report.last_update.text}"
-              if report.last_update else "")
-    slack_update = (f"\n*Last update* `{report.at(report.last_update.at)}`: {escape(report.last_update.text)}"
-                    if report.last_update else "")
-    markdown = f"**{title}**\n\n{_markdown_actions(report.open_actions)}{update}"
-    slack = f"*{title}*\n{_blocks_actions(report.open_actions)}{slack_update}"
-    return _focused_answer("status", incident, report, markdown, slack)
+    entries = [Entry(text=a.text, done=False) for a in report.open_actions]
+    sections = [Section(entries=entries, empty="None open.", numbered=True)]
+    if report.last_update is not None:
+        sections.append(Section(heading="Last update", entries=[
+            Entry(text=report.last_update.text, at=report.last_update.at, who=report.last_update.actor)]))
+    return _focused("actions", report, f"{count} open next action{'s' if count != 1 else ''} on {report.public_id}",
+                    sections=sections)
 
 
-def _next_update_answer(incident: Incident, report: StatusReport) -> AgentAnswer:
-    due = next_update_text(report)
+def _next_update(report: StatusReport) -> Reply:
     last = (f"Last update was at {report.at(report.last_update.at)}." if report.last_update
             else "No status update has been posted yet.")
     hint = f" {UPDATE_HINT}" if report.is_open else ""
-    markdown = f"**Next update for {report.public_id}**: {due}\n\n{last}{hint}"
-    slack = f"*Next update for {report.public_id}*: {':warning: ' if report.update_overdue else ''}{due}\n{last}{hint}"
-    return _focused_answer("status", incident, report, markdown, slack)
+    return _focused("next_update", report, f"Next update for {report.public_id}", next_update_text(report),
+                    [Section(entries=[Entry(text=last + hint)])])
 
 
-def _open_incidents_answer(intent: str, open_incidents: list[Incident], now: datetime, lead: str) -> AgentAnswer:
+def _open_incidents(open_incidents: list[Incident], now: datetime, notice: str) -> Reply:
     """No incident to talk about: say so, and list what is open (columns only; relations may not be loaded)."""
     if not open_incidents:
-        none = "There are no open incidents. Declare one with `/incident declare SEV2 <title>`."
-        return AgentAnswer(agent=AGENT, intent=intent, text_markdown=f"{lead} {none}\n",
-                           blocks=[section(f"{escape(lead)} {none}")], fallback_text="There are no open incidents.")
+        return Reply(kind="open_incidents", notice=notice,
+                     answer="There are no open incidents. Declare one with `/incident declare SEV2 <title>`.")
     ordered = sorted(open_incidents, key=lambda i: (_number(i.severity) if i.severity[3:].isdigit() else 99,
                                                     i.declared_at))
+    entries = [Entry(text=f"{i.public_id} {i.severity} · {i.status} · {i.title} · declared "
+                          f"{datetime_utc(i.declared_at)} · open {human_duration(now - i.declared_at)} · "
+                          f"{'#' + i.channel_name if i.channel_name else 'no war room'}")
+               for i in ordered[:40]]
     count = f"{len(ordered)} open incident{'s' if len(ordered) != 1 else ''}"
-    rows_md = [f"| {i.public_id} | {i.severity} | {i.status} | {i.title} | {datetime_utc(i.declared_at)} "
-               f"({human_duration(now - i.declared_at)}) | {'#' + i.channel_name if i.channel_name else '-'} |"
-               for i in ordered]
-    markdown = "\n".join([f"{lead}", "", f"## Open Incidents ({len(ordered)})", "",
-                          "| Incident | Severity | Status | Title | Declared | War room |",
-                          "|----------|----------|--------|-------|----------|----------|", *rows_md, ""])
-    rows = [f"• *{i.public_id}* {i.severity} · {i.status} · {escape(i.title)} · "
-            f"{channel_link(i.channel_id, i.channel_name)} · open {human_duration(now - i.declared_at)}"
-            for i in ordered[:40]]
-    blocks = [section(escape(lead)), section(f"*{count}*\n" + "\n".join(rows)),
-              context("Ask `status of INC-…?` for one of them · incidentbot " + AGENT)]
-    return AgentAnswer(agent=AGENT, intent=intent, text_markdown=markdown, blocks=blocks,
-                       fallback_text=f"{count}: " + ", ".join(i.public_id for i in ordered[:10]))
+    return Reply(kind="open_incidents", notice=notice, title=count, sections=[Section(entries=entries)],
+                 footer="Ask `status of INC-…?` for one of them")
 
 
-def _help_answer(incident: Incident | None, open_incidents: list[Incident], now: datetime) -> AgentAnswer:
+def _help(incident: Incident | None, open_incidents: list[Incident], now: datetime) -> Reply:
     if incident is not None:
-        report = status_report(incident, now)
-        markdown = f"This channel is about {_headline(report, slack=False)}"
-        slack = f"This channel is about {_headline(report, slack=True)}"
+        about = f"This channel is about {headline(status_report(incident, now))}"
     else:
         count = len(open_incidents)
-        markdown = slack = f"There {'is' if count == 1 else 'are'} {count} open incident{'' if count == 1 else 's'}."
-    return AgentAnswer(agent=AGENT, intent="help", incident_id=incident.public_id if incident else None,
-                       text_markdown=f"{HELP}\n\n{markdown}\n", blocks=[section(HELP), context(slack)],
-                       fallback_text="Here is what I can answer.")
+        about = f"There {'is' if count == 1 else 'are'} {count} open incident{'' if count == 1 else 's'}."
+    entries = [Entry(text=f"{what}: {example}") for what, example in HELP]
+    return Reply(kind="help", incident_id=incident.public_id if incident else None,
+                 title="I'm the incident commander agent. I answer from the incident record",
+                 sections=[Section(heading="What you can ask", entries=entries)], footer=about)
 
 
-def _deferred_lead(intent: str) -> str | None:
+def _deferred_notice(intent: str) -> str | None:
     if intent not in DEFERRED_AGENTS:
         return None
     agent, work = DEFERRED_AGENTS[intent]
     return f"{work.capitalize()} will be handled by the {agent} once it is available. Here is what I know."
 
 
-def answer(
-    incident: Incident | None,
-    question: str,
-    now: datetime,
-    open_incidents: list[Incident],
-    *,
-    intent: str = "status",
-    config: TeamConfig | None = None,
-) -> AgentAnswer:
-    """Answer `@incidentbot <question>` from the store.
+def _full_report(report: StatusReport, notice: str | None) -> Reply:
+    return Reply(kind="status", incident_id=report.public_id, notice=notice, report=report,
+                 footer=headline(report), spans_days=report.spans_days)
+
+
+def reply(incident: Incident | None, question: str, now: datetime, open_incidents: list[Incident], *,
+          intent: str = "status", config: TeamConfig | None = None) -> Reply:
+    """The answer to `@incidentbot <question>`, from the store.
 
     `incident` is the one the question is about (the named INC id, else the channel's war room).
     Narrow questions (IC, actions, next update) get a direct answer; anything status-like the full
     report; no incident lists the open ones; unrelated questions say what can be answered.
     """
     named = named_incident_id(question)
-    lead = _deferred_lead(intent)
+    notice = _deferred_notice(intent)
     if named and (incident is None or incident.public_id != named):
-        return _open_incidents_answer(intent, open_incidents, now, f"I can't find {named}.")
+        return _open_incidents(open_incidents, now, f"I can't find {named}.")
     if incident is None:
-        return _open_incidents_answer(intent, open_incidents, now,
-                                      " ".join(filter(None, [lead, "This channel is not an incident war room."])))
+        return _open_incidents(open_incidents, now,
+                               " ".join(filter(None, [notice, "This channel is not an incident war room."])))
     report = status_report(incident, now, config)
-    if lead is not None:
-        return _report_answer(intent, incident, report, lead)
+    if notice is not None:
+        return _full_report(report, notice)
     if ASK_NEXT_UPDATE.search(question):
-        return _next_update_answer(incident, report)
+        return _next_update(report)
     if ASK_ROLES.search(question) and not ASK_ACTIONS.search(question):
-        return _roles_answer(incident, report)
+        return _roles(report)
     if ASK_ACTIONS.search(question):
-        return _actions_answer(incident, report)
+        return _actions(report)
     if question.strip() and not ASK_STATUS.search(question) and not named:
-        return _help_answer(incident, open_incidents, now)
-    return _report_answer(intent, incident, report, None)
+        return _help(incident, open_incidents, now)
+    return _full_report(report, None)
+
+
+def one_line(result: Reply) -> str:
+    """What Slack shows in notifications: the footer's headline, else the title."""
+    if result.kind == "status" and result.footer:
+        return result.footer
+    if result.kind == "open_incidents" and not result.sections:
+        return "There are no open incidents."
+    return result.title or result.answer or result.notice or "incident-commander"
+
+
+def answer(incident: Incident | None, question: str, now: datetime, open_incidents: list[Incident], *,
+           intent: str = "status", config: TeamConfig | None = None) -> AgentAnswer:
+    """`reply`, with its Markdown; Slack renders the same data (app/slack/render/commander.py)."""
+    result = reply(incident, question, now, open_incidents, intent=intent, config=config)
+    return AgentAnswer(agent=AGENT, intent="help" if result.kind == "help" else intent,
+                       incident_id=result.incident_id, text_markdown=markdown.reply(result),
+                       fallback_text=one_line(result), data=result.model_dump(mode="json"))

@@ -1,4 +1,4 @@
-"""The resolve handoff: what the team passes to the postmortem when an incident is resolved."""
+"""The resolve handoff: what the team passes to the postmortem when an incident is resolved (typed data)."""
 
 from __future__ import annotations
 
@@ -6,19 +6,9 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from agents.incident_commander.common import AGENT, Block
-from agents.incident_commander.status import (
-    ActionLine,
-    RoleLine,
-    _blocks_actions,
-    _markdown_actions,
-    _open_actions,
-    _spans_days,
-    human_duration,
-)
+from agents.incident_commander.status import ActionLine, RoleLine, _open_actions, _spans_days, human_duration
 from app.incidents.models import Incident
-from app.incidents.render import clock, datetime_utc, person
-from app.slack.blocks import context, escape, fields, header, mention, section
+from app.incidents.render import clock
 
 POSTMORTEM_ROLE = "Postmortem Owner"  # a configured role (app.config.DEFAULT_ROLES), not a Role member
 POSTMORTEM_PROMPT = "Assign a postmortem owner: `/incident assign postmortem @user`"
@@ -82,65 +72,5 @@ def handoff(incident: Incident, now: datetime) -> Handoff:
     )
 
 
-def _resolved_label(report: Handoff) -> str:
+def resolved_label(report: Handoff) -> str:
     return report.at(report.resolved_at) if report.resolved_at else f"not yet ({report.at(report.as_of)})"
-
-
-def _held(row: RoleLine, report: Handoff) -> str:
-    until = report.at(row.ended_at) if row.ended_at else "still held"
-    return f"{report.at(row.since)} - {until}"
-
-
-def render_handoff_markdown(report: Handoff) -> str:
-    people = "\n".join(f"| {r.role} | {person(r.user_id)} | {_held(r, report)} |" for r in report.participants)
-    owner = f"**Postmortem owner**: {person(report.postmortem_owner)}" if report.postmortem_owner else report.prompt
-    return "\n".join([
-        f"## Incident Resolved: {report.public_id}",
-        "",
-        f"**Title**: {report.title}",
-        f"**Severity**: {report.severity}",
-        f"**Duration**: {report.duration} ({report.at(report.first_event_at)} - {_resolved_label(report)})",
-        f"**Time to resolve**: {report.time_to_resolve} (declared {datetime_utc(report.declared_at)})",
-        "",
-        "### Summary",
-        report.summary,
-        "",
-        "### Who Took Part",
-        "| Role | Person | Held |",
-        "|------|--------|------|",
-        people or "| - | - | - |",
-        "",
-        "### Open Next Actions (for the postmortem)",
-        _markdown_actions(report.open_actions),
-        "",
-        "### Postmortem",
-        owner,
-        "",
-    ])
-
-
-def render_handoff_blocks(report: Handoff) -> list[Block]:
-    people = "\n".join(f"• {escape(r.role)}: {mention(r.user_id)} ({_held(r, report)})"
-                       for r in report.participants) or "_Nobody held a role._"
-    owner = (f"*Postmortem owner*: {mention(report.postmortem_owner)}" if report.postmortem_owner
-             else f"*Next*: {report.prompt}")
-    return [
-        header(f"Resolved: {report.public_id}"),
-        section(f"*{escape(report.title)}*"),
-        fields([
-            ("Severity", report.severity),
-            ("Status", report.status),
-            ("Duration", f"{report.duration} ({report.at(report.first_event_at)} - {_resolved_label(report)})"),
-            ("Time to resolve", f"{report.time_to_resolve} (declared {datetime_utc(report.declared_at)})"),
-        ]),
-        section(f"*Summary*\n{escape(report.summary)}"),
-        section(f"*Who took part*\n{people}"),
-        section(f"*Open next actions* (for the postmortem)\n{_blocks_actions(report.open_actions)}"),
-        section(owner),
-        context(f"{report.public_id} · handoff · incidentbot {AGENT}"),
-    ]
-
-
-def handoff_fallback(report: Handoff) -> str:
-    return (f"{report.public_id} resolved after {report.time_to_resolve} ({report.severity}): "
-            f"{escape(report.title)}")

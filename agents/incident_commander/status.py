@@ -1,4 +1,4 @@
-"""The status report: an incident as it stands, from the store, rendered as Markdown and Slack Block Kit."""
+"""The status report: an incident as it stands, from the store (rendered by `markdown` and app/slack/render)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
-from agents.incident_commander.common import AGENT, UPDATE_HINT, Block
 from app.config import TeamConfig
 from app.incidents.card import TimelineRow
 from app.incidents.models import Incident, Role, TimelineEvent
-from app.incidents.render import clock, datetime_utc, person, plain
-from app.slack.blocks import channel_link, context, escape, fields, header, mention, section
+from app.incidents.render import SLACK_USER_ID, clock
 
 
 class RoleLine(BaseModel):
@@ -134,11 +132,11 @@ def status_report(incident: Incident, now: datetime, config: TeamConfig | None =
     )
 
 
-def _severity_label(report: StatusReport) -> str:
+def severity_label(report: StatusReport) -> str:
     return f"{report.severity} ({report.severity_meaning})" if report.severity_meaning else report.severity
 
 
-def _duration_label(report: StatusReport) -> str:
+def duration_label(report: StatusReport) -> str:
     if report.is_open:
         return f"{report.duration} (ongoing)"
     if report.resolved_at is not None:
@@ -158,106 +156,18 @@ def next_update_text(report: StatusReport) -> str:
     return f"{report.at(due)} (in {human_duration(due - report.as_of)})"
 
 
-def _no_update(report: StatusReport) -> str:
-    return f"_No status update posted yet._ {UPDATE_HINT}" if report.is_open else "_No status update was posted._"
+def ref(actor: str | None) -> str:
+    """A person inside answer text: a Slack mention (`<@U123>`, as the timeline keeps them) or `@name`.
+
+    Markdown shows both as @name; Slack renders the mention.
+    """
+    if not actor:
+        return "Unassigned"
+    return f"<@{actor}>" if SLACK_USER_ID.match(actor) else "@" + actor.split(":", 1)[-1]
 
 
-def _markdown_update(report: StatusReport) -> str:
-    if report.last_update is None:
-        return _no_update(report)
-    update = report.last_update
-    by = f"{person(update.actor)}: " if update.actor else ""
-    return f"- {report.at(update.at)} - {by}{plain(update.text)}"
-
-
-def _markdown_actions(actions: list[ActionLine]) -> str:
-    if not actions:
-        return "_None open._"
-    return "\n".join(f"{i}. [ ] {a.text}" for i, a in enumerate(actions, 1))
-
-
-def render_status_markdown(report: StatusReport) -> str:
-    roles = "\n".join(f"| {r.role} | {person(r.user_id)} | {r.status} | {report.at(r.since)} |" for r in report.roles)
-    channel = f"#{report.channel_name}" if report.channel_name else "no war room"
-    return "\n".join([
-        f"## Incident Status: {report.public_id}",
-        "",
-        f"**Title**: {report.title}",
-        f"**Severity**: {_severity_label(report)}",
-        f"**Status**: {report.status}",
-        f"**Declared**: {datetime_utc(report.declared_at)}",
-        f"**Duration**: {_duration_label(report)}",
-        f"**Incident Commander**: {person(report.commander)}",
-        f"**War room**: {channel}",
-        "",
-        "### Assigned Roles",
-        "| Role | Assignee | Status | Since |",
-        "|------|----------|--------|-------|",
-        roles or "| - | - | - | - |",
-        "",
-        "### Last Update",
-        _markdown_update(report),
-        "",
-        "### Open Next Actions",
-        _markdown_actions(report.open_actions),
-        "",
-        "### Next Update",
-        f"Due: {next_update_text(report)}",
-        "",
-    ])
-
-
-def _blocks_update(report: StatusReport) -> str:
-    if report.last_update is None:
-        return _no_update(report)
-    update = report.last_update
-    by = f"{mention(update.actor)}: " if update.actor else ""
-    return f"`{report.at(update.at)}` {by}{escape(update.text)}"
-
-
-def _blocks_actions(actions: list[ActionLine]) -> str:
-    if not actions:
-        return "_None open._"
-    return "\n".join(f"{i}. ☐ {escape(a.text)}" for i, a in enumerate(actions, 1))
-
-
-def _blocks_roles(roles: list[RoleLine], report: StatusReport) -> str:
-    if not roles:
-        return "_Nobody holds a role._"
-    return "\n".join(f"• {escape(r.role)}: {mention(r.user_id)} ({escape(r.status)}, since {report.at(r.since)})"
-                     for r in roles)
-
-
-def render_status_blocks(report: StatusReport) -> list[Block]:
-    next_update = next_update_text(report)
-    if report.update_overdue:
-        next_update = f":warning: {next_update}"
-    return [
-        header(f"Status: {report.public_id}"),
-        section(f"*{escape(report.title)}*"),
-        fields([
-            ("Severity", escape(_severity_label(report))),
-            ("Status", report.status),
-            ("Declared", datetime_utc(report.declared_at)),
-            ("Duration", _duration_label(report)),
-            ("Incident Commander", mention(report.commander)),
-            ("War room", channel_link(report.channel_id, report.channel_name)),
-        ]),
-        section(f"*Assigned roles*\n{_blocks_roles(report.roles, report)}"),
-        section(f"*Last update*\n{_blocks_update(report)}"),
-        section(f"*Open next actions*\n{_blocks_actions(report.open_actions)}"),
-        section(f"*Next update due*\n{next_update}"),
-        context(f"{report.public_id} · as of {report.at(report.as_of)} · incidentbot {AGENT}"),
-    ]
-
-
-def _headline(report: StatusReport, *, slack: bool) -> str:
-    title = escape(report.title) if slack else report.title
-    commander = mention(report.commander) if slack else person(report.commander)
+def headline(report: StatusReport) -> str:
+    """The incident in one line, people as `ref`s."""
     age = f"open {report.duration}" if report.is_open else f"lasted {report.duration}"
-    return f"{report.public_id} ({report.severity}, {report.status}): {title}. IC {commander}, {age}."
-
-
-def status_fallback(report: StatusReport) -> str:
-    """The one line Slack shows in notifications and to clients that cannot render blocks."""
-    return _headline(report, slack=True)
+    return (f"{report.public_id} ({report.severity}, {report.status}): {report.title}. "
+            f"IC {ref(report.commander)}, {age}.")

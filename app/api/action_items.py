@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.action_items import service
 from app.action_items.models import ActionItem, ActionStatus, Priority
+from app.api import errors
 from app.api.incidents import RuntimeDep
 from app.db.base import utcnow
 from app.incidents import service as incidents
@@ -53,7 +54,7 @@ class ActionItemPatch(BaseModel):
     status: Literal["done", "open"]
 
 
-@router.get("/incidents/{public_id}/actions")
+@router.get("/incidents/{public_id}/actions", responses=errors.of(404))
 async def list_actions(public_id: str, runtime: RuntimeDep) -> list[ActionItemOut]:
     async with runtime.sessions() as session:
         incident = await _incident(session, public_id)
@@ -62,7 +63,7 @@ async def list_actions(public_id: str, runtime: RuntimeDep) -> list[ActionItemOu
     return [ActionItemOut.of(item, numbered[item.id], today) for item in items]
 
 
-@router.post("/incidents/{public_id}/actions", status_code=201)
+@router.post("/incidents/{public_id}/actions", status_code=201, responses=errors.change(404))
 async def add_action(public_id: str, body: ActionItemIn, runtime: RuntimeDep) -> ActionItemOut:
     today = utcnow().date()
     if not body.text.strip():
@@ -79,7 +80,7 @@ async def add_action(public_id: str, body: ActionItemIn, runtime: RuntimeDep) ->
     return ActionItemOut.of(item, number, today)
 
 
-@router.patch("/incidents/{public_id}/actions/{number}")
+@router.patch("/incidents/{public_id}/actions/{number}", responses=errors.change(404))
 async def mark_action(public_id: str, number: int, body: ActionItemPatch, runtime: RuntimeDep) -> ActionItemOut:
     """Setting the status an item already has changes nothing and answers 200."""
     async with runtime.sessions.begin() as session:  # a 404 inside rolls back

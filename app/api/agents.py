@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from agents import runtime as agent_runtime
 from app.agent_runs import service as agent_runs
+from app.api import errors
 from app.api.incidents import RuntimeDep
 from app.incidents import service
 
@@ -39,7 +40,7 @@ class StoredRunOut(BaseModel):
     result: dict[str, Any]
 
 
-@router.post("/agents/{name}/run")
+@router.post("/agents/{name}/run", responses=errors.change(404, 409))
 async def run_agent(name: str, body: RunIn, runtime: RuntimeDep) -> AnswerOut:
     if name not in agent_runtime.AGENTS:
         raise HTTPException(404, f"No agent {name!r}; agents: {', '.join(agent_runtime.AGENTS)}")
@@ -54,7 +55,7 @@ async def run_agent(name: str, body: RunIn, runtime: RuntimeDep) -> AnswerOut:
                      markdown=answer.text_markdown, result=answer.data)
 
 
-@router.get("/incidents/{public_id}/rca")
+@router.get("/incidents/{public_id}/rca", responses=errors.of(404))
 async def latest_rca(public_id: str, runtime: RuntimeDep) -> StoredRunOut:
     async with runtime.sessions() as session:
         incident = await service.get_incident(session, public_id)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api import errors
 from app.incidents import service
 from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
 from app.incidents.lifecycle import Actor, IncidentChangeRefused
@@ -100,12 +101,12 @@ async def list_incidents(runtime: RuntimeDep, open_only: bool = False) -> list[I
         return [IncidentOut.of(i) for i in await service.list_incidents(session, open_only=open_only)]
 
 
-@router.get("/incidents/{public_id}")
+@router.get("/incidents/{public_id}", responses=errors.of(404))
 async def show_incident(public_id: str, runtime: RuntimeDep) -> IncidentDetailOut:
     return IncidentDetailOut.of(await incident_or_404(runtime, public_id))
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, responses=errors.change())
 async def declare_incident(body: DeclareIn, runtime: RuntimeDep) -> IncidentOut:
     declaration = Declaration(
         title=body.title, severity=body.severity, description=body.description,
@@ -187,7 +188,7 @@ async def _planned(runtime: Runtime, incident: Incident, body: IncidentChangeIn)
     return planned
 
 
-@router.patch("/incidents/{public_id}")
+@router.patch("/incidents/{public_id}", responses=errors.change(404, 409))
 async def change_incident(public_id: str, body: IncidentChangeIn, runtime: RuntimeDep) -> IncidentChangedOut:
     """Update, change severity or roles, resolve, reopen or close; posted in the war room when Slack is on."""
     incident = await incident_or_404(runtime, public_id)
@@ -200,7 +201,7 @@ async def change_incident(public_id: str, body: IncidentChangeIn, runtime: Runti
     return IncidentChangedOut(**IncidentDetailOut.of(changed.incident).model_dump(), warnings=changed.problems)
 
 
-@router.post("/incidents/{public_id}/timeline", status_code=201)
+@router.post("/incidents/{public_id}/timeline", status_code=201, responses=errors.change(404))
 async def add_note(public_id: str, body: NoteIn, runtime: RuntimeDep) -> TimelineEventOut:
     """Add a note to the incident's timeline."""
     incident = await incident_or_404(runtime, public_id)

@@ -14,13 +14,15 @@ import hmac
 import json
 import logging
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from app.api.errors import ErrorOut
 from app.api.incidents import RuntimeDep
 from app.db.base import utcnow
 from app.escalations import service
@@ -47,7 +49,21 @@ def _refused(reason: str) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=401)
 
 
-@router.post("/pagerduty", status_code=202)
+class WebhookOut(BaseModel):
+    status: Literal["recorded", "ignored"]
+    reason: str | None = None
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": WebhookOut, "description": "Accepted: recorded, or ignored with the reason"},
+    400: {"model": ErrorOut, "description": "Signed, but not a PagerDuty v3 webhook event"},
+    401: {"model": ErrorOut, "description": "The signature does not match, or the event is stale (a replay)"},
+    413: {"model": ErrorOut, "description": "The request body is larger than INCIDENTBOT_MAX_BODY_BYTES"},
+    503: {"model": ErrorOut, "description": "PAGERDUTY_WEBHOOK_SECRET is not set, or the database is unreachable"},
+}
+
+
+@router.post("/pagerduty", status_code=202, responses=RESPONSES)
 async def pagerduty_webhook(request: Request, runtime: RuntimeDep) -> JSONResponse:
     secret = runtime.settings.pagerduty_webhook_secret
     if secret is None:

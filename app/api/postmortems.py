@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from agents import runtime as agent_runtime
+from app.api import errors
 from app.api.incidents import RuntimeDep, incident_or_404
 from app.incidents import service
 from app.postmortems import service as postmortems
@@ -55,7 +56,7 @@ def _actor(author: str | None) -> str:
     return f"api:{author}" if author else "api"
 
 
-@router.get("/incidents/{public_id}/postmortem")
+@router.get("/incidents/{public_id}/postmortem", responses=errors.of(404))
 async def read_postmortem(public_id: str, runtime: RuntimeDep, version: int | None = None) -> VersionOut:
     incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
@@ -67,14 +68,14 @@ async def read_postmortem(public_id: str, runtime: RuntimeDep, version: int | No
     return VersionOut.of(row)
 
 
-@router.get("/incidents/{public_id}/postmortem/versions")
+@router.get("/incidents/{public_id}/postmortem/versions", responses=errors.of(404))
 async def list_versions(public_id: str, runtime: RuntimeDep) -> list[VersionOut]:
     incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
         return [VersionOut.of(row) for row in await postmortems.versions(session, incident.id)]
 
 
-@router.post("/incidents/{public_id}/postmortem", status_code=201)
+@router.post("/incidents/{public_id}/postmortem", status_code=201, responses=errors.change(404, 409))
 async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> VersionOut:
     incident = await incident_or_404(runtime, public_id)
     request = await agent_runtime.load(runtime, f"Generate postmortem for {incident.public_id}",
@@ -87,7 +88,7 @@ async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> Ver
     return await read_postmortem(public_id, runtime)
 
 
-@router.put("/incidents/{public_id}/postmortem", status_code=201)
+@router.put("/incidents/{public_id}/postmortem", status_code=201, responses=errors.change(404))
 async def upload_edit(public_id: str, body: EditIn, runtime: RuntimeDep) -> VersionOut:
     incident = await incident_or_404(runtime, public_id)
     row = await keep_edited(runtime.sessions, incident.id, body.markdown,
@@ -95,7 +96,7 @@ async def upload_edit(public_id: str, body: EditIn, runtime: RuntimeDep) -> Vers
     return VersionOut.of(row)
 
 
-@router.patch("/incidents/{public_id}/postmortem")
+@router.patch("/incidents/{public_id}/postmortem", responses=errors.change(404))
 async def set_status(public_id: str, body: StatusIn, runtime: RuntimeDep) -> VersionOut:
     wanted = postmortems.review_status(body.status)
     if wanted is None:

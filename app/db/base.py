@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
+from app.db.text import clean_on_assignment
+
 # Stable constraint names so Alembic migrations read the same on SQLite and Postgres.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -38,6 +40,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+clean_on_assignment(Base)
 
 
 def utcnow() -> datetime:

@@ -8,6 +8,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from app.db.errors import SUPPORTED, DatabaseUrlError
+from app.db.text import clean_parameters
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
 SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
@@ -66,10 +67,13 @@ def create_db_engine(database_url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
                                      pool_timeout=30)
         _tune_sqlite(engine.sync_engine)
+        clean_parameters(engine.sync_engine)
         return engine
     # No overflow: connections opened for a burst would be closed again after it, and opening them
     # costs more than waiting for a pooled one.
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=0, pool_timeout=30)
+    engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=0, pool_timeout=30)
+    clean_parameters(engine.sync_engine)
+    return engine
 
 
 def create_sync_engine(database_url: str) -> Engine:
@@ -77,8 +81,10 @@ def create_sync_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": 30})
         _tune_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    clean_parameters(engine)
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:

@@ -16,10 +16,11 @@ from app.incidents.models import (
     TranscriptMessage,
 )
 from app.postmortems.models import PostmortemVersion
+from app.tokens.models import ApiToken
 from app.warroom.models import WarRoomStep
 
 __all__ = [
-    "ActionItem", "AgentRun", "Base", "DaySequence", "EscalationChain", "EscalationNotification", "EscalationStep",
-    "Incident", "NextAction", "OutboxMessage", "Participant", "PostmortemVersion", "ProcessedRequest", "RoleAssignment",
-    "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
+    "ActionItem", "AgentRun", "ApiToken", "Base", "DaySequence", "EscalationChain", "EscalationNotification",
+    "EscalationStep", "Incident", "NextAction", "OutboxMessage", "Participant", "PostmortemVersion",
+    "ProcessedRequest", "RoleAssignment", "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
 ]

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agents.incident_commander import handoff, handoff_fallback, render_handoff_blocks
+from agents.incident_commander import handoff
 from app.config import RoleSpec
 from app.db.base import utcnow
 from app.incidents import lifecycle, service
@@ -25,6 +25,7 @@ from app.incidents.models import Incident, Status, TimelineEvent
 from app.incidents.render import SLACK_USER_ID
 from app.runtime import Runtime
 from app.slack.blocks import escape, mention
+from app.slack.render import commander
 from app.slack.warroom import refresh
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ async def _post_handoff(runtime: Runtime, incident: Incident, _: None) -> list[s
     report = handoff(incident, utcnow())
     try:
         await runtime.slack.chat_postMessage(
-            channel=incident.channel_id, text=handoff_fallback(report), blocks=render_handoff_blocks(report))
+            channel=incident.channel_id, text=commander.handoff_text(report), blocks=commander.handoff_blocks(report))
     except SlackApiError as exc:
         log.warning("posting the handoff for %s failed: %s", incident.public_id, exc.response.get("error"))
         return [f"handoff: {exc.response.get('error')}"]

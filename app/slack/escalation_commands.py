@@ -18,7 +18,7 @@ from app.slack.blocks import escape, mention
 from app.slack.changes import find_incident, sync_war_room
 from app.slack.command_parser import OnIncident
 from app.slack.incident_commands import NOT_A_WAR_ROOM
-from app.slack.render import blocks_for
+from app.slack.render import blocks_for, text_for
 from app.slack.render.escalations import ACKNOWLEDGE, acknowledged_blocks
 from app.slack.replies import Reply, tells_when_database_down
 
@@ -32,7 +32,7 @@ async def run(runtime: Runtime, reply: Reply, command: dict[str, Any], request: 
     if request.name == "notified":
         loaded = await agent_runtime.load(runtime, "Who has been notified?", incident_id=incident.public_id)
         answer = await agent_runtime.run(runtime, agent_runtime.ESCALATION, loaded)
-        await reply(answer.fallback_text, blocks=blocks_for(answer))
+        await reply(text_for(answer), blocks=blocks_for(answer))
         return
     actor = Actor(command["user_id"], Source.SLACK)
     flow = flows.escalate if request.name == "escalate" else flows.deescalate

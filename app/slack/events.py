@@ -95,4 +95,4 @@ async def _answer(runtime: Runtime, name: str, request: AgentRequest, say: Async
         await say(text=f":warning: The {name} failed; the error is in the service's log. Try again, or run "
                        f"`incidentbot agent run {name}`.", thread_ts=thread_ts)
         return
-    await say(text=answer.fallback_text, blocks=render.blocks_for(answer), thread_ts=thread_ts)
+    await say(text=render.text_for(answer), blocks=render.blocks_for(answer), thread_ts=thread_ts)

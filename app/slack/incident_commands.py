@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agents.incident_commander import render_status_blocks, status_report
+from agents.incident_commander import status_report
 from app.db.base import utcnow
 from app.incidents.lifecycle import UPDATE_STATUSES, Actor, IncidentChangeRefused
 from app.incidents.models import Incident, Source, Status
@@ -20,6 +20,7 @@ from app.slack.blocks import mention
 from app.slack.changes import find_incident
 from app.slack.command_parser import OnIncident
 from app.slack.incident_views import open_incidents_blocks, roles_text, timeline_blocks
+from app.slack.render import commander
 from app.slack.replies import Reply
 
 LOOKUP_BEFORE_ACK = 1.5  # seconds a user lookup may take before the command is acked without it
@@ -50,7 +51,7 @@ async def run(runtime: Runtime, reply: Reply, command: dict[str, Any], request: 
 
 async def _status(runtime: Runtime, reply: Reply, incident: Incident, _: OnIncident) -> None:
     report = status_report(incident, utcnow())
-    await reply(f"{incident.public_id}: {incident.status}", blocks=render_status_blocks(report))
+    await reply(f"{incident.public_id}: {incident.status}", blocks=commander.status_blocks(report))
 
 
 async def _roles(runtime: Runtime, reply: Reply, incident: Incident, _: OnIncident) -> None:

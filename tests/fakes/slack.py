@@ -70,6 +70,7 @@ class FakeSlack:
         self.base = self.url = ""
         self._lock = threading.RLock()
         self._users: dict[str, Params] = {}
+        self._usergroups: dict[str, Params] = {}
         self._channels: dict[str, Params] = {}
         self._messages: dict[str, list[Params]] = {}
         self._pins: dict[str, list[str]] = {}
@@ -141,9 +142,14 @@ class FakeSlack:
 
     # --- workspace set-up ---------------------------------------------------------------------
 
-    def add_user(self, user_id: str, name: str, *, is_bot: bool = False, tz: str = "UTC") -> None:
+    def add_user(self, user_id: str, name: str, *, is_bot: bool = False, tz: str = "UTC",
+                 email: str | None = None) -> None:
         with self._lock:
-            self._users[user_id] = {"id": user_id, "name": name, "is_bot": is_bot, "tz": tz}
+            self._users[user_id] = {"id": user_id, "name": name, "is_bot": is_bot, "tz": tz, "email": email}
+
+    def add_usergroup(self, group_id: str, handle: str, members: list[str]) -> None:
+        with self._lock:
+            self._usergroups[group_id] = {"id": group_id, "handle": handle, "users": list(members)}
 
     def add_channel(self, name: str, *, bot_is_member: bool = True, is_private: bool = False) -> str:
         """A channel that existed before the test: made by Slackbot, not by the app."""
@@ -635,6 +641,21 @@ class FakeSlack:
         return {"user": {"id": user["id"], "team_id": self.team_id, "name": name, "real_name": name,
                          "deleted": False, "is_bot": user["is_bot"], "tz": user["tz"],
                          "profile": {"display_name": name, "real_name": name}}}
+
+    def _api_users_lookupByEmail(self, params: Params) -> Params:
+        email = str(params.get("email") or "").lower()
+        reject_if(not email, "invalid_arguments")
+        found = next((u for u in self._users.values() if (u.get("email") or "").lower() == email), None)
+        if found is None:
+            raise SlackError("users_not_found")
+        return {"user": {"id": found["id"], "team_id": self.team_id, "name": found["name"], "deleted": False,
+                         "is_bot": found["is_bot"], "profile": {"email": found["email"]}}}
+
+    def _api_usergroups_users_list(self, params: Params) -> Params:
+        group = self._usergroups.get(str(params.get("usergroup") or ""))
+        if group is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(group["users"])}
 
     def _store_view(self, params: Params, view_id: str) -> Params:
         view = json_arg(params.get("view"), "invalid_arguments")

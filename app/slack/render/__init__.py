@@ -1,14 +1,33 @@
-"""Block Kit for agent results, rendered from their typed data."""
+"""Block Kit for agent results, rendered from their typed data (`AgentAnswer.data`).
+
+Each agent that returns data registers its renderer here, keyed by the agent's name; the Slack handlers
+call `blocks_for` and `text_for` and never build an agent's blocks themselves.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from agents.base import AgentAnswer, Block
 from agents.escalation_manager.status import AGENT as ESCALATION_MANAGER
-from agents.escalation_manager.status import EscalationStatus
-from app.slack.render import escalations
+from agents.incident_commander.common import AGENT as INCIDENT_COMMANDER
+from app.slack.blocks import escape
+from app.slack.render import commander, escalations
+
+Renderer = Callable[[AgentAnswer], list[Block]]
+RENDERERS: dict[str, Renderer] = {
+    ESCALATION_MANAGER: escalations.answer_blocks,
+    INCIDENT_COMMANDER: commander.answer_blocks,
+}
 
 
 def blocks_for(answer: AgentAnswer) -> list[Block]:
-    if answer.agent == ESCALATION_MANAGER and answer.data is not None:
-        return escalations.status_blocks(EscalationStatus.model_validate(answer.data))
-    return answer.blocks
+    renderer = RENDERERS.get(answer.agent)
+    if renderer is None or answer.data is None:
+        return answer.blocks  # an agent that still builds its own blocks
+    return renderer(answer)
+
+
+def text_for(answer: AgentAnswer) -> str:
+    """The notification line; escaped here for agents whose results are rendered here."""
+    return escape(answer.fallback_text) if answer.agent in RENDERERS else answer.fallback_text

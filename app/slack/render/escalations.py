@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agents.base import AgentAnswer
 from agents.escalation_manager.status import EscalationStatus, NotificationRow
 from app.escalations.delivery import Notice
 from app.incidents.render import clock
@@ -78,3 +79,7 @@ def notice_blocks(n: Notice) -> list[Block]:
 def acknowledged_blocks(public_id: str, at: datetime, by_you: bool) -> list[Block]:
     who = "You acknowledged" if by_you else "Acknowledged"
     return [section(f":white_check_mark: {who} {public_id} at {clock(at)} UTC.")]
+
+
+def answer_blocks(answer: AgentAnswer) -> list[Block]:
+    return status_blocks(EscalationStatus.model_validate(answer.data))
