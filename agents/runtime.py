@@ -22,6 +22,7 @@ from agents.postmortem.agent import answer as postmortem_answer
 from agents.postmortem.agent import write_postmortem
 from agents.postmortem.document import Postmortem
 from agents.rca.agent import investigate
+from agents.runbook_executor import agent as runbook_executor
 from app.action_items import service as action_items
 from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
@@ -51,8 +52,7 @@ AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
     "rca-agent": investigate,
     "postmortem-writer": write_postmortem,
-    # Until it exists the commander answers its requests with the incident's status and says so.
-    "runbook-executor": _commander("runbook"),
+    "runbook-executor": runbook_executor.answer,  # suggests; a person starts a run (CLI, slash command)
     "escalation-manager": escalation_manager.answer,
 }
 ESCALATION = "escalation-manager"

@@ -132,6 +132,11 @@ class TeamConfig(ConfigModel):
     status_page_url: str | None = None
     private_channels: bool = False
     escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    # Runbooks: a folder of YAML files (relative to this file), the programs their steps may run, and the
+    # Slack users who may approve a changing step besides the incident's Incident Commander.
+    runbooks_dir: Path | None = None
+    runbook_programs: list[str] = Field(default_factory=lambda: ["kubectl"])
+    runbook_approvers: list[str] = Field(default_factory=list)
 
     def severity(self, name: str) -> SeverityLevel | None:
         return next((s for s in self.severities if s.name == name.upper()), None)
@@ -194,6 +199,8 @@ def load_team_config(path: Path | None) -> TeamConfig:
         raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid: {'; '.join(_problems(exc))}") from exc
     if config.severity(config.default_severity) is None:
         raise ConfigError(f"INCIDENTBOT_CONFIG: default_severity {config.default_severity} is not a severity")
+    if config.runbooks_dir is not None and not config.runbooks_dir.is_absolute():
+        config.runbooks_dir = path.parent / config.runbooks_dir  # relative to the config file, not the cwd
     problems = check_references(config.escalation_policies, config.severity_names,
                                 {s.name: s.escalation_policy for s in config.services})
     if problems:

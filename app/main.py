@@ -18,6 +18,7 @@ from app.metrics import RequestMetrics
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 from app.slack.app import build_bolt_app, slack_router
+from app.slack.runbook_commands import sweep_on_start
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         socket = None
         runtime.background(runtime.escalation_loop())
+        runtime.background(sweep_on_start(runtime))  # runs a stopped process left behind: interrupted
         if runtime.war_room is not None:
             runtime.background(runtime.sweep_war_rooms())
             runtime.background(runtime.remind_loop())

@@ -20,6 +20,7 @@ from app.escalations.delivery import Escalations
 from app.incidents import service
 from app.incidents.service import WarRoomLease
 from app.integrations.pagerduty import PagerDuty
+from app.runbooks.runner import Runbooks
 from app.settings import Settings
 from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
@@ -42,6 +43,7 @@ class Runtime:
     slack: AsyncWebClient | None
     war_room: WarRoom | None
     escalations: Escalations
+    runbooks: Runbooks
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -60,7 +62,8 @@ class Runtime:
         pagerduty = PagerDuty(settings) if settings.paging_enabled else None
         escalations = Escalations(sessions, pagerduty, SlackMessenger(slack) if slack else None,
                                   first_wait=timedelta(seconds=settings.pagerduty_retry_seconds))
-        return cls(settings, config, engine, sessions, slack, war_room, escalations)
+        runbooks = Runbooks.create(sessions, config, settings)
+        return cls(settings, config, engine, sessions, slack, war_room, escalations, runbooks)
 
     @property
     def war_room_lease(self) -> WarRoomLease | None:

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     datadog_api_url: str = "https://api.datadoghq.com"
     kubeconfig: Path | None = None
 
+    # How long a runbook run's executing process may go silent before the run is marked interrupted.
+    runbook_lease_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_RUNBOOK_LEASE_SECONDS")
+
     # "json": one JSON object per log line, for log shippers.
     log_format: Literal["text", "json"] = "text"
     # Paging: the Events API routing key pages, the REST key looks up who is on call and adds responders.

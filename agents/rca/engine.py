@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agents.rca.causes import Facts, Narrative
 from agents.rca.changes import is_reversal
@@ -25,7 +25,7 @@ from agents.rca.hypotheses import (
     telemetry_candidates,
 )
 from agents.rca.observe import Observations
-from agents.rca.report import Evidence, Hypothesis, RcaReport, Recommendations, TimelineRow, Why
+from agents.rca.report import Evidence, Hypothesis, RcaReport, Recommendations, RuledOut, TimelineRow, Why
 from agents.toolbox import ToolStatus
 from app.integrations.telemetry import ChangeEvent, ChangeKind
 
@@ -53,10 +53,11 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
                 window_end=seen.window.end, symptom_onset=onset if seen.findings or seen.bursts else None,
                 recovered_at=recovered_at(seen), error_ratio_mean=_mean_error_ratio(seen, onset), tools=tools,
                 lines_read=seen.lines_read, queries=seen.queries,
-                hypotheses=[_hypothesis(c) for c in ranked[:5]])
+                hypotheses=[_hypothesis(c) for c in ranked[:5]], lost=seen.lost)
     if not ranked or ranked[0].score <= 0:
-        return _inconclusive(seen, subject, tools, base)
+        return _inconclusive(seen, subject, tools, {**base, "ruled_out": ruled_out(seen, ranked, None, onset)})
     top = ranked[0]
+    base["ruled_out"] = ruled_out(seen, ranked, top, onset)
     narrative = top.cause.explain(_facts(top, seen, onset, subject))
     return RcaReport(
         **base,
@@ -72,6 +73,55 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
         contributing_factors=narrative.factors,
         recommendations=_recommendations(narrative),
     )
+
+
+DELIBERATE = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.FLAG, ChangeKind.JOB, ChangeKind.SCALE,
+              ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER)
+RULED_OUT_BEFORE = timedelta(hours=2)  # changes this long before the symptoms are still worth clearing
+
+
+def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None, onset: datetime) -> list[RuledOut]:
+    """Every deliberate change near the symptoms that is not the cause, with the reason: nothing followed it, it
+    is off the path to the alerting service, undoing it did not help, or a better-supported cause explains
+    the symptoms."""
+    out: dict[str, RuledOut] = {}
+    chosen = top.trigger if top else None
+    tested = {id(c.trigger): c for c in ranked if c.trigger is not None}
+    for change in seen.changes:
+        if change is chosen or change.kind not in DELIBERATE or is_reversal(change):
+            continue
+        if chosen is not None and change.subject == chosen.subject and change.kind == chosen.kind:
+            continue
+        if not onset - RULED_OUT_BEFORE <= change.at <= onset + timedelta(minutes=5):
+            continue
+        if change.kind == ChangeKind.SCALE and any(c.kind == ChangeKind.DEPLOY and c.subject == change.component
+                                                   and abs((c.at - change.at).total_seconds()) < 300
+                                                   for c in seen.changes):
+            continue  # a rollout's own scaling steps
+        key = f"{change.kind}:{change.subject}"
+        if key in out:
+            continue
+        out[key] = RuledOut(subject=_ruled_out_name(change), at=change.at,
+                            reason=_reason(change, tested.get(id(change)), top, seen), query=change.query)
+    return list(out.values())[:8]
+
+
+def _ruled_out_name(change: ChangeEvent) -> str:
+    what = change.object_ref or change.subject
+    return f"{what} revision {change.version}" if change.kind == ChangeKind.DEPLOY and change.version else what
+
+
+def _reason(change: ChangeEvent, candidate: Candidate | None, top: Candidate | None, seen: Observations) -> str:
+    if candidate is not None and candidate.against:
+        text = candidate.against[0].text
+        return text[:1].lower() + text[1:]
+    distance = seen.scope.distance(change.component or change.subject)
+    if distance is None and seen.scope.components:
+        return "off the path: it is not the alerting service nor anything it depends on"
+    if top is not None:
+        return (f"{top.cause.title.lower()} in {top.component} explains the symptoms better "
+                f"(score {top.score:.1f}" + (f" against {candidate.score:.1f})" if candidate else ")"))
+    return "nothing measurable followed it"
 
 
 def _mean_error_ratio(seen: Observations, onset: datetime) -> float | None:

@@ -152,10 +152,18 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
         match = next((m for pattern in _PEER_IN_LOG if (m := pattern.search(text))), None)
         return match["peer"] if match else "a dependency"
     if cause.id == "dns-failure":
-        return "coredns"
+        return finding.component if finding is not None and finding.component else "coredns"
     if cause.id == "node-pressure" and finding is not None:
-        return finding.labels.get("node", seen.service.name)
+        return finding.labels.get("node") or finding.component or seen.service.name
+    if finding is not None and finding.component:
+        return finding.component
+    if burst is not None:
+        return _burst_component(burst, seen)
     return seen.service.name
+
+
+def _burst_component(burst: LogBurst, seen: Observations) -> str:
+    return burst.component or seen.service.name
 
 
 def _same_component(a: str, b: str) -> bool:
@@ -165,7 +173,7 @@ def _same_component(a: str, b: str) -> bool:
 
 
 def _service_nodes(seen: Observations) -> set[str]:
-    return {p.node for p in seen.pods if p.node}
+    return {p.node for p in seen.subject_pods() if p.node}
 
 
 def telemetry_candidates(seen: Observations) -> list[Candidate]:
@@ -173,9 +181,9 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
     for cause in CAUSES.values():
         if not cause.signals or cause.id == "noisy-neighbour":
             continue
-        for finding in (f for name in cause.signals for f in seen.finding(name)):
+        for finding in (f for name in cause.signals for f in seen.all_findings(name)):
             if cause.id == "node-pressure" and _service_nodes(seen) and \
-                    finding.labels.get("node") not in _service_nodes(seen):
+                    (finding.labels.get("node") or finding.component) not in _service_nodes(seen):
                 continue  # pressure on a node that runs none of the service's pods
             component = _component(cause, finding, seen, None)
             same = next((c for c in found if c.cause is cause and c.component == component), None)
@@ -210,15 +218,17 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
 
 
 def _noisy_neighbours(seen: Observations) -> list[Candidate]:
-    ours = {p.name for p in seen.pods}
+    ours = {p.name for p in seen.subject_pods()}
     nodes = _service_nodes(seen)
     starved = seen.finding("cpu_throttling")  # CPU taken shows as throttling; latency alone could be anything
     found = []
-    for finding in seen.finding("pod_cpu"):
+    subjects = {c.name for c in seen.scope.subjects} | {seen.service.name}
+    for finding in seen.all_findings("pod_cpu"):
         pod, node = finding.labels.get("pod", ""), finding.labels.get("node")
-        if pod in ours or workload(pod) == seen.service.name or (nodes and node not in nodes):
+        owner = finding.labels.get("workload") or workload(pod)
+        if pod in ours or owner in subjects or (nodes and node not in nodes):
             continue
-        candidate = Candidate(cause=CAUSES["noisy-neighbour"], component=workload(pod), onset=finding.anomaly.onset,
+        candidate = Candidate(cause=CAUSES["noisy-neighbour"], component=owner, onset=finding.anomaly.onset,
                               mechanism=f"{describe(finding)} on node {node}" if node else describe(finding),
                               support=[_metric_evidence(finding)], sources={"prometheus"})
         for effect in starved:
@@ -237,7 +247,7 @@ def _add_kubernetes_support(found: list[Candidate], seen: Observations) -> None:
                       candidate.cause.logs.search(f"{e.reason} {e.message}")]
         elif candidate.cause.id == "memory-leak":
             events = [e for e in seen.k8s_events if "oom" in f"{e.reason} {e.message}".lower()]
-            oom_pods = [p.name for p in seen.pods if (p.last_termination_reason or "").lower() == "oomkilled"]
+            oom_pods = [p.name for p in seen.subject_pods() if (p.last_termination_reason or "").lower() == "oomkilled"]
             if oom_pods:
                 candidate.supported_by("kubernetes", Evidence(
                     text=f"Pods last terminated OOMKilled: {', '.join(oom_pods[:5])}",
@@ -427,10 +437,27 @@ def _symptoms_followed(candidate: Candidate, seen: Observations, onset: datetime
         source="prometheus"))
 
 
+def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate]:
+    """A pool filling or memory running out inside a failing dependency is how that dependency failed: it is
+    evidence for the outage the alerting service saw, not a rival to it."""
+    outages = [c for c in candidates if c.cause.id == "dependency-outage"]
+    kept = []
+    for candidate in candidates:
+        host = next((o for o in outages if o is not candidate and candidate.cause.signals and not candidate.trigger
+                     and _same_component(o.component, candidate.component) and o.component != "a dependency"), None)
+        if host is None:
+            kept.append(candidate)
+            continue
+        host.support.extend(candidate.support)
+        host.sources |= candidate.sources
+        host.onset = min(host.onset, candidate.onset)
+    return kept
+
+
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
     for candidate in candidates:
         attach_trigger(candidate, seen)
-    candidates = _absorb_explained_changes(candidates)
+    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(candidates))
     for candidate in candidates:
         if "effect" not in candidate.sources:
             _symptoms_followed(candidate, seen, onset)

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agents.rca.anomaly import detect
+from app.integrations.logs import parse_line
 from app.integrations.telemetry import LogLine, Sample
 
 # Asked of every log source: the lines that can say what went wrong.
 ERROR_PATTERN = (r"error|exception|fatal|panic|fail|timeout|timed out|refused|unavailable|expired|x509|"
                  r"no such host|no space|denied|evict|oom|killed|invalid|unable|cannot|could not|exhausted")
+
+# Info lines that carry change evidence: flags, config reloads, migrations, cache flushes, certificates, syncs.
+INFO_PATTERN = (r"flag|feature|toggl|config|reload|migrat|schema|flush|cache|rotat|renew|certific|sync|rollout|"
+                r"version|rate.?limit|throttl|quota|too many|scal|replica|backup|vacuum|reindex|batch|job")
 
 LEADING_TIME = re.compile(r"^\s*(?:\d{4}-\d\d-\d\d[T ][\d:.,]+(?:Z|[+-]\d\d:?\d\d)?|\[[^\]]{8,40}\])\s*")
 _DIGITS = frozenset("0123456789")
@@ -36,11 +41,22 @@ class LogBurst:
     source: str
     query: str
     new: bool  # never seen before onset in the window
+    component: str | None = None  # whose logs: the component in scope they were read for
+
+
+ERROR_FIELDS = ("error", "err", "exception", "error.message", "reason", "cause")
 
 
 def template_of(message: str) -> str:
     """Every word with a digit in it blanked (ids, counts, times, versions; `key=` kept), so one kind of
-    line has one template. Word by word rather than by regex: 100k lines cost tens of milliseconds."""
+    line has one template. JSON and logfmt lines are templated on their message field (with an error field
+    when they carry one), not on their ids and timestamps. Word by word rather than by regex: 100k lines cost
+    tens of milliseconds."""
+    if "=" in message or message.startswith("{"):
+        parsed = parse_line(message)
+        if parsed.format != "text":
+            error = next((parsed.fields[k] for k in ERROR_FIELDS if parsed.fields.get(k)), "")
+            message = f"{parsed.message} {error}".strip()
     return " ".join(map(_blank, message.split()))[:300]
 
 
@@ -53,14 +69,14 @@ def _blank(word: str) -> str:
 
 def bursts(lines: list[LogLine], start: datetime, baseline_until: datetime, end: datetime) -> list[LogBurst]:
     """Every kind of error line whose rate departed from its baseline, earliest first."""
-    groups: dict[str, list[LogLine]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[LogLine]] = defaultdict(list)
     templates: dict[str, str] = {}
     for line in lines:
-        key = templates.get(line.message)
-        if key is None:
-            key = templates[line.message] = template_of(line.message)
-        groups[key].append(line)
-    found = [burst for template, group in groups.items() if len(group) >= MIN_LINES
+        template = templates.get(line.message)
+        if template is None:
+            template = templates[line.message] = template_of(line.message)
+        groups[(line.labels.get("component", ""), template)].append(line)
+    found = [burst for (_, template), group in groups.items() if len(group) >= MIN_LINES
              if (burst := _burst(template, group, start, baseline_until, end)) is not None]
     return sorted(found, key=lambda b: b.onset)
 
@@ -85,5 +101,5 @@ def _burst(template: str, group: list[LogLine], start: datetime, baseline_until:
         template=template, example=first.message.strip()[:300], onset=first.at, count=len(after),
         baseline_per_minute=round(before / baseline_minutes, 2), peak_per_minute=int(anomaly.peak),
         level=first.level, source=first.source, query=first.query,
-        new=not any(line.at < anomaly.onset for line in group),
+        new=not any(line.at < anomaly.onset for line in group), component=first.labels.get("component"),
     )

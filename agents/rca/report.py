@@ -39,6 +39,15 @@ class Hypothesis(BaseModel):
     evidence_against: list[Evidence] = Field(default_factory=list)
 
 
+class RuledOut(BaseModel):
+    """A change or mechanism that was tested and is not the cause, and why."""
+
+    subject: str  # "Deployment/orders revision 34", "ConfigMap/shop/payments-config"
+    at: datetime | None = None
+    reason: str
+    query: str = "analysis"
+
+
 class Recommendations(BaseModel):
     immediate: str
     short_term: str
@@ -73,6 +82,8 @@ class RcaReport(BaseModel):
     contributing_factors: list[str] = Field(default_factory=list)
     recommendations: Recommendations | None = None
     hypotheses: list[Hypothesis] = Field(default_factory=list)
+    ruled_out: list[RuledOut] = Field(default_factory=list)
+    lost: list[str] = Field(default_factory=list)  # evidence that could not be read, and why
     tools: list[ToolStatus] = Field(default_factory=list)
     lines_read: int = 0
     queries: int = 0

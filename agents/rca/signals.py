@@ -20,6 +20,7 @@ class SignalKind(StrEnum):
     SATURATION = "saturation"  # a resource of the service running out
     DEPENDENCY = "dependency"  # a service it calls failing
     INFRA = "infra"  # nodes, DNS, certificates, disks
+    OTHER = "other"  # any other series: corroborates a candidate on its component, never names one alone
 
 
 class Signal(BaseModel):
@@ -34,6 +35,8 @@ class Signal(BaseModel):
     # A series that starts mid-window was 0 before (a pod that did not exist used no CPU).
     absent_is_zero: bool = False
     min_change: float = 0.0  # smaller moves are noise whatever the statistics say (0.4% of calls failing)
+    component: str | None = None  # the workload, node or dependency a discovered signal belongs to
+    both_ways: bool = False  # a series of unknown meaning: a fall is as telling as a rise
 
     def promql(self, service: str) -> str:
         return self.query.replace("{service}", service)

@@ -16,11 +16,13 @@ from app.incidents.models import (
     TranscriptMessage,
 )
 from app.postmortems.models import PostmortemVersion
+from app.runbooks.models import RunbookRun, RunbookStep
 from app.tokens.models import ApiToken
 from app.warroom.models import WarRoomStep
 
 __all__ = [
     "ActionItem", "AgentRun", "ApiToken", "Base", "DaySequence", "EscalationChain", "EscalationNotification",
     "EscalationStep", "Incident", "NextAction", "OutboxMessage", "Participant", "PostmortemVersion",
-    "ProcessedRequest", "RoleAssignment", "TimelineEvent", "TimelineMark", "TranscriptMessage", "WarRoomStep",
+    "ProcessedRequest", "RoleAssignment", "RunbookRun", "RunbookStep", "TimelineEvent", "TimelineMark",
+    "TranscriptMessage", "WarRoomStep",
 ]

@@ -38,6 +38,21 @@ SCALE_REASONS = frozenset({"ScalingReplicaSet", "SuccessfulRescale"})
 NODE_REASONS = frozenset({"NodeNotReady", "NodeHasDiskPressure", "NodeHasInsufficientMemory", "NodeHasMemoryPressure",
                           "NodeHasInsufficientPID", "Evicted", "EvictionThresholdMet", "Rebooted"})
 Obj = dict[str, Any]
+# Every kind the analysis reads, by its REST path (group/version, plural, namespaced). Read-only: only lists.
+PATHS: dict[str, tuple[str, bool]] = {
+    "events": ("api/v1", True), "pods": ("api/v1", True), "nodes": ("api/v1", False),
+    "services": ("api/v1", True), "configmaps": ("api/v1", True), "secrets": ("api/v1", True),
+    "deployments": ("apis/apps/v1", True), "replicasets": ("apis/apps/v1", True),
+    "statefulsets": ("apis/apps/v1", True), "daemonsets": ("apis/apps/v1", True),
+    "controllerrevisions": ("apis/apps/v1", True),
+    "jobs": ("apis/batch/v1", True), "cronjobs": ("apis/batch/v1", True),
+    "horizontalpodautoscalers": ("apis/autoscaling/v2", True),
+}
+# The generated client's method names: list_namespaced_<singular>, list_<singular>_for_all_namespaces.
+SINGULAR = {"events": "event", "pods": "pod", "nodes": "node", "services": "service", "configmaps": "config_map",
+            "secrets": "secret", "deployments": "deployment", "replicasets": "replica_set",
+            "statefulsets": "stateful_set", "daemonsets": "daemon_set", "controllerrevisions": "controller_revision",
+            "jobs": "job", "cronjobs": "cron_job", "horizontalpodautoscalers": "horizontal_pod_autoscaler"}
 
 
 class K8sEvent(BaseModel):
@@ -110,6 +125,8 @@ class KubernetesClient:
             raise ToolFailed(f"{NAME}: kubeconfig {path} unusable: {' '.join(str(exc).split())}") from exc
         self.timeout = timeout
         self._core, self._apps = k8s.CoreV1Api(self._api), k8s.AppsV1Api(self._api)
+        self._groups = {"api/v1": self._core, "apis/apps/v1": self._apps, "apis/batch/v1": k8s.BatchV1Api(self._api),
+                        "apis/autoscaling/v2": k8s.AutoscalingV2Api(self._api)}
 
     async def __aenter__(self) -> Self:
         return self
@@ -174,15 +191,18 @@ class KubernetesClient:
                  *(c for e in events if (c := _event_change(e, index, window, namespace)) is not None)]
         return sorted(found, key=lambda c: c.at)
 
+    async def objects(self, resource: str, namespace: str | None = None) -> list[Obj]:
+        """The raw JSON items of any kind in PATHS, in one namespace or all (lists only, never a write)."""
+        return await self._list(resource, namespace)
+
     # --- transport ----------------------------------------------------------------------------
 
     async def _list(self, what: str, namespace: str | None, label_selector: str | None = None) -> list[Obj]:
-        api = self._apps if what in ("deployments", "replicasets") else self._core
-        singular = {"events": "event", "pods": "pod", "deployments": "deployment", "replicasets": "replica_set",
-                    "nodes": "node"}[what]
+        api = self._groups[PATHS[what][0]]
+        singular = SINGULAR[what]
         kwargs = {"label_selector": label_selector} if label_selector else {}
-        if what == "nodes":
-            raw = await self._call(api.list_node, **kwargs)
+        if not PATHS[what][1]:
+            raw = await self._call(getattr(api, f"list_{singular}"), **kwargs)
         elif namespace:
             raw = await self._call(getattr(api, f"list_namespaced_{singular}"), namespace, **kwargs)
         else:

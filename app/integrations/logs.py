@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import re
 import shlex
 from datetime import datetime
@@ -137,3 +138,69 @@ def _cited(lines: list[LogLine], q: LogQuery) -> list[LogLine]:
         line.query += grep
     return lines
 
+
+
+# --- structured lines -------------------------------------------------------------------------------------------
+
+MESSAGE_KEYS = ("msg", "message", "event", "MESSAGE", "log", "text")
+_LOGFMT_PAIR = re.compile(r'([\w.@/-]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+class StructuredLine(BaseModel):
+    """A line's message and its key/value fields, whichever of JSON, logfmt or plain text it was written in."""
+
+    message: str
+    fields: dict[str, str] = {}
+    level: str | None = None
+    format: str = "text"  # "json", "logfmt" or "text"
+
+
+def parse_line(line: str) -> StructuredLine:
+    """JSON objects and logfmt lines give their message field and the rest as fields; anything else is text.
+
+    The message field is what a template is built from: `{"ts":..., "msg":"pool exhausted", "req_id":...}` and
+    `ts=... msg="pool exhausted" req_id=...` are one kind of line, whatever their ids and timestamps."""
+    text = line.strip()
+    if text.startswith("{") and text.endswith("}"):
+        parsed = _json_fields(text)
+        if parsed is not None:
+            return _structured(parsed, "json", text)
+    if "=" in text:
+        pairs = _LOGFMT_PAIR.findall(text)
+        # logfmt when most of the line is key=value pairs, not a sentence with one "a=b" in it.
+        if len(pairs) >= 2 and sum(len(k) + len(v) + 1 for k, v in pairs) >= 0.6 * len(text.replace(" ", "")):
+            return _structured({k: _unquote(v) for k, v in pairs}, "logfmt", text)
+    return StructuredLine(message=text, level=line_level(text))
+
+
+def _json_fields(text: str) -> dict[str, str] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    flat: dict[str, str] = {}
+    for key, item in value.items():
+        if isinstance(item, dict):
+            flat.update({f"{key}.{k}": str(v) for k, v in item.items() if not isinstance(v, dict | list)})
+        elif item is not None:
+            flat[str(key)] = str(item)
+    return flat
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def _structured(fields: dict[str, str], kind: str, text: str) -> StructuredLine:
+    key = next((k for k in MESSAGE_KEYS if fields.get(k)), None)
+    message = fields.pop(key) if key else text
+    level = next((fields[k] for k in ("level", "lvl", "severity", "log.level", "levelname") if fields.get(k)), None)
+    level = level.lower() if level else line_level(message)
+    # A level written as a number (pino: 50 = error) or a word.
+    if level and level.isdigit():
+        level = {"10": "trace", "20": "debug", "30": "info", "40": "warn", "50": "error", "60": "fatal"}.get(level)
+    return StructuredLine(message=message, fields=fields, level=_LEVEL_NAMES.get(level or "", level), format=kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ class LokiClient(ApiClient):
         self.timeout = timeout
         self._secrets = secrets_in(headers or {})
         self._http = client(self.base_url, headers, timeout)
+        self.max_entries: int | None = None  # learnt from a 400 "max entries limit" answer
 
 
     async def query_range(
@@ -44,10 +46,10 @@ class LokiClient(ApiClient):
         entries: list[_Entry] = []
         cursor, end_ns, seen_at_cursor = _ns(start), _ns(end), set[_Entry]()
         while len(entries) < max_lines and cursor < end_ns:
-            page = await self._page(logql, cursor, end_ns, limit)
+            page = await self._page(logql, cursor, end_ns, min(limit, self.max_entries or limit))
             fresh = [e for e in page if e not in seen_at_cursor]
             entries.extend(fresh)
-            if len(page) < limit:
+            if len(page) < min(limit, self.max_entries or limit):
                 break
             last = page[-1].ns
             if not fresh:  # a whole page within one nanosecond: nothing more can be reached at this timestamp
@@ -67,6 +69,10 @@ class LokiClient(ApiClient):
         except httpx.TransportError as exc:
             raise unreachable(NAME, self.base_url, exc, self.timeout) from exc
         if not response.is_success:
+            smaller = _entries_limit(response)
+            if smaller is not None and smaller < limit:  # this Loki serves fewer lines per request: page by those
+                self.max_entries = smaller
+                return await self._page(logql, start_ns, end_ns, smaller)
             raise ToolFailed(redact(f"{NAME}: {_error_text(response)}", self._secrets))
         data = json_object(response).get("data") or {}
         if data.get("resultType") != "streams":
@@ -89,6 +95,12 @@ def _log_line(entry: _Entry, logql: str) -> LogLine:
     at = datetime.fromtimestamp(entry.ns // 1_000_000_000, UTC).replace(microsecond=entry.ns % 1_000_000_000 // 1000)
     return LogLine(at=at, message=entry.line, level=level.lower() if level else None, labels=labels,
                    source="loki", query=logql)
+
+
+def _entries_limit(response: httpx.Response) -> int | None:
+    """Loki's 400 "max entries limit per query exceeded, limit > max_entries_limit (10000 > 5000)"."""
+    match = re.search(r"max_entries_limit\D*\(\d+ > (\d+)\)", response.text)
+    return int(match.group(1)) if response.status_code == 400 and match and int(match.group(1)) > 0 else None
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -46,7 +46,25 @@ class PrometheusClient(ApiClient):
         data = await self._get("/api/v1/query_range", params)
         return parse_result(data, promql)
 
-    async def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def series(self, matchers: list[str], start: datetime, end: datetime) -> list[dict[str, str]]:
+        """The label sets of every series any of `matchers` selects in [start, end] (GET /api/v1/series)."""
+        params = {"match[]": matchers, "start": _unix(start), "end": _unix(end)}
+        data = await self._get("/api/v1/series", params)
+        return [{str(k): str(v) for k, v in item.items()} for item in data if isinstance(item, dict)]
+
+    async def metadata(self) -> dict[str, str]:
+        """Metric name -> type (counter, gauge, histogram, summary...) from the scrape targets' metadata.
+        Empty when nothing is scraped (remote-written or backfilled data): callers fall back to name conventions."""
+        data = await self._get("/api/v1/metadata", {})
+        return {name: str(entries[0].get("type") or "") for name, entries in data.items()
+                if isinstance(entries, list) and entries and isinstance(entries[0], dict)}
+
+    async def alerts(self) -> list[dict[str, Any]]:
+        """The alerts the server's rules hold now (GET /api/v1/alerts): labels, annotations, state, activeAt."""
+        data = await self._get("/api/v1/alerts", {})
+        return [a for a in data.get("alerts") or [] if isinstance(a, dict)]
+
+    async def _get(self, path: str, params: dict[str, Any]) -> Any:
         """The `data` member of a successful answer; any failure becomes a one-line ToolFailed."""
         try:
             response = await self._http.get(path, params=params)
@@ -54,7 +72,8 @@ class PrometheusClient(ApiClient):
             raise unreachable(NAME, self.base_url, exc, self.timeout) from exc
         body = json_object(response)
         if response.is_success and body.get("status") == "success":
-            return dict(body.get("data") or {})
+            data = body.get("data")
+            return data if isinstance(data, list | dict) else {}
         raise ToolFailed(redact(f"{NAME}: {_error_text(response, body)}", self._secrets))
 
 

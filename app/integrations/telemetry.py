@@ -48,6 +48,8 @@ class ChangeKind(StrEnum):
     SCALE = "scale"
     NODE = "node"
     CERTIFICATE = "certificate"
+    JOB = "job"  # a Job or CronJob run
+    AUTOSCALER = "autoscaler"  # an autoscaler reaching its limit
     ALERT = "alert"
     OTHER = "other"
 
@@ -62,6 +64,9 @@ class ChangeEvent(BaseModel):
     description: str
     source: str  # "kubernetes", "timeline", "prometheus"...
     query: str  # how it was found, to cite
+    object_ref: str | None = None  # Deployment/payments, ConfigMap/shop/payments-config
+    version: str | None = None  # the revision, image tag or resourceVersion it produced
+    diff: list[str] = Field(default_factory=list)  # "env DB_POOL_SIZE: 20 -> 5", "data key: old -> new"
 
 
 class ToolUnavailable(Exception):

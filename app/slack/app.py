@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.runtime import Runtime
-from app.slack import buttons, capture, commands, escalation_commands, events, forms
+from app.slack import buttons, capture, commands, escalation_commands, events, forms, runbook_commands
 from app.slack.replies import DATABASE_DOWN
 
 
@@ -25,6 +25,7 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     forms.register(app, runtime)
     buttons.register(app, runtime)
     escalation_commands.register(app, runtime)
+    runbook_commands.register(app, runtime)
     events.register(app, runtime)
     capture.register(app, runtime)
     app.error(_tell_the_user)

@@ -32,6 +32,7 @@ USAGE = """*Incident commands* (in a war room the incident is the channel's; els
 • `/incident escalate [SEVn] <reason>`: notify the next level now (name a role to go up to it)
 • `/incident deescalate [SEVn] <reason>`: lower the severity and hold further escalation
 • `/incident notified`: who was paged and told, who acknowledged, what is next
+• `/incident runbook list|show NAME|run NAME key=value … [--dry-run]|guide NAME …|resume`: runbooks
 • `/incident list`: open incidents · `/incident help`: this message
 React with :pushpin: to a war-room message (or pin it) to put it on the timeline."""
 

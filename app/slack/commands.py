@@ -12,7 +12,14 @@ from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.flows import Declaration
 from app.incidents.models import Source
 from app.runtime import Runtime
-from app.slack import action_commands, escalation_commands, forms, incident_commands, postmortem_commands
+from app.slack import (
+    action_commands,
+    escalation_commands,
+    forms,
+    incident_commands,
+    postmortem_commands,
+    runbook_commands,
+)
 from app.slack.command_parser import USAGE, Declare, Help, Invalid, ListOpen, OnIncident, OpenDeclareForm, parse
 from app.slack.declaring import declare_and_open_war_room
 from app.slack.incident_views import open_incidents_blocks
@@ -35,6 +42,9 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
 
 
 async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: dict[str, Any]) -> None:
+    if runbook_commands.asks_for(command.get("text", "")):  # its own parser: values keep their newlines
+        await runbook_commands.run(runtime, reply, client, command)
+        return
     match parse(command.get("text", "")):
         case Help():
             await reply(USAGE)
