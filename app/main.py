@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.api import action_items, agents, errors, health, incidents, pagerduty_webhooks, postmortems
+from app.api import action_items, agents, errors, health, home, incidents, pagerduty_webhooks, postmortems
 from app.api.auth import TokenGate, require_token
 from app.body_limit import BodyLimit
 from app.metrics import RequestMetrics
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          swagger_ui_parameters={"validatorUrl": None})
     app.state.runtime = runtime
     app.include_router(health.router)
+    app.include_router(home.router)  # no incident data: open
     for api in (incidents.router, agents.router, postmortems.router, action_items.router):
         app.include_router(api, dependencies=[Depends(require_token)], responses=errors.EVERY_ROUTE)
     app.include_router(pagerduty_webhooks.router)  # verified by its own signature, not by API tokens

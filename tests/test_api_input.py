@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import httpx
 from sqlalchemy import Engine, text
 
+from app.db.text import clean, clean_value
 from tests.support import AppServer, SlackSender, ack_text, sign
 
 TEN_MB = 10 * 1024 * 1024
@@ -35,6 +36,13 @@ def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
     """A body sent with Transfer-Encoding: chunked, so no Content-Length says how big it is."""
     for _ in range(total // size):
         yield b"x" * size
+
+
+def test_cleaning_drops_control_characters_and_keeps_text() -> None:
+    assert clean("a\x00b\x1b[0m\x7f\x85c\ud83d") == "ab[0mc"
+    kept = "tabs\tnew\nlines\r\n, accents é, CJK 事件, emoji 🔥, RTL שלום, zero-width\u200bjoiner"
+    assert clean(kept) is kept
+    assert clean_value({"k\x00": ["v\x07", ("w\x00", 1)], "n": None}) == {"k": ["v", ("w", 1)], "n": None}
 
 
 def test_malformed_json_is_a_400_and_invalid_fields_a_422(server: AppServer) -> None:

@@ -108,6 +108,8 @@ def build(run: RunbookRun, incident_public_id: str | None = None, now: datetime 
             report.steps.append(_line(number, step, row, run.params))
         else:
             (report.preflight if phase == Phase.PREFLIGHT else report.verification).append(_check(step, row))
+    if run.state == RunState.COMPLETED and any(c.status == "FAIL" for c in report.verification):
+        report.result = "VERIFICATION FAILED"  # the steps ran; what they were for is not there
     if run.state in (RunState.COMPLETED, RunState.FAILED, RunState.ABORTED):
         for item in [*report.steps, *report.preflight, *report.verification]:
             if item.status == "PENDING":

@@ -388,14 +388,11 @@ class Executor:
                 log.warning("could not renew the lease on runbook run %s", run_id, exc_info=True)
 
     async def _interrupted(self, run_id: int) -> None:
-        """The service is stopping mid-run: say so now rather than after the lease runs out."""
+        """The service is stopping mid-run: give up the lease now, so the next start marks the run interrupted
+        (and tells its message) at once rather than after the lease runs out."""
         with contextlib.suppress(Exception):
             async with self.sessions() as session, session.begin():
-                run = await service.get_run(session, run_id)
-                if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
-                    run.lease_until = utcnow() - timedelta(seconds=1)
-                    await session.flush()
-                    await service.interrupt_stale(session, utcnow())
+                await service.renew(session, run_id, self.owner, timedelta(seconds=-1))
 
 
 def _substitute(argv: list[str], values: dict[str, str]) -> list[str]:

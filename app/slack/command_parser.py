@@ -79,7 +79,7 @@ class Invalid:
 Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
 ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
                "timeline", "action", "actions", "postmortem", "escalate", "deescalate", "notified")
-SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
+SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "runbook", "help")  # runbook: parsed by runbook_commands
 
 
 def parse(text: str) -> Command:

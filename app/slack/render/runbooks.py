@@ -17,6 +17,7 @@ ICONS = {"PASS": ":white_check_mark:", "COMPLETED": ":white_check_mark:", "FAIL"
          "ROLLED BACK": ":leftwards_arrow_with_hook:", "INTERRUPTED": ":warning:", "UNKNOWN": ":warning:",
          "NOT RUN": ":white_circle:", "PENDING": ":white_circle:", "DRY RUN (not run)": ":memo:"}
 RESULT_ICONS = {"SUCCESS": ":white_check_mark:", "FAILED": ":x:", "ABORTED": ":no_entry:", "DRY RUN": ":memo:",
+                "VERIFICATION FAILED": ":warning:",
                 "INTERRUPTED": ":warning:", "IN PROGRESS": ":arrows_counterclockwise:",
                 "WAITING FOR APPROVAL": ":raised_hand:"}
 OUTPUT_CHARS = 300
@@ -83,6 +84,10 @@ def _step(s: StepLine, total: int) -> str:
     return line
 
 
+def waiting_block_id(run_id: int, position: int) -> str:
+    return f"runbook_{run_id}_{position}"
+
+
 def _waiting(r: RunbookReport) -> list[Block]:
     w = r.waiting
     assert w is not None
@@ -105,7 +110,7 @@ def _waiting(r: RunbookReport) -> list[Block]:
                    _button("Abort", ABORT, value, "danger")]
     who = ("Anyone here may confirm." if w.guide else
            "Only the Incident Commander or a runbook approver may answer. Abort rolls back the completed steps.")
-    return [section(text), {"type": "actions", "block_id": f"runbook_{r.run_id}_{w.position}", "elements": buttons},
+    return [section(text), {"type": "actions", "block_id": waiting_block_id(r.run_id, w.position), "elements": buttons},
             context(who)]
 
 
