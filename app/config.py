@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from app.config_base import ConfigModel
 from app.escalations.policy import EscalationPolicy, check_references
@@ -57,6 +57,7 @@ class Service(ConfigModel):
     observability: Observability = Field(default_factory=Observability)
     slo: Slo | None = None
     escalation_policy: str | None = None  # by name; unset: the first policy covering the severity
+    internal: bool = False  # used only by employees: an incident naming it alone is internal-tooling impact
 
     def mentioned_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -71,6 +72,27 @@ DEFAULT_SEVERITIES = [
     SeverityLevel(name="SEV4", meaning="Low - minimal impact, workaround available"),
     SeverityLevel(name="SEV5", meaning="Informational - no customer impact"),
 ]
+
+# The impact classes severity is assessed by, most serious first (see the incident commander's severity).
+IMPACT_CLASSES = ("security", "data-loss", "payments", "outage", "degraded", "internal", "cosmetic")
+
+
+class ImpactKeywords(ConfigModel):
+    """Words a team adds to an impact class's vocabulary, e.g. `payments: [ledger, payroll]`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    security: list[str] = Field(default_factory=list)
+    data_loss: list[str] = Field(default_factory=list, alias="data-loss")
+    payments: list[str] = Field(default_factory=list)
+    outage: list[str] = Field(default_factory=list)
+    degraded: list[str] = Field(default_factory=list)
+    internal: list[str] = Field(default_factory=list)
+    cosmetic: list[str] = Field(default_factory=list)
+
+    def of(self, impact_class: str) -> list[str]:
+        return list(getattr(self, impact_class.replace("-", "_")))
+
 
 class RoleSpec(ConfigModel):
     name: str
@@ -132,6 +154,7 @@ class TeamConfig(ConfigModel):
     status_page_url: str | None = None
     private_channels: bool = False
     escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    impact_keywords: ImpactKeywords = Field(default_factory=ImpactKeywords)
     # Runbooks: a folder of YAML files (relative to this file), the programs their steps may run, and the
     # Slack users who may approve a changing step besides the incident's Incident Commander.
     runbooks_dir: Path | None = None
@@ -151,6 +174,9 @@ class TeamConfig(ConfigModel):
 
     def update_cadence(self, severity: str) -> int | None:
         return self.update_cadence_minutes.get(severity.upper())
+
+    def internal_services(self) -> list[Service]:
+        return [s for s in self.services if s.internal]
 
     def service_for(self, text: str) -> str | None:
         return next((s.name for s in self.services if s.mentioned_in(text)), None)

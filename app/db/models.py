@@ -4,6 +4,7 @@ from app.action_items.models import ActionItem
 from app.agent_runs.models import AgentRun
 from app.db.base import Base
 from app.escalations.models import EscalationChain, EscalationNotification, EscalationStep, OutboxMessage
+from app.inbox.models import InboxItem
 from app.incidents.models import (
     DaySequence,
     Incident,
@@ -22,7 +23,7 @@ from app.warroom.models import WarRoomStep
 
 __all__ = [
     "ActionItem", "AgentRun", "ApiToken", "Base", "DaySequence", "EscalationChain", "EscalationNotification",
-    "EscalationStep", "Incident", "NextAction", "OutboxMessage", "Participant", "PostmortemVersion",
+    "EscalationStep", "InboxItem", "Incident", "NextAction", "OutboxMessage", "Participant", "PostmortemVersion",
     "ProcessedRequest", "RoleAssignment", "RunbookRun", "RunbookStep", "TimelineEvent", "TimelineMark",
     "TranscriptMessage", "WarRoomStep",
 ]

@@ -1,9 +1,10 @@
 """The war room in Slack: the channel, its topic and purpose, the pinned card and the announcement.
 
 Each set-up step is one or two Web API calls. A failure is turned into a StepFailed that says whether
-Slack may take the same call later (429, 5xx, timeouts, dropped connections, Slack's own "try again"
-errors): short waits are retried inside the call by slack_sdk's retry handlers (app/slack/client.py);
-the set-up flow (app/warroom/flows.py) retries the rest from its step table.
+Slack may take the same call later (app/slack/failures.py: 429, 5xx, timeouts, dropped connections,
+Slack's own "try again" errors): short waits are retried inside the call by slack_sdk's retry
+handlers (app/slack/client.py); the set-up flow (app/warroom/flows.py) retries the rest from its
+step table.
 
 What a cut-short attempt left behind is found by the message metadata the app posts with (the
 incident id and the attempt's intent key) and by the channel's creator. The announcement channel is
@@ -29,6 +30,7 @@ from app.incidents.card import build_card
 from app.incidents.models import Incident, Role
 from app.incidents.render import SLACK_USER_ID
 from app.slack.blocks import announcement_blocks, card_blocks, card_fallback_text, mention
+from app.slack.failures import is_transient, retry_after
 from app.warroom.models import Step, StepState
 from app.warroom.naming import belongs_to, channel_name
 from app.warroom.steps import Outcome, StepFailed
@@ -44,8 +46,6 @@ ANNOUNCEMENT_EVENT = "incident_announcement"
 # How far back, and how many pages, to look for a message an earlier attempt may have posted.
 LOOK_BACK = timedelta(minutes=5)
 MAX_HISTORY_PAGES = 10
-# Slack's documented answers that mean "try again later" rather than "no".
-TRANSIENT_ERRORS = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 HINTS = {
     "missing_scope": "the Slack app lacks a permission; reinstall it from slack-app-manifest.yml",
     "channel_not_found": "the channel does not exist or the app cannot see it",
@@ -63,22 +63,9 @@ HINTS = {
 def step_failure(exc: Exception) -> StepFailed:
     """What a failed Web API call means for the step that made it."""
     if isinstance(exc, SlackApiError):
-        status = int(exc.response.status_code or 0)
-        data = exc.response.data if isinstance(exc.response.data, dict) else {}
-        error = str(data.get("error") or f"http_{status}")
-        transient = status == 429 or status >= 500 or error in TRANSIENT_ERRORS
-        return StepFailed(error, transient=transient, retry_after=_retry_after(exc), hint=HINTS.get(error))
+        error = _error(exc) or f"http_{exc.response.status_code}"
+        return StepFailed(error, transient=is_transient(exc), retry_after=retry_after(exc), hint=HINTS.get(error))
     return StepFailed(f"Slack unreachable ({type(exc).__name__})", transient=True)
-
-
-def _retry_after(exc: SlackApiError) -> float | None:
-    value = (exc.response.headers or {}).get("Retry-After") or (exc.response.headers or {}).get("retry-after")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 @asynccontextmanager

@@ -52,6 +52,10 @@ MAX_CHANNEL_NAME, MAX_TOPIC, MAX_TEXT = 80, 250, 40_000
 SHARE_TARGET = re.compile(r"[CGDZ][A-Z0-9]{8,}")
 
 
+def _outage(status: int) -> Response:
+    return Response("<html><body>Service Unavailable</body></html>", status, media_type="text/html")
+
+
 # --- the fake ---------------------------------------------------------------------------------
 
 
@@ -216,8 +220,8 @@ class FakeSlack:
         self._add_fault(method, JSONResponse(body, 429, headers={"Retry-After": str(retry_after)}), times)
 
     def server_error(self, method: str, status: int = 503, times: int = 1) -> None:
-        """An HTTP 5xx with a non-JSON body, as Slack's edge answers when the API behind it is down."""
-        self._add_fault(method, PlainTextResponse("upstream connect error", status_code=status), times)
+        """Slack having an outage: an HTTP 5xx with an HTML body, as its load balancers answer."""
+        self._add_fault(method, _outage(status), times)
 
     def storm(self, seconds: float, *, status: int = 503, retry_after: int = 1) -> None:
         """For the next `seconds`, every Web API call answers `status`: 429 (with Retry-After) or a 5xx."""
@@ -225,7 +229,7 @@ class FakeSlack:
             response: Response = JSONResponse({"ok": False, "error": "ratelimited"}, 429,
                                               headers={"Retry-After": str(retry_after)})
         else:
-            response = PlainTextResponse("upstream connect error", status_code=status)
+            response = _outage(status)
         with self._lock:
             self._storm = (time.monotonic() + seconds, response)
 
@@ -660,7 +664,9 @@ class FakeSlack:
     def _store_view(self, params: Params, view_id: str) -> Params:
         view = json_arg(params.get("view"), "invalid_arguments")
         reject_if(not isinstance(view, dict) or not view.get("type"), "invalid_arguments")
-        self._views[view_id] = {**view, "id": view_id, "team_id": self.team_id}
+        # Slack gives each version of a view a new hash; a submission carries the one the user saw.
+        self._views[view_id] = {**view, "id": view_id, "team_id": self.team_id,
+                                "hash": f"{time.time():.6f}.{view_id}"}
         return {"view": self._views[view_id]}
 
     def _api_views_open(self, params: Params) -> Params:
