@@ -191,6 +191,14 @@ class TeamConfig(ConfigModel):
         candidates = [p for p in self.escalation_policies if named is None or p.name == named]
         return next((p for p in candidates if p.covers(severity, service)), None)
 
+    @field_validator("runbook_programs")
+    @classmethod
+    def _bare_programs(cls, value: list[str]) -> list[str]:
+        for program in value:
+            if not program or "/" in program or program.startswith("-") or any(c.isspace() for c in program):
+                raise ValueError(f"{program!r}: a program is a bare name found on PATH (kubectl), not a path")
+        return value
+
     @field_validator("roles")
     @classmethod
     def _keep_commander(cls, value: list[RoleSpec]) -> list[RoleSpec]:

@@ -147,7 +147,10 @@ def test_skip_and_abort_with_rollback(say: SlackSender, slack: FakeSlack, kubect
     slack.delete_as_user(room, skipped["ts"])  # the next run's message is the only one
 
     say.command("runbook run pod-restart-graceful deployment=api-server", channel=room)
-    press(say, waiting_on(slack, room, "Scale down by 1 replica"), "Approve", "U0APPROVER", room)
+    first = waiting_on(slack, room, "Scale down by 1 replica")
+    press(say, first, "Approve", "U0APPROVER", room)
+    press(say, first, "Approve", "U0DECLARER", room)  # a second click on the same step
+    wait_for(lambda: any("already answered" in r.get("text", "") for r in slack.responses), what="a second click")
     press(say, waiting_on(slack, room, "Scale back up"), "Abort", "U0DECLARER", room)
     aborted = message_says(slack, room, "Result: ABORTED", "Roll back: Scale down by 1 replica")
     assert "Aborted at Scale back up by <@U0DECLARER>; completed steps rolled back" in json.dumps(aborted["blocks"])
@@ -242,3 +245,20 @@ def test_guided_run_posts_each_step_for_a_person(say: SlackSender, slack: FakeSl
     done = message_says(slack, room, "Result: SUCCESS")
     assert "confirmed by <@U0BOB>" in json.dumps(done["blocks"])
     assert kubectl.calls() == []  # a guided run runs nothing itself
+
+
+@SQLITE_ONLY
+def test_a_mention_gets_a_suggestion_never_a_run(say: SlackSender, slack: FakeSlack, kubectl: FakeKubectl,
+                                                 db: Engine) -> None:
+    room = declare(say, db)
+    said = f"<@{slack.bot_user_id}> should we restart the pods for api-server?"
+    posted = slack.post_as_user(room, "U0BOB", said)
+    body = json.dumps({"token": "x", "team_id": slack.team_id, "api_app_id": "A0001", "type": "event_callback",
+                       "event_id": "Ev0RUNBOOK1", "event_time": 1,
+                       "authorizations": [{"user_id": slack.bot_user_id}],
+                       "event": {"type": "app_mention", "user": "U0BOB", "text": said, "ts": posted,
+                                 "channel": room, "event_ts": posted}})
+    assert say.post(body, headers={"Content-Type": "application/json"}).status_code == 200
+    [reply] = wait_for(lambda: [m for m in slack.messages(room) if m.get("thread_ts") == posted], what="a reply")
+    assert "/incident runbook run pod-restart-graceful deployment=api-server" in json.dumps(reply["blocks"])
+    assert kubectl.calls() == [] and rows(db, "SELECT id FROM runbook_runs") == []

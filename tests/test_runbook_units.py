@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from app.config import load_team_config
-from app.runbooks import params
+from app.config import ConfigError, load_team_config
+from app.runbooks import params, process
 from app.runbooks.loader import SHIPPED, load, load_file
 from app.runbooks.redact import redact
+from tests.runbook_support import FakeKubectl
 
 GOOD = """name: tiny
 description: One read
@@ -77,6 +78,9 @@ def test_runbooks_dir_is_relative_to_the_config_file(tmp_path: Path, monkeypatch
     assert loaded.runbooks_dir == tmp_path / "team" / "books"
     assert loaded.runbook_programs == ["kubectl", "helm"]
     assert load_team_config(None).runbook_programs == ["kubectl"]
+    bad = write(tmp_path, "runbook_programs: [/bin/sh]\n", "bad.yml")
+    with pytest.raises(ConfigError, match="runbook_programs: '/bin/sh': a program is a bare name"):
+        load_team_config(bad)
 
 
 @pytest.mark.parametrize(("value", "why"), [
@@ -134,3 +138,16 @@ def test_redaction(text: str, kept: str) -> None:
 
 def test_redaction_of_the_services_own_secrets() -> None:
     assert redact("value is verysecretvalue!", ["verysecretvalue"]) == "value is [redacted]!"
+
+
+async def test_a_process_output_is_capped_and_only_allowed_bare_programs_run(kubectl: FakeKubectl) -> None:
+    kubectl.fault("cluster-info", output="x" * (process.READ_LIMIT + 5000))
+    outcome = await process.run(["kubectl", "cluster-info"], ["kubectl"], timeout=30)
+    assert outcome.exit_code == 0 and outcome.truncated and len(outcome.output) == process.READ_LIMIT
+    with pytest.raises(process.ProgramRefused, match="'bash' is not an allowed program"):
+        await process.run(["bash", "-c", "touch x"], ["kubectl"], timeout=5)
+    with pytest.raises(process.ProgramRefused, match="is not an allowed program"):
+        await process.run([str(kubectl.bin / "kubectl"), "get", "pods"], ["kubectl"], timeout=5)
+    with pytest.raises(process.ProgramRefused, match="no-such-tool is not installed here"):
+        await process.run(["no-such-tool", "list"], ["kubectl", "no-such-tool"], timeout=5)
+    assert kubectl.calls() == [["cluster-info"]]

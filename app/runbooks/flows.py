@@ -203,6 +203,11 @@ class Executor:
             run = await service.get_run(session, run_id)
             row = await session.get(RunbookStep, row_id)
             assert run is not None and row is not None
+            if run.state != RunState.RUNNING or run.owner != self.owner:
+                # The lease lapsed while the step ran and the run was taken as interrupted: keep what happened
+                # on the step, but leave the run to whoever resumes it.
+                _late(row, outcome, self.secrets)
+                return False
             if rolling:
                 await self._record_rollback(session, run, row, outcome)
                 return True
@@ -403,6 +408,17 @@ def _substitute(argv: list[str], values: dict[str, str]) -> list[str]:
 
 def _names(argv: list[str]) -> set[str]:
     return {m.group(1) for a in argv if (m := PLACEHOLDER.fullmatch(a))}
+
+
+def _late(row: RunbookStep, outcome: process.Outcome | str, secrets: list[str]) -> None:
+    row.finished_at = utcnow()
+    row.state = StepState.INTERRUPTED
+    if isinstance(outcome, str):
+        row.note = outcome
+        return
+    row.exit_code, row.seconds = outcome.exit_code, round(outcome.seconds, 2)
+    row.output = _cap(redact(outcome.output, secrets), truncated=outcome.truncated)
+    row.note = f"finished (exit code {outcome.exit_code}) after the run was taken as interrupted"
 
 
 def _unmet(step: Step, outcome: process.Outcome, output: str, values: dict[str, str]) -> str | None:

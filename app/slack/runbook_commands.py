@@ -98,17 +98,13 @@ async def _start(runtime: Runtime, reply: Reply, client: AsyncWebClient, command
         return
     channel = command["channel_id"]
     try:
-        report = await runtime.runbooks.report(started.id)
-        posted = await client.chat_postMessage(channel=channel, text=run_text(report), blocks=run_blocks(report),
-                                               unfurl_links=False)
+        await _post(runtime, client, started.id, channel)
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         await executor.cancel(started.id, f"Its message could not be posted in the channel ({error})")
         await reply(f"Couldn't post the run here ({error}): invite @incidentbot to this channel, or run it in "
                     "the war room. Nothing was run.")
         return
-    async with runtime.sessions() as session, session.begin():
-        await service.set_message(session, started.id, str(posted["channel"]), str(posted["ts"]))
     what = {RunMode.DRY_RUN: "Dry run", RunMode.GUIDE: "Guided run"}.get(mode, "Run")
     await reply(f"{what} #{started.id} of {book.name} started on {escape(started.target)}; the message in the "
                 "channel follows it.")
@@ -137,8 +133,18 @@ async def _resume(runtime: Runtime, reply: Reply, client: AsyncWebClient, comman
     if not await executor.resume(target.id):
         await reply(f"Run #{target.id} was resumed by someone else.")
         return
+    if not target.message_ts:  # started from the CLI: its approvals need a message here
+        await _post(runtime, client, target.id, command["channel_id"])
     await reply(f"Resuming run #{target.id} of {target.runbook} from its next step.")
     runtime.background(_advance(runtime, client, target.id))
+
+
+async def _post(runtime: Runtime, client: AsyncWebClient, run_id: int, channel: str) -> None:
+    report = await runtime.runbooks.report(run_id)
+    posted = await client.chat_postMessage(channel=channel, text=run_text(report), blocks=run_blocks(report),
+                                           unfurl_links=False)
+    async with runtime.sessions() as session, session.begin():
+        await service.set_message(session, run_id, str(posted["channel"]), str(posted["ts"]))
 
 
 async def sweep_on_start(runtime: Runtime) -> None:

@@ -6,6 +6,7 @@ The same spec gives the same bytes on every run: all randomness is seeded from t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -93,13 +94,31 @@ def _render(b: Build) -> dict[str, Any]:
         "incident": {"title": spec.incident.title, "severity": spec.incident.severity,
                      "service": spec.incident.service, "declared_at": b.declared, "resolved_at": b.resolved,
                      "description": spec.incident.description},
-        "expected": spec.expected.model_dump(by_alias=True),
+        "expected": _expected(b),
         "window": {"start": b.start, "end": b.end, "step": f"{int(b.step.total_seconds())}s"},
         "metrics": b.metrics,
         "logs": {"backend": "loki", "streams": _streams(b, health)},
         "kubernetes": _kubernetes(b),
         "timeline": _timeline(b),
     }
+
+
+def _expected(b: Build) -> dict[str, Any]:
+    """The spec's expected answer, with nodes named by position (`node-2`) given their real names."""
+    def real(name: Any) -> Any:
+        if isinstance(name, str) and re.fullmatch(r"node-\d+", name) and int(name[5:]) < len(b.nodes):
+            return b.nodes[int(name[5:])].name
+        return name
+
+    out = b.spec.expected.model_dump(by_alias=True)
+    out["component"] = real(out["component"])
+    if out["trigger"]:
+        out["trigger"]["subject"] = real(out["trigger"]["subject"])
+        if out["trigger"]["object"]:
+            out["trigger"]["object"]["name"] = real(out["trigger"]["object"]["name"])
+    for entry in out["ruled_out"]:
+        entry["subject"] = real(entry["subject"])
+    return out
 
 
 def _mebibytes(quantity: str) -> float:
