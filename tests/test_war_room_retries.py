@@ -3,15 +3,26 @@ reported once, and an announcement cut short by a dead process is made exactly o
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine, text
 
+from app.config import TeamConfig
+from app.db.engine import create_db_engine, session_factory
+from app.incidents.flows import Declaration, declare
+from app.incidents.models import Source
+from app.incidents.service import WarRoomLease
+from app.slack.warroom import SlackRooms
+from app.warroom.flows import WarRoom
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
-from tests.support import AppServer, SlackSender, ack_text, serve
+from tests.support import AppServer, SlackSender, ack_text, free_socket, serve
 
 # Retries and sweeps a few times a second, so a storm of a few seconds is several rounds of retries.
 QUICK = {"INCIDENTBOT_SETUP_RETRY_SECONDS": "0.2", "INCIDENTBOT_SETUP_SWEEP_SECONDS": "0.2",
@@ -134,3 +145,88 @@ def test_killed_while_announcing_the_incident_is_announced_exactly_once(
         stored = c.execute(text("SELECT announcement_channel_id, announcement_ts FROM incidents")).one()
     assert tuple(stored) == (announce_id, announcement["ts"])
     assert len(events(db, "war_room.announce")) == 1
+
+
+@pytest.fixture
+async def impatient_war_room(database_url: str, slack: FakeSlack) -> AsyncIterator[WarRoom]:
+    """A process whose Slack client gives up on a call after half a second (the service's waits ten)."""
+    engine = create_db_engine(database_url)
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.url, timeout=0.5)
+    yield WarRoom(session_factory(engine), SlackRooms(client, TeamConfig(), "incidents"),
+                  retry=timedelta(0))
+    await engine.dispose()
+
+
+async def _declared(war_room: WarRoom) -> int:
+    rooms = war_room.rooms
+    assert isinstance(rooms, SlackRooms)
+    declared = await declare(war_room.sessions, rooms.config,
+                             Declaration(title="Disk full on db-1", severity="SEV3", declared_by="U0DECLARER",
+                                         source=Source.SLACK),
+                             war_room=WarRoomLease(war_room.owner, war_room.lease))
+    return declared.incident.id
+
+
+@POSTGRES
+async def test_a_timed_out_channel_create_that_happened_is_adopted_on_the_retry(
+    impatient_war_room: WarRoom, slack: FakeSlack, db: Engine
+) -> None:
+    slack.delay("conversations.create", 1.0)  # Slack makes the channel, but answers after the client gave up
+    incident_id = await _declared(impatient_war_room)
+    reports = await impatient_war_room.set_up(incident_id)
+    assert reports is not None
+    states = {r.step: r.state for r in reports}
+    assert states["create_channel"] == "retrying" and states["announce"] == "pending"
+    assert "Slack unreachable (TimeoutError)" in events(db, "war_room.retrying")[0]
+    assert set_up_states(db) == ["pending"]
+    slack.delay("conversations.create", 0)
+    await asyncio.sleep(1.0)  # the first call lands in the fake meanwhile
+
+    assert await impatient_war_room.resume_pending() == 1
+    assert set_up_states(db) == ["done"]
+    [room] = [c for c in slack.channels.values() if c["name"].startswith("inc-")]
+    assert not room["name"].endswith("-2")  # adopted, not made again under the next free name
+    assert len(slack.calls_to("conversations.create")) == 1
+
+
+@POSTGRES
+async def test_an_unreachable_slack_leaves_the_set_up_pending_and_lets_go_until_the_retry(
+    database_url: str, slack: FakeSlack, db: Engine
+) -> None:
+    dead = free_socket()  # bound, never listening: connections are refused
+    engine = create_db_engine(database_url)
+    client = AsyncWebClient(token=slack.bot_token, base_url=f"http://127.0.0.1:{dead.getsockname()[1]}/api/")
+    war_room = WarRoom(session_factory(engine), SlackRooms(client, TeamConfig(), "incidents"),
+                       retry=timedelta(minutes=1))
+    try:
+        incident_id = await _declared(war_room)
+        reports = await war_room.set_up(incident_id)
+        assert reports is not None and {r.state for r in reports} == {"retrying", "pending"}
+        with db.connect() as c:
+            owner, until = c.execute(text("SELECT setup_owner, setup_lease_until FROM incidents")).one()
+        assert owner is None and until is not None  # free for any process's sweep once the retry is due
+        assert await war_room.resume_pending() == 0  # not yet due
+        assert "Slack unreachable (ClientConnectorError)" in events(db, "war_room.retrying")[0]
+    finally:
+        dead.close()
+        await engine.dispose()
+
+
+@POSTGRES
+def test_a_cli_declare_during_an_outage_is_finished_by_the_service(
+    app_env: dict[str, str], slack: FakeSlack, db: Engine
+) -> None:
+    from tests.test_cli import run
+
+    slack.server_error("conversations.create", 503, times=3)  # as many as the CLI's client tries in one call
+    declared = run("declare", "-s", "SEV2", "--by", "U0DECLARER", "Checkout latency", env={**app_env, **QUICK})
+    assert declared.returncode == 0, declared.stderr
+    assert "warning: Not yet: could not create the war-room channel (http_503); retrying automatically" in (
+        declared.stdout)
+    assert set_up_states(db) == ["pending"]
+
+    with AppServer({**app_env, **QUICK}):
+        wait_for(lambda: set_up_states(db) == ["done"], timeout=30, what="the service to finish the war room")
+    [room] = [c for c in slack.channels.values() if c["name"].startswith("inc-")]
+    assert "U0DECLARER" in room["members"] and len(slack.messages(room["id"])) == 1
+    assert len(slack.messages(slack.channel_by_name("incidents")["id"])) == 1
