@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -172,6 +173,9 @@ async def _edit(runtime: Runtime, client: AsyncWebClient, run_id: int) -> None:
                                  blocks=run_blocks(report))
     except SlackApiError as exc:
         log.warning("could not update runbook run %s's message: %s", run_id, exc.response.get("error"))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not update runbook run %s's message: Slack unreachable (%s)", run_id,
+                    type(exc).__name__)
 
 
 async def _incident_of(runtime: Runtime, incident_id: int | None) -> Incident | None:

@@ -4,8 +4,9 @@ waits), the runbook list and outline, and the agent's suggestions. Rendered from
 from __future__ import annotations
 
 from agents.base import AgentAnswer
-from agents.runbook_executor.agent import DECIDED, RunbookSuggestions, duration
+from agents.runbook_executor.agent import DECIDED, duration
 from agents.runbook_executor.report import RunbookReport, StepLine
+from agents.runbook_executor.suggest import RunbookSuggestions
 from app.runbooks.loader import Catalog
 from app.slack.blocks import Block, context, escape, header, mention, section
 
@@ -159,6 +160,7 @@ def suggestion_blocks(s: RunbookSuggestions) -> list[Block]:
         return [section(f"No runbook matches that. Runbooks: {escape(', '.join(s.available)) or 'none'}")]
     rows = [f"{n}. *{escape(x.runbook)}*: {escape(x.description)}\n      {_code(x.command)}"
             + (f" (fill in {escape(', '.join(x.missing))})" if x.missing else "")
+            + (f"\n      _{escape(x.why)}_" if x.why else "")
             for n, x in enumerate(s.suggestions, 1)]
     return [section("*Runbook suggestions*\n" + "\n".join(rows)),
             context("A runbook runs only when a person starts it; changing steps wait for approval.")]
