@@ -85,6 +85,34 @@ def test_assessed_severity_follows_the_impact_class(title: str, expected: str, i
     assert (assessment.severity, assessment.impact_class) == (expected, impact_class), assessment.reasons
 
 
+# Other wordings of the same kinds of impact: the class must follow from the meaning, not from a phrase.
+CLASSES = [
+    ("customer PII in error messages returned by API", "security"),
+    ("users logged in as other users after cache change", "security"),
+    ("SQL injection found in search endpoint, exploited", "security"),
+    ("Not a security breach: phishing email reported", None),
+    ("audit logs missing for last 3 days", "data-loss"),
+    ("nightly ETL overwrote the analytics warehouse", "data-loss"),
+    ("merchants not receiving settlements", "payments"),
+    ("gift cards can't be redeemed", "payments"),
+    ("tax calculated wrong on EU orders", "payments"),
+    ("homepage returns 502 Bad Gateway", "outage"),
+    ("login loop - users redirected back to login forever", "outage"),
+    ("websocket connections dropping every few seconds", "degraded"),
+    ("SMS 2FA codes arriving late", "degraded"),
+    ("github actions runners offline", "internal"),
+    ("docker registry full, deploys failing", "internal"),
+    ("favicon missing", "cosmetic"),
+    ("outdated screenshot in onboarding docs", "cosmetic"),
+    ("index missing on orders table, queries slow", "degraded"),
+]
+
+
+@pytest.mark.parametrize(("title", "impact_class"), CLASSES)
+def test_the_class_follows_the_meaning_in_other_words(title: str, impact_class: str | None) -> None:
+    assert ic.assess_severity(title, None, CONFIG).impact_class == impact_class
+
+
 def test_the_first_reason_names_the_class_and_the_words_that_set_it() -> None:
     assessment = ic.assess_severity("Full outage: all requests failing", None, CONFIG)
     assert assessment.reasons[0] == ('SEV2 for outage (a customer-facing service is down): "Full outage" means a '
@@ -286,7 +314,7 @@ def test_other_questions_get_what_can_be_answered() -> None:
     assert "This channel is about INC-2026-1125-001" in answer.text_markdown
 
 
-def test_other_intents_say_which_agent_will_handle_them_and_give_status() -> None:
+def test_other_intents_say_which_agent_answers_them_and_give_status() -> None:
     answer = ask("run the runbook", incident(), intent="runbook")
     assert answer.intent == "runbook" and answer.agent == "incident-commander"
     assert "runbook-executor" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown

@@ -113,7 +113,8 @@ def _kinds(db: Engine) -> list[str]:
 def test_killed_while_announcing_the_incident_is_announced_exactly_once(
     app_env: dict[str, str], slack: FakeSlack, db: Engine, landed: bool
 ) -> None:
-    # The app may post there (chat:write.public) but is not a member: its history is closed to it.
+    # The app is not yet a member of the announcement channel, so its history is closed to the app until it
+    # joins; a reconciliation that reads it without joining finds nothing and posts again.
     announce_id = slack.add_channel("announcements", bot_is_member=False)
     env = {**app_env, **QUICK, "INCIDENT_ANNOUNCE_CHANNEL": "announcements", "INCIDENTBOT_SETUP_LEASE_SECONDS": "1"}
     slack.hang("pins.add")

@@ -204,9 +204,9 @@ class SlackRooms:
     async def _joined_announcement_channel(self) -> str:
         """The announcement channel's id, the app a member of it.
 
-        chat:write.public would let the app post without joining, but then it could not read the channel's
-        history to find an announcement a crashed attempt already made; so it joins first (a no-op when it
-        is a member already; a private channel needs an invitation, and says so).
+        Posting where the app is not a member (chat:write.public) would leave it unable to read the channel's
+        history to find an announcement a crashed attempt already made; so it joins first (only when not a
+        member; a private channel needs an invitation, and says so).
         """
         wanted = self.announce_channel.lstrip("#")
         if wanted[:1] in ("C", "G") and wanted.upper() == wanted:
