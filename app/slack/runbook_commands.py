@@ -23,7 +23,6 @@ from app.runbooks import service
 from app.runbooks.flows import Decision
 from app.runbooks.models import RunMode, RunState
 from app.runbooks.params import ParameterError, split_pairs
-from app.runbooks.render import outline
 from app.runbooks.runner import UnknownRunbook
 from app.runbooks.service import RunRefused
 from app.runtime import Runtime
@@ -74,7 +73,7 @@ async def run(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: d
         except UnknownRunbook as exc:
             await reply(escape(str(exc)))
             return
-        await reply(f"Runbook {book.name}", blocks=outline_blocks(outline(book)))
+        await reply(f"Runbook {book.name}", blocks=outline_blocks(book))
     elif sub in ("run", "guide") and rest:
         await _start(runtime, reply, client, command, incident, sub, rest)
     elif sub == "resume":
