@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, text
 
 from agents import incident_commander as ic
 from agents.base import AgentRequest
@@ -17,6 +18,7 @@ from app.slack import render
 from app.slack.render import commander as slack_commander
 from tests.agent_corpus import corpus
 from tests.commander_records import stored
+from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import SlackSender
 from tests.test_events import mention, replies_to
@@ -447,3 +449,40 @@ def test_a_catch_up_and_a_question_nobody_wrote_down_over_slack(sender: SlackSen
     [reply] = replies_to(slack, room, asked)
     can_ask = _section_with(reply["blocks"], "*What you can ask*")
     assert "action items and their owners" in can_ask and "`who owns the rollback?`" in can_ask
+
+
+def test_asking_in_slack_to_declare_declares_with_the_assessed_severity(sender: SlackSender, slack: FakeSlack,
+                                                                        db: Engine) -> None:
+    general = slack.add_channel("general")
+    asked = mention(sender, slack, general, "declare an incident: webhooks to stripe failing since 10:05")
+    [reply] = replies_to(slack, general, asked)
+    public_id = reply["text"].split()[1]
+    announced = reply["blocks"][0]["text"]["text"]
+    assert f"*{public_id}*: *webhooks to stripe failing since 10:05*" in announced and "SEV2" in announced
+    why = _section_with(reply["blocks"], "*Severity assessment*")
+    assert why.splitlines()[1].startswith("• SEV2 for payments (payments and money movement)")
+    query = text("SELECT severity, declared_by, setup_state, channel_id FROM incidents WHERE public_id = :p")
+
+    def opened() -> tuple[str, ...] | None:
+        with db.connect() as connection:
+            row = tuple(connection.execute(query, {"p": public_id}).one())
+        return row if row[2] == "done" else None
+
+    severity, declared_by, _, room = wait_for(opened, what="war room")
+    assert (severity, declared_by) == ("SEV2", "U0BOB")  # declared by whoever asked, as /incident declare does
+    assert slack.channels[room]["name"].startswith(public_id.lower())
+
+
+def test_duration_counts_from_the_impact_start_a_note_gives() -> None:
+    noted = incident()
+    noted.timeline.append(TimelineEvent(id=7, kind="note", text="impact started 14:20 UTC per the error graph",
+                                        occurred_at=T0 + timedelta(minutes=5)))
+    answer = ask("how long has this been going on?", noted).text_markdown
+    assert answer.startswith("**Duration of INC-2026-1125-001**: 1h 17m, since 14:20 UTC (impact began)")
+    late = incident(declared_at=datetime(2026, 11, 25, 0, 10, tzinfo=UTC))
+    late.timeline = [TimelineEvent(id=1, kind="note", text="errors began at 23:50",
+                                   occurred_at=datetime(2026, 11, 25, 0, 12, tzinfo=UTC))]
+    request = AgentRequest(text="how long?", now=datetime(2026, 11, 25, 0, 30, tzinfo=UTC), config=CONFIG,
+                           incident=late)
+    assert "40m, since 2026-11-24 23:50 UTC (impact began)" in ic.answer(request).text_markdown
+    assert "(declared (impact start not recorded))" in ask("how long has this been going on?", incident()).text_markdown

@@ -7,10 +7,13 @@ makes the calls and says, for each failure, whether waiting and trying again can
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from app.incidents.models import Incident
 from app.warroom.models import Step
+
+if TYPE_CHECKING:
+    from app.warroom.flows import StepReport
 
 
 @dataclass
@@ -49,6 +52,6 @@ class Rooms(Protocol):
         """What an earlier attempt that may have happened left behind (None: it did not happen)."""
         ...
 
-    async def tell(self, incident: Incident, reports: list[Any]) -> None:
+    async def tell(self, incident: Incident, reports: list[StepReport]) -> None:
         """Tell the incident commander how a set-up finished that nobody is waiting on."""
         ...

@@ -262,6 +262,19 @@ class Build:
             count = replicas
         return out
 
+    def replace_pod(self, pod: Pod, at: datetime, nodes: list[str]) -> Pod:
+        """A new pod of the same ReplicaSet, created at `at` on one of `nodes` (after an eviction)."""
+        assert self._pods is not None
+        rev = next(r for r in self.revisions[pod.service] if r.number == pod.revision)
+        suffix = self.digest("replacement", pod.name, length=5)
+        new = Pod(name=f"{pod.service}-{rev.hash}-{suffix}", service=pod.service, namespace=pod.namespace,
+                  node=nodes[len(self._pods[pod.service]) % len(nodes)], started=at, ended=None,
+                  revision=pod.revision, ip=f"10.{self.rng.randint(64, 127)}.{self.rng.randint(0, 255)}."
+                                            f"{self.rng.randint(2, 254)}",
+                  uid=self.digest("uid", "replacement", pod.name, length=12, alphabet="0123456789abcdef"))
+        self._pods[pod.service].append(new)
+        return new
+
     # --- health effects -----------------------------------------------------------------------------------
 
     def fail(self, service: str, onset: datetime, ratio: float, *, until: datetime | None = None,
