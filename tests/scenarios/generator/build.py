@@ -40,6 +40,10 @@ class Pod:
     reason: str | None = None
     message: str | None = None
     ready: bool = True
+    unready: list[tuple[datetime, datetime]] = field(default_factory=list)  # failing its readiness probe
+
+    def ready_at(self, at: datetime) -> bool:
+        return not any(start <= at < end for start, end in self.unready)
 
 
 @dataclass

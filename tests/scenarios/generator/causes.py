@@ -310,6 +310,7 @@ def _dependency_outage(b: Build, c: CauseDef) -> None:
     text = _p(c, "error", "no healthy upstream")
     b.fail(c.target, onset, _p(c, "ratio", 0.9), latency=3.0, why=text, code=503, ramp=45)
     for pod in b.pods(c.target):
+        pod.unready.append((onset + timedelta(seconds=30), b.until))
         b.event(onset + timedelta(seconds=30), "Unhealthy",
                 "Readiness probe failed: HTTP probe failed with statuscode: 503", "Pod", pod.name,
                 namespace=pod.namespace, type="Warning", host=pod.node, count=40,

@@ -20,6 +20,7 @@ from tests.scenarios.generator.render import (
     deployment_state,
     kube_state,
     node_metrics,
+    scrape_health,
     service_stream,
     stream_labels,
     target_labels,
@@ -83,6 +84,7 @@ def _render(b: Build) -> dict[str, Any]:
         deployment_state(b, svc.name)
     coredns(b)
     node_metrics(b)
+    scrape_health(b)
     host = f"{spec.incident.service}.{PUBLIC_DOMAIN}"
     b.certificates.setdefault(host, [(b.start, float(int((b.declared + timedelta(days=47)).timestamp())))])
     probes(b)
