@@ -157,7 +157,6 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
     from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
     from app.incidents.models import Source
     from app.incidents.render import card_markdown
-    from app.warroom.models import StepState
 
     declaration = Declaration(
         title=" ".join(title), severity=severity, description=description,
@@ -172,7 +171,7 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
         except InvalidDeclaration as exc:
             raise click.UsageError(str(exc)) from exc
         incident_id = opened.declared.incident.id
-        problems = [r.describe() for r in opened.reports or [] if r.state in (StepState.FAILED, StepState.SKIPPED)]
+        problems = [r.describe() for r in opened.reports or [] if r.is_problem or r.is_waiting]
         async with runtime.sessions() as session:
             incident = await service.get_incident_by_id(session, incident_id)
         text = card_markdown(build_card(incident, runtime.config, runtime.settings.incident_announce_channel))
@@ -243,6 +242,7 @@ def agent_run(name: str, prompt: str, incident_id: str | None, yes: bool) -> Non
     """Run one agent and print its answer as Markdown."""
     from agents import runtime as agent_runtime
     from agents.incident_commander import named_incident_id
+    from agents.postmortem.notes import before_notes
     if name not in agent_runtime.AGENTS:
         _fail(f"no agent named {name!r}; agents: {', '.join(agent_runtime.AGENTS)}", code=2)
     if not prompt.strip():
@@ -253,7 +253,9 @@ def agent_run(name: str, prompt: str, incident_id: str | None, yes: bool) -> Non
             return
 
     async def work(runtime: Runtime) -> AgentAnswer:
-        request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named_incident_id(prompt))
+        # An id inside pasted notes ("h1. Postmortem: INC-...") names no stored incident: only the request counts.
+        named = named_incident_id(before_notes(prompt))
+        request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named)
         return await agent_runtime.run(runtime, name, request, author=_operator())
 
     try:

@@ -43,6 +43,8 @@ def test_cleaning_drops_control_characters_and_keeps_text() -> None:
     kept = "tabs\tnew\nlines\r\n, accents é, CJK 事件, emoji 🔥, RTL שלום, zero-width\u200bjoiner"
     assert clean(kept) is kept
     assert clean_value({"k\x00": ["v\x07", ("w\x00", 1)], "n": None}) == {"k": ["v", ("w", 1)], "n": None}
+    params = {"service": "payments", "steps": ["restart", {"wait": 30}]}
+    assert clean_value(params) is params  # nothing to clean: the very object, so later edits to it still count
 
 
 def test_malformed_json_is_a_400_and_invalid_fields_a_422(server: AppServer) -> None:
@@ -56,6 +58,16 @@ def test_malformed_json_is_a_400_and_invalid_fields_a_422(server: AppServer) -> 
         refused = api.post(url, content=body, headers={"Content-Type": "application/json"})
         assert refused.status_code == 422 and refused.json()["error"].startswith("invalid request"), body
     assert api.get(url).json() == []
+
+
+def test_numbers_the_database_cannot_hold_are_a_422(server: AppServer) -> None:
+    api = server.api()
+    public_id = api.post(f"{server.url}/api/v1/incidents", json={"title": "Disk full", "severity": "SEV4"}).json()["id"]
+    incident = f"{server.url}/api/v1/incidents/{public_id}"
+    for response in (api.get(f"{incident}/postmortem", params={"version": 2**31}),
+                     api.get(f"{incident}/postmortem", params={"version": 0}),
+                     api.patch(f"{incident}/actions/99999999999", json={"status": "done"})):
+        assert response.status_code == 422 and response.json()["error"].startswith("invalid request"), response.text
 
 
 def test_control_characters_never_reach_the_database_from_the_api(server: AppServer, db: Engine) -> None:

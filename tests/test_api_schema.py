@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from app.main import create_app
+from app.settings import Settings
 from tests.support import AppServer
 
 CHECKS = ",".join([
@@ -25,6 +27,24 @@ CHECKS = ",".join([
 # clock's (a due date not in the past), so they are not in the JSON Schema; such requests get a documented 400
 # or 422, which that check counts as a valid request rejected.
 EXAMPLES = 12
+
+
+def test_every_api_route_needs_a_token_and_documents_its_errors_as_json(tmp_path: Path) -> None:
+    """A router added later without the token dependency, or an error status without its body, fails here."""
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/schema.db"))
+    schema = app.openapi()
+    operations = [(path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+    api = [(path, method, op) for path, method, op in operations if path.startswith("/api/v1/")]
+    assert len(api) >= 16
+    for path, method, op in api:
+        is_webhook = path.startswith("/api/v1/webhooks/")
+        assert (op.get("security") == [{"HTTPBearer": []}]) != is_webhook, (method, path)
+        for status, response in op["responses"].items():
+            if status.startswith(("4", "5")):
+                body = response["content"]["application/json"]["schema"]
+                assert body == {"$ref": "#/components/schemas/ErrorOut"}, (method, path, status)
+        changes = method != "get" and not is_webhook
+        assert ("403" in op["responses"]) == changes and "401" in op["responses"], (method, path)
 
 
 @pytest.fixture

@@ -231,3 +231,38 @@ def test_the_argv_reaches_kubectl_exactly(lite_env: dict[str, str], kubectl: Fak
     assert done.returncode == 0, done.stdout
     assert ["exec", "redis-0", "-n", "production", "-c", "redis", "--", "redis-cli", "FLUSHALL"] in kubectl.calls()
     assert json.loads(kubectl.state_path.read_text())["redis"]["keys"] == 0
+
+
+def test_an_interrupted_run_can_be_aborted_and_is_rolled_back(lite_env: dict[str, str], kubectl: FakeKubectl,
+                                                              tmp_path: Path) -> None:
+    kubectl.fault("rollout status", hang=20)
+    env = {**lite_env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
+                                "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hung = Path(str(kubectl.state_path) + ".hung")
+    wait_for(hung.exists, what="the wait step to hang")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    os.kill(int(hung.read_text()), signal.SIGKILL)
+    time.sleep(1.5)
+    refused = cli(env, "runbook", "run", "slow-restart", "deployment=api-server", "--yes")
+    assert refused.returncode == 1 and "slow-restart is already running on deployment/api-server (run #1, " \
+                                       "interrupted); resume or abort it first" in refused.stderr
+    aborted = cli(env, "runbook", "abort", "1")
+    assert aborted.returncode == 0, aborted.stderr
+    assert "**Result**: ABORTED" in aborted.stdout and "completed steps rolled back" in aborted.stdout
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "5"]
+    assert cli(env, "runbook", "abort", "1").returncode == 1  # already finished
+    again = cli(env, "runbook", "run", "slow-restart", "deployment=api-server", "--yes")
+    assert again.returncode == 0, again.stdout  # the target is free again
+
+
+def test_the_database_failover_switches_to_the_candidate(lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
+    done = cli(lite_env, "runbook", "run", "database-failover-procedure", "cluster=pg", "candidate=pg-1", "--yes")
+    assert done.returncode == 0, done.stdout
+    assert ["exec", "pg-1", "-n", "databases", "-c", "postgres", "--", "patronictl", "switchover", "--leader", "pg-0",
+            "--candidate", "pg-1", "--force"] in kubectl.calls()  # the leader was read by the pre-flight check
+    assert kubectl.state["leader"] == "pg-1"
+    assert "- Candidate leads the cluster: PASS (| pg-1 | Leader | running |)" in done.stdout
+    assert "# Skipped - no pooler named" in done.stdout

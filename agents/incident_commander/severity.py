@@ -101,12 +101,15 @@ def _without(found: w.Found | None, text: str, spoiler: re.Pattern[str]) -> w.Fo
 
 
 def _security(text: str, v: Vocabulary) -> Evidence | None:
+    if w.first(w.SECURITY_DENIED, text):
+        return None
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
         (lambda: w.first(v.intrusion, text), "means an intrusion or a breach"),
-        (lambda: _without(w.near(w.STRANGER, w.LOGIN, text, 3), text, w.NOT_A_STRANGER),
+        (lambda: _without(w.near(w.LOGIN, w.STRANGER, text, 3), text, w.NOT_A_STRANGER),
          "means someone unknown got in"),
         (lambda: w.near(w.CREDENTIAL, w.EXPOSED, text, 4), "means leaked credentials"),
-        (lambda: w.near(w.OTHER_PARTY, w.SEES_DATA, text, 4), "means customer data reached the wrong people"),
+        (lambda: w.near(w.LOGIN, w.OTHER_PARTY, text, 3), "means people got into accounts that are not theirs"),
+        (lambda: w.near(w.SEES_DATA, w.OTHER_PARTY, text, 4), "means customer data reached the wrong people"),
         (lambda: w.near(w.PERSONAL_DATA, w.EXPOSED, text, 4), "means personal data was exposed"),
         (lambda: w.near(w.DATA_STORE, w.EXPOSED_PLACE, text, 5), "means stored data was open to anyone"),
     ]
@@ -122,12 +125,14 @@ def _first_evidence(impact_class: str, checks: list[tuple[Callable[[], w.Found |
 
 
 def _data_loss(text: str, v: Vocabulary) -> Evidence | None:
-    found = w.first(v.direct_loss, text) or _without(w.near(w.LOSS, w.DATA_STORE, text, 4), text, w.NOT_DATA)
+    found = (w.first(v.direct_loss, text) or _without(w.near(w.DATA_STORE, w.LOSS, text, 4), text, w.NOT_DATA)
+             or w.near(w.STORED_THINGS, w.GONE, text, 2))
     return Evidence("data-loss", found, "means data was lost or corrupted") if found else None
 
 
 def _payments(text: str, v: Vocabulary) -> Evidence | None:
-    found = w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
+    found = (w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
+             or w.near(v.money, w.MISPRICED, text, 4) or w.near(v.money, w.MONEY_LATE, text, 0))
     return Evidence("payments", found, "means money is not moving as it should") if found else None
 
 
@@ -140,7 +145,7 @@ def _internal(text: str, v: Vocabulary) -> Evidence | None:
 
 def _cosmetic(text: str, v: Vocabulary) -> Evidence | None:
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
-        (lambda: w.near(w.WRONG, w.DISPLAY, text, 3), "is wrong information on display, not a failure"),
+        (lambda: w.near(w.DISPLAY, w.WRONG, text, 3), "is wrong information on display, not a failure"),
         (lambda: w.first(v.cosmetic, text), "is cosmetic: nothing is broken"),
         (lambda: None if _any_failure(text, v) else w.first(w.SAYS, text), "is about what a page says, not what "
                                                                           "it does"),
@@ -155,14 +160,14 @@ def _any_failure(text: str, v: Vocabulary) -> bool:
 def _outage(text: str, v: Vocabulary) -> Evidence | None:
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
         (lambda: w.first(w.FULL, text), "means a full outage"),
-        (lambda: w.near(w.CANT, w.USE, text, 2), "means customers cannot use it"),
-        (lambda: w.near(w.NOBODY, w.USE, text, 2), "means nobody can use it"),
+        (lambda: w.near(w.USE, w.CANT, text, 2), "means customers cannot use it"),
+        (lambda: w.near(w.USE, w.NOBODY, text, 2), "means nobody can use it"),
         (lambda: w.first(v.down, text), "means it is down for its users"),
         (lambda: w.near(w.CERTIFICATE, w.EXPIRED, text, 4), "means clients cannot connect"),
         (lambda: w.first(w.FAILURE, text) if w.first(w.BROAD, text) else None, "fails for everyone"),
     ]
     evidence = _first_evidence("outage", checks)
-    if evidence is not None and w.first(w.PARTIAL, text):
+    if evidence is not None and w.first(w.PARTIAL, text, False):
         return Evidence("degraded", evidence.found, evidence.meaning + ", for part of the traffic")
     return evidence
 
@@ -175,29 +180,30 @@ def _degraded(text: str, v: Vocabulary) -> Evidence | None:
 def _level(evidence: Evidence, text: str) -> Verdict:
     """The class's usual level, moved by the words about scope."""
     verdict = Verdict(level=BASE_LEVEL[evidence.impact_class])
-    single = w.first(w.SINGLE, text)
-    broad = w.first(w.BROAD, text)
+    # Words about scope are read as written: "not loading for some customers" is still some customers.
+    single, broad = w.first(w.SINGLE, text, False), w.first(w.BROAD, text, False)
+    partial, major = w.first(w.PARTIAL, text, False), w.first(w.MAJOR_SHARE, text, False)
     if evidence.impact_class == "data-loss":
         verdict.move(2, single, "limits it to one customer")
     elif evidence.impact_class == "payments":
         wrongful = w.first(w.WRONGFUL_CHARGE, text)
         verdict.move(1, broad or wrongful, "means the money of many is affected")
-        verdict.move(3, None if broad or wrongful else w.first(w.PARTIAL, text), "means part of the payments fail")
+        verdict.move(3, None if broad or wrongful or major else partial, "means part of the payments fail")
         verdict.move(3, single, "limits it to one customer")
     elif evidence.impact_class == "outage":
-        regional = w.first(w.REGIONAL, text)
-        whole = w.first(w.WHOLE_PRODUCT, text) if not regional else None
+        regional = w.first(w.REGIONAL, text, False)
+        whole = w.first(w.WHOLE_PRODUCT, text, False) if not regional else None
         verdict.move(1, w.first(w.FULL, text) or broad or whole, "means the whole product")
         verdict.move(2, regional if verdict.level < 2 else None, "limits it to one region")
         verdict.move(3, single, "limits it to one customer")
     elif evidence.impact_class == "degraded":
-        partial = w.first(w.PARTIAL, text)
-        verdict.move(2, broad or (None if partial else w.first(w.TOTAL_FAILURE, text)),
+        verdict.move(2, broad or major or (None if partial else w.first(w.TOTAL_FAILURE, text)),
                      "means customers cannot use it at all")
-        verdict.move(4, None if broad else w.first(w.SECONDARY, text), "is a secondary feature")
+        verdict.move(4, None if broad or major else w.first(w.SECONDARY, text, False), "is a secondary feature")
         verdict.move(4, single, "limits it to one customer")
     elif evidence.impact_class == "internal":
-        verdict.move(3, w.first(w.INTERNAL_CRITICAL, text), "stops the team from shipping, alerting or recovering")
+        verdict.move(3, w.first(w.INTERNAL_CRITICAL, text) or w.near(w.BACKUPS, w.BACKUPS_FAIL, text, 3),
+                     "stops the team from shipping, alerting or recovering")
     elif evidence.impact_class == "cosmetic" and evidence.meaning.startswith("is wrong information"):
         verdict.move(4, w.first(w.CUSTOMER_DOCUMENT, text), "is something customers rely on")
     return verdict

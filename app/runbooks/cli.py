@@ -1,4 +1,4 @@
-"""`incidentbot runbook list | show NAME | run NAME key=value ... | resume RUN | runs`.
+"""`incidentbot runbook list | show NAME | run NAME key=value ... | resume RUN | abort RUN | runs`.
 
 Without `--yes`, each step that changes something is shown and asked about on the terminal; with no terminal
 and no `--yes` such a step is refused (the run stops there, rolled back) and the message says how to approve.
@@ -101,6 +101,13 @@ def runbook_resume(run_id: int, yes: bool) -> None:
     _print(_with_runtime(lambda runtime: resume(runtime, run_id, yes=yes)))
 
 
+@runbook.command("abort")
+@click.argument("run_id", type=int)
+def runbook_abort(run_id: int) -> None:
+    """Stop a run that waits for approval or was interrupted, rolling back its completed steps."""
+    _print(_with_runtime(lambda runtime: abort(runtime, run_id)), aborting=True)
+
+
 @runbook.command("runs")
 def runbook_runs() -> None:
     """Recent runs, newest first: id, state, runbook, target."""
@@ -116,10 +123,12 @@ def runbook_runs() -> None:
     click.echo("\n".join(rows) if rows else "No runbook runs.")
 
 
-def _print(report: RunbookReport) -> None:
+def _print(report: RunbookReport, *, aborting: bool = False) -> None:
     from agents.runbook_executor.agent import markdown
 
     click.echo(markdown(report), nl=False)
+    if aborting and report.result == "ABORTED":
+        return
     if not report.finished or report.result not in ("SUCCESS", "DRY RUN"):
         if any(s.note and s.note.startswith("refused: nobody could approve") for s in report.steps):
             click.echo(f"error: {HOW_TO_APPROVE}", err=True)
@@ -164,6 +173,27 @@ async def resume(runtime: Runtime, run_id: int, *, yes: bool) -> RunbookReport:
         raise CommandFailed(f"run #{run_id} is not interrupted (or does not exist); `incidentbot runbook runs` "
                             "lists them")
     await runtime.runbooks.executor.advance(run_id, terminal_gate(yes), progress(runtime))
+    return await runtime.runbooks.report(run_id)
+
+
+async def abort(runtime: Runtime, run_id: int) -> RunbookReport:
+    from app.cli import CommandFailed
+    from app.runbooks import service
+    from app.runbooks.flows import Decision
+    from app.runbooks.models import RunState
+
+    executor = runtime.runbooks.executor
+    await executor.sweep()
+    async with runtime.sessions() as session:
+        run = await service.get_run(session, run_id)
+    if run is None or run.state not in (RunState.AWAITING, RunState.INTERRUPTED):
+        state = f"is {run.state}" if run is not None else "does not exist"
+        raise CommandFailed(f"run #{run_id} {state}: only a run waiting for approval or interrupted can be aborted")
+    stopped = (await executor.abort_interrupted(run_id, operator()) if run.state == RunState.INTERRUPTED
+               else await executor.decide(run_id, run.next_position, Decision.ABORT, operator()))
+    if not stopped:
+        raise CommandFailed(f"run #{run_id} moved on meanwhile; `incidentbot runbook runs` shows where it is")
+    await executor.advance(run_id, terminal_gate(False), progress(runtime))
     return await runtime.runbooks.report(run_id)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,7 +23,6 @@ from app.runbooks import service
 from app.runbooks.flows import Decision
 from app.runbooks.models import RunMode, RunState
 from app.runbooks.params import ParameterError, split_pairs
-from app.runbooks.render import outline
 from app.runbooks.runner import UnknownRunbook
 from app.runbooks.service import RunRefused
 from app.runtime import Runtime
@@ -73,7 +73,7 @@ async def run(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: d
         except UnknownRunbook as exc:
             await reply(escape(str(exc)))
             return
-        await reply(f"Runbook {book.name}", blocks=outline_blocks(outline(book)))
+        await reply(f"Runbook {book.name}", blocks=outline_blocks(book))
     elif sub in ("run", "guide") and rest:
         await _start(runtime, reply, client, command, incident, sub, rest)
     elif sub == "resume":
@@ -98,17 +98,13 @@ async def _start(runtime: Runtime, reply: Reply, client: AsyncWebClient, command
         return
     channel = command["channel_id"]
     try:
-        report = await runtime.runbooks.report(started.id)
-        posted = await client.chat_postMessage(channel=channel, text=run_text(report), blocks=run_blocks(report),
-                                               unfurl_links=False)
+        await _post(runtime, client, started.id, channel)
     except SlackApiError as exc:
         error = exc.response.get("error", "error")
         await executor.cancel(started.id, f"Its message could not be posted in the channel ({error})")
         await reply(f"Couldn't post the run here ({error}): invite @incidentbot to this channel, or run it in "
                     "the war room. Nothing was run.")
         return
-    async with runtime.sessions() as session, session.begin():
-        await service.set_message(session, started.id, str(posted["channel"]), str(posted["ts"]))
     what = {RunMode.DRY_RUN: "Dry run", RunMode.GUIDE: "Guided run"}.get(mode, "Run")
     await reply(f"{what} #{started.id} of {book.name} started on {escape(started.target)}; the message in the "
                 "channel follows it.")
@@ -137,8 +133,18 @@ async def _resume(runtime: Runtime, reply: Reply, client: AsyncWebClient, comman
     if not await executor.resume(target.id):
         await reply(f"Run #{target.id} was resumed by someone else.")
         return
+    if not target.message_ts:  # started from the CLI: its approvals need a message here
+        await _post(runtime, client, target.id, command["channel_id"])
     await reply(f"Resuming run #{target.id} of {target.runbook} from its next step.")
     runtime.background(_advance(runtime, client, target.id))
+
+
+async def _post(runtime: Runtime, client: AsyncWebClient, run_id: int, channel: str) -> None:
+    report = await runtime.runbooks.report(run_id)
+    posted = await client.chat_postMessage(channel=channel, text=run_text(report), blocks=run_blocks(report),
+                                           unfurl_links=False)
+    async with runtime.sessions() as session, session.begin():
+        await service.set_message(session, run_id, str(posted["channel"]), str(posted["ts"]))
 
 
 async def sweep_on_start(runtime: Runtime) -> None:
@@ -166,6 +172,9 @@ async def _edit(runtime: Runtime, client: AsyncWebClient, run_id: int) -> None:
                                  blocks=run_blocks(report))
     except SlackApiError as exc:
         log.warning("could not update runbook run %s's message: %s", run_id, exc.response.get("error"))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not update runbook run %s's message: Slack unreachable (%s)", run_id,
+                    type(exc).__name__)
 
 
 async def _incident_of(runtime: Runtime, incident_id: int | None) -> Incident | None:

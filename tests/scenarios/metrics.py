@@ -63,6 +63,8 @@ def _series_values(s: Scenario, spec: MetricSpec, labels: dict[str, str]) -> lis
     rng = seeded(s.name, spec.name, sorted(labels.items()))
     value_at = interpolator(spec.shape)
     times = [t for t in s.window.times() if spec.present is None or spec.present[0] <= t <= spec.present[1]]
+    if not times:
+        return []
     multipliers = _noise(rng, spec.noise, len(times))
     if spec.type == "counter":
         return _counter(s, spec, rng, value_at, times, multipliers)
@@ -99,7 +101,7 @@ def _counter(s: Scenario, spec: MetricSpec, rng: random.Random, value_at: Callab
 
 
 def series(s: Scenario) -> list[SeriesData]:
-    """Every series of the scenario, sampled at the window's step."""
+    """Every series of the scenario, sampled at the window's step (a series with no sample in it does not exist)."""
     out: list[SeriesData] = []
     for spec in s.metrics:
         for labels in spec.label_sets():
@@ -107,7 +109,7 @@ def series(s: Scenario) -> list[SeriesData]:
                 out.extend(_distribution(s, spec, labels))
             else:
                 out.append(SeriesData(spec.name, spec.type, labels, _series_values(s, spec, labels)))
-    return out
+    return [data for data in out if data.samples]
 
 
 def _phi(x: float) -> float:
@@ -123,6 +125,8 @@ def _distribution(s: Scenario, spec: MetricSpec, labels: dict[str, str]) -> list
     rng = seeded(s.name, spec.name, sorted(labels.items()))
     rate_at, median_at = interpolator(spec.shape), interpolator(spec.latency)
     times = [t for t in s.window.times() if spec.present is None or spec.present[0] <= t <= spec.present[1]]
+    if not times:
+        return []
     noise = _noise(rng, spec.noise, len(times))
     step = s.window.step.total_seconds()
     bounds = [*spec.buckets, math.inf]
