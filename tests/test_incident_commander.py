@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, text
 
 from agents import incident_commander as ic
 from agents.base import AgentRequest
@@ -15,6 +16,12 @@ from app.config import SeverityLevel, TeamConfig
 from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
 from app.slack import render
 from app.slack.render import commander as slack_commander
+from tests.agent_corpus import corpus
+from tests.commander_records import stored
+from tests.conftest import wait_for
+from tests.fakes.slack import FakeSlack
+from tests.support import SlackSender
+from tests.test_events import mention, replies_to
 
 T0 = datetime(2026, 11, 25, 14, 32, tzinfo=UTC)
 CONFIG = TeamConfig()
@@ -78,6 +85,34 @@ SEVERITIES = [
 def test_assessed_severity_follows_the_impact_class(title: str, expected: str, impact_class: str | None) -> None:
     assessment = ic.assess_severity(title, None, CONFIG)
     assert (assessment.severity, assessment.impact_class) == (expected, impact_class), assessment.reasons
+
+
+# Other wordings of the same kinds of impact: the class must follow from the meaning, not from a phrase.
+CLASSES = [
+    ("customer PII in error messages returned by API", "security"),
+    ("users logged in as other users after cache change", "security"),
+    ("SQL injection found in search endpoint, exploited", "security"),
+    ("Not a security breach: phishing email reported", None),
+    ("audit logs missing for last 3 days", "data-loss"),
+    ("nightly ETL overwrote the analytics warehouse", "data-loss"),
+    ("merchants not receiving settlements", "payments"),
+    ("gift cards can't be redeemed", "payments"),
+    ("tax calculated wrong on EU orders", "payments"),
+    ("homepage returns 502 Bad Gateway", "outage"),
+    ("login loop - users redirected back to login forever", "outage"),
+    ("websocket connections dropping every few seconds", "degraded"),
+    ("SMS 2FA codes arriving late", "degraded"),
+    ("github actions runners offline", "internal"),
+    ("docker registry full, deploys failing", "internal"),
+    ("favicon missing", "cosmetic"),
+    ("outdated screenshot in onboarding docs", "cosmetic"),
+    ("index missing on orders table, queries slow", "degraded"),
+]
+
+
+@pytest.mark.parametrize(("title", "impact_class"), CLASSES)
+def test_the_class_follows_the_meaning_in_other_words(title: str, impact_class: str | None) -> None:
+    assert ic.assess_severity(title, None, CONFIG).impact_class == impact_class
 
 
 def test_the_first_reason_names_the_class_and_the_words_that_set_it() -> None:
@@ -281,7 +316,7 @@ def test_other_questions_get_what_can_be_answered() -> None:
     assert "This channel is about INC-2026-1125-001" in answer.text_markdown
 
 
-def test_other_intents_say_which_agent_will_handle_them_and_give_status() -> None:
+def test_other_intents_say_which_agent_answers_them_and_give_status() -> None:
     answer = ask("run the runbook", incident(), intent="runbook")
     assert answer.intent == "runbook" and answer.agent == "incident-commander"
     assert "runbook-executor" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
@@ -352,3 +387,87 @@ def test_route(question: str, intent: str) -> None:
 def test_every_intent_has_an_agent() -> None:
     assert set(AGENT_FOR_INTENT) == set(INTENTS)
     assert set(AGENT_FOR_INTENT.values()) <= set(AGENTS)
+
+
+# --- asked in the war room, as people ask --------------------------------------------------------------------
+
+
+def _section_with(blocks: list[dict], heading: str) -> str:
+    """The text of the one section that starts with `heading` (a title or a bold heading)."""
+    [found] = [b["text"]["text"] for b in blocks if b["type"] == "section" and b["text"]["text"].startswith(heading)]
+    return found
+
+
+def _row(section: str, start: str) -> str:
+    [row] = [line for line in section.splitlines() if line.lstrip("•0123456789. ").startswith(start)]
+    return row
+
+
+def test_owners_and_open_items_are_answered_from_the_action_items_over_slack(sender: SlackSender, slack: FakeSlack,
+                                                                             database_url: str) -> None:
+    record = corpus.records("train")["rec-train-payment-api"]
+    room = slack.add_channel("inc-payment-api")
+    public_id = stored(database_url, record, room)
+
+    asked = mention(sender, slack, room, "who owns the rollback?")
+    [reply] = replies_to(slack, room, asked)
+    blocks = reply["blocks"]
+    # The owner is the one on the rollback item's row: dan, not alice the IC.
+    answer = _section_with(blocks, "*Owner of #1 Roll back payment-api to v3.8.0*")
+    assert answer.endswith(": <@U0XI3P2YCAP>")
+    assert "U0C14AN35RK" not in json.dumps(blocks)
+
+    asked = mention(sender, slack, room, "open action items + owners?")
+    [reply] = replies_to(slack, room, asked)
+    items = reply["blocks"][1]["text"]["text"]
+    assert "owner <@U0XI3P2YCAP>" in _row(items, "#1 Roll back payment-api")
+    assert "owner <@U0IWY0SQ3LT>" in _row(items, "#2 Alert on payments-db pool saturation at 80%")
+    assert "unassigned" in _row(items, "#3 Load test the async capture path")
+    # The card's checklist is not the action items.
+    assert "Investigate payment-api logs" not in json.dumps(reply["blocks"])
+    assert reply["blocks"][-1]["elements"][0]["text"].startswith(f"{public_id} · SEV2 · IDENTIFIED")
+
+
+def test_a_catch_up_and_a_question_nobody_wrote_down_over_slack(sender: SlackSender, slack: FakeSlack,
+                                                               database_url: str) -> None:
+    record = corpus.records("train")["rec-train-invoice-exposure"]
+    room = slack.add_channel("inc-invoices")
+    stored(database_url, record, room)
+
+    asked = mention(sender, slack, room, "fill me in please, what did I miss")
+    [reply] = replies_to(slack, room, asked)
+    blocks = reply["blocks"]
+    declared_as = _section_with(blocks, "*Declared as*")
+    assert "invoices of other companies in the billing portal" in declared_as
+    happened = _section_with(blocks, "*What happened so far*").splitlines()[1:]
+    # In time order, the deploy first and the flag turned off before the monitoring update.
+    flag = next(i for i, line in enumerate(happened) if "invoice_list_cdn_cache turned off" in line)
+    monitoring = next(i for i, line in enumerate(happened) if "Monitoring. Security is reviewing" in line)
+    assert "deploy #5120" in happened[0] and flag < monitoring
+
+    asked = mention(sender, slack, room, "what's the capital of peru")
+    [reply] = replies_to(slack, room, asked)
+    can_ask = _section_with(reply["blocks"], "*What you can ask*")
+    assert "action items and their owners" in can_ask and "`who owns the rollback?`" in can_ask
+
+
+def test_asking_in_slack_to_declare_declares_with_the_assessed_severity(sender: SlackSender, slack: FakeSlack,
+                                                                        db: Engine) -> None:
+    general = slack.add_channel("general")
+    asked = mention(sender, slack, general, "declare an incident: webhooks to stripe failing since 10:05")
+    [reply] = replies_to(slack, general, asked)
+    public_id = reply["text"].split()[1]
+    announced = reply["blocks"][0]["text"]["text"]
+    assert f"*{public_id}*: *webhooks to stripe failing since 10:05*" in announced and "SEV2" in announced
+    why = _section_with(reply["blocks"], "*Severity assessment*")
+    assert why.splitlines()[1].startswith("• SEV2 for payments (payments and money movement)")
+    query = text("SELECT severity, declared_by, setup_state, channel_id FROM incidents WHERE public_id = :p")
+
+    def opened() -> tuple[str, ...] | None:
+        with db.connect() as connection:
+            row = tuple(connection.execute(query, {"p": public_id}).one())
+        return row if row[2] == "done" else None
+
+    severity, declared_by, _, room = wait_for(opened, what="war room")
+    assert (severity, declared_by) == ("SEV2", "U0BOB")  # declared by whoever asked, as /incident declare does
+    assert slack.channels[room]["name"].startswith(public_id.lower())

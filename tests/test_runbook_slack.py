@@ -244,7 +244,15 @@ def test_guided_run_posts_each_step_for_a_person(say: SlackSender, slack: FakeSl
         press(say, waiting_on(slack, room, step), "Done", "U0BOB", room)
     done = message_says(slack, room, "Result: SUCCESS")
     assert "confirmed by <@U0BOB>" in json.dumps(done["blocks"])
-    assert kubectl.calls() == []  # a guided run runs nothing itself
+    slack.delete_as_user(room, done["ts"])
+
+    say.command("runbook guide scale-deployment deployment=checkout replicas=3", channel=room)
+    for step in ("Deployment Exists", "Current Replicas"):
+        press(say, waiting_on(slack, room, step), "Done", "U0BOB", room)
+    press(say, waiting_on(slack, room, "Scale the deployment"), "Done", "U0BOB", room)
+    press(say, waiting_on(slack, room, "Wait for the rollout"), "Abort", "U0BOB", room)
+    message_says(slack, room, "Result: ABORTED")
+    assert kubectl.calls() == []  # a guided run runs nothing itself, not even a rollback
 
 
 @SQLITE_ONLY

@@ -221,7 +221,7 @@ def owner_of(rec: IncidentRecord, question: str) -> Reply:
     """The owner on the action item the question names; a role's holder when it names a role instead."""
     items = _best_items(rec, question)
     role = role_named(question)
-    if not items and role is not None:
+    if role is not None and (not items or len(_words(question)) <= 1):  # "who's on comms?"
         return role_holder(rec, question)
     if not items:
         return _reply("owner_of", rec, "Which item?", "no action item matches that", [

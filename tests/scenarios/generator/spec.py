@@ -17,7 +17,7 @@ CAUSE_KINDS = (
     "job-saturating-database", "cache-stampede", "schema-migration-lock", "bad-gitops-sync",
 )
 DISTRACTION_KINDS = ("deploy", "rollback", "configmap", "secret", "scale", "cronjob", "cert-renewal", "gitops-sync",
-                     "flag", "node-cordon", "warning-burst")
+                     "flag", "node-cordon", "warning-burst", "flux-reconcile")
 
 
 class Conventions(Strict):
