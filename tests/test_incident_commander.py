@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from agents import incident_commander as ic
-from agents.base import AgentRequest
+from agents.base import AgentRequest, AgentSettings
 from agents.router import AGENT_FOR_INTENT, INTENTS, route
 from agents.runtime import AGENTS
 from app.config import SeverityLevel, TeamConfig
 from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
+from app.settings import Settings
 from app.slack import render
 from app.slack.render import commander as slack_commander
 from tests.agent_corpus import corpus
@@ -471,3 +472,30 @@ def test_asking_in_slack_to_declare_declares_with_the_assessed_severity(sender: 
     severity, declared_by, _, room = wait_for(opened, what="war room")
     assert (severity, declared_by) == ("SEV2", "U0BOB")  # declared by whoever asked, as /incident declare does
     assert slack.channels[room]["name"].startswith(public_id.lower())
+
+
+def test_duration_counts_from_the_impact_start_a_note_gives() -> None:
+    noted = incident()
+    noted.timeline.append(TimelineEvent(id=7, kind="note", text="impact started 14:20 UTC per the error graph",
+                                        occurred_at=T0 + timedelta(minutes=5)))
+    answer = ask("how long has this been going on?", noted).text_markdown
+    assert answer.startswith("**Duration of INC-2026-1125-001**: 1h 17m, since 14:20 UTC (impact began)")
+    late = incident(declared_at=datetime(2026, 11, 25, 0, 10, tzinfo=UTC))
+    late.timeline = [TimelineEvent(id=1, kind="note", text="errors began at 23:50",
+                                   occurred_at=datetime(2026, 11, 25, 0, 12, tzinfo=UTC))]
+    request = AgentRequest(text="how long?", now=datetime(2026, 11, 25, 0, 30, tzinfo=UTC), config=CONFIG,
+                           incident=late)
+    assert "40m, since 2026-11-24 23:50 UTC (impact began)" in ic.answer(request).text_markdown
+    assert "(declared (impact start not recorded))" in ask("how long has this been going on?", incident()).text_markdown
+
+
+def test_a_request_carries_the_agent_settings_not_the_slack_or_paging_credentials() -> None:
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-secret", pagerduty_api_key="pd-secret",
+                        anthropic_api_key="sk-model", loki_url="http://loki:3100")
+    request = AgentRequest(text="status?", now=T0, config=CONFIG, settings=settings)
+    assert isinstance(request.settings, AgentSettings)
+    assert request.settings.loki_url == "http://loki:3100"
+    assert request.settings.anthropic_api_key is not None
+    assert request.settings.anthropic_api_key.get_secret_value() == "sk-model"
+    dumped = request.settings.model_dump_json()
+    assert "xoxb" not in dumped and "pd-secret" not in dumped and not hasattr(request.settings, "slack_bot_token")

@@ -126,6 +126,23 @@ def test_the_expected_answer_names_what_exists(name: str) -> None:
         matching = [o for o in found[plural] if o["metadata"]["name"] == trigger.object.name
                     and o["metadata"].get("namespace") in (None, trigger.object.namespace)]
         assert matching, f"{trigger.object} is not in the cluster"
+        _trigger_values_are_in_the_objects(found, trigger)
+
+
+def _trigger_values_are_in_the_objects(found: dict[str, list[dict[str, Any]]], trigger: Any) -> None:
+    """An image or env change is in the Deployment's ReplicaSets; a ConfigMap key is in the ConfigMap."""
+    if trigger.object.kind == "Deployment" and trigger.key:
+        templates = [rs["spec"]["template"]["spec"]["containers"][0] for rs in found["replicasets"]
+                     if rs["metadata"]["ownerReferences"][0]["name"] == trigger.object.name]
+        if trigger.key == "image":
+            images = {c["image"] for c in templates}
+            assert {v for v in (trigger.old, trigger.new) if v} <= images, images
+        elif trigger.key.startswith("env."):
+            values = {e["value"] for c in templates for e in c.get("env", []) if e["name"] == trigger.key[4:]}
+            assert {v for v in (trigger.old, trigger.new) if v} <= values, values
+    if trigger.object.kind == "ConfigMap" and trigger.key:
+        [config] = [c for c in found["configmaps"] if c["metadata"]["name"] == trigger.object.name]
+        assert any(trigger.key in key or trigger.key in value for key, value in config["data"].items())
 
 
 @pytest.mark.parametrize("name", GENERATED)
