@@ -116,6 +116,24 @@ def test_the_class_follows_the_meaning_in_other_words(title: str, impact_class: 
     assert ic.assess_severity(title, None, CONFIG).impact_class == impact_class
 
 
+# Scope moves the class's usual level, however it is worded.
+SCOPED = [
+    ("the app is completely down", "SEV1", "outage"),
+    ("images not loading for some customers", "SEV3", "degraded"),
+    ("elevated errors on search, 40% of requests failing", "SEV2", "degraded"),
+    ("a few payouts delayed", "SEV3", "payments"),
+    ("payout for one seller failed", "SEV3", "payments"),
+    ("backups have not run for a week", "SEV3", "internal"),
+    ("sandbox payments api down", "SEV5", "internal"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected", "impact_class"), SCOPED)
+def test_scope_moves_the_level_in_other_words(title: str, expected: str, impact_class: str) -> None:
+    assessment = ic.assess_severity(title, None, CONFIG)
+    assert (assessment.severity, assessment.impact_class) == (expected, impact_class), assessment.reasons
+
+
 def test_the_first_reason_names_the_class_and_the_words_that_set_it() -> None:
     assessment = ic.assess_severity("Full outage: all requests failing", None, CONFIG)
     assert assessment.reasons[0] == ('SEV2 for outage (a customer-facing service is down): "Full outage" means a '
