@@ -448,6 +448,8 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
     """Events of every type from every controller; a pod's routine Normal events (pulled, started) are left out,
     as its controller's own events and the rollout already say what happened."""
     found = []
+    job_owner = {((j.get("metadata") or {}).get("namespace", ""), (j.get("metadata") or {}).get("name", "")): owner[1]
+                 for j in objects.get("jobs", []) if (owner := _controller(j, "CronJob"))}
     for item in objects.get("events", []):
         involved, meta = item.get("involvedObject") or {}, item.get("metadata") or {}
         kind, name = involved.get("kind") or "", involved.get("name") or ""
@@ -465,6 +467,8 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
                      name if kind in WORKLOAD_KINDS or kind in ("HorizontalPodAutoscaler", "Node") else None)
         if kind == "ReplicaSet":
             component = name.rsplit("-", 1)[0]
+        if kind == "Job":
+            component = job_owner.get((namespace, name), name)
         count = item.get("count") or 1
         found.append(ChangeEvent(
             at=at, kind=_event_kind(kind, item.get("reason") or ""), subject=name, component=component,

@@ -11,13 +11,15 @@ from collections.abc import Callable
 from agents.base import AgentAnswer, Block
 from agents.escalation_manager.status import AGENT as ESCALATION_MANAGER
 from agents.incident_commander.common import AGENT as INCIDENT_COMMANDER
+from agents.rca.report import AGENT as RCA
 from app.slack.blocks import escape
-from app.slack.render import commander, escalations
+from app.slack.render import commander, escalations, rca
 
 Renderer = Callable[[AgentAnswer], list[Block]]
 RENDERERS: dict[str, Renderer] = {
     ESCALATION_MANAGER: escalations.answer_blocks,
     INCIDENT_COMMANDER: commander.answer_blocks,
+    RCA: rca.answer_blocks,
 }
 
 
