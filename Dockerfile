@@ -7,6 +7,7 @@ COPY pyproject.toml README.md incidentbot.example.yml ./
 COPY app ./app
 COPY agents ./agents
 COPY migrations ./migrations
+COPY runbooks ./runbooks
 RUN pip install . && useradd --system --home /srv/incidentbot incidentbot && chown incidentbot /srv/incidentbot
 
 USER incidentbot

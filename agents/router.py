@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from agents.incident_commander.declaring import declaration_asked
+
 INTENTS = ("status", "investigate", "postmortem", "runbook", "escalate")
 AGENT_FOR_INTENT = {
     "status": "incident-commander",
@@ -27,12 +29,24 @@ RULES: list[tuple[str, re.Pattern[str]]] = [
                     r"failover")),
     # "page" only as a verb: "the status page" and "the login page" are not escalations.
     ("escalate", _rx(r"escalat\w*", r"paging", r"paged", r"page\s+(?:the|someone|somebody|them|out|on-?call|<@|@)",
-                     r"notif(?:y|ies|ied|ying)", r"on-?\s*call")),
+                     r"notif(?:y|ies|ied|ying)", r"on-?\s*call",
+                     r"(?:bump|raise|upgrade|increase|move|make|set|lower|downgrade|drop)\b[^.?!]{0,30}\bsev\s?-?\d",
+                     r"(?:get|bring|pull|loop|wake)\s+(?:up\s+)?(?:the\s+|our\s+|an?\s+)?(?:\w+\s+){0,2}"
+                     r"(?:manager|lead|vp|director|cto|ceo|ciso|on-?call|team|exec\w*)\s+(?:in|on|up)\b",
+                     r"loop\s+in", r"wake\s+(?:up\s+)?\w+")),
 ]
+# "Who owns the rollback?" asks for an action item's owner, not for a rollback: the commander answers it.
+OWNER_QUESTION = _rx(r"who(?:'s|\s+is|\s+are)?\s+(?:owns?|owning|handling|doing|writing|drafting|taking|on|"
+                     r"working\s+on|responsible\s+for|assigned|fixing|driving)", r"who\s+(?:has|took|will\s+do)",
+                     r"whose", r"owner\s+of", r"owned\s+by")
 
 
 def route(question: str) -> str:
     """The intent of a question, by keyword: investigate, postmortem, runbook, escalate, else status."""
+    if declaration_asked(question) is not None:
+        return "status"  # the commander declares it
+    if OWNER_QUESTION.search(question) and not dict(RULES)["escalate"].search(question):
+        return "status"
     return next((intent for intent, pattern in RULES if pattern.search(question)), "status")
 
 

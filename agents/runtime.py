@@ -18,21 +18,26 @@ from agents import incident_commander
 from agents.base import AgentAnswer, AgentRequest, AgentSettings
 from agents.escalation_manager import agent as escalation_manager
 from agents.escalation_manager.request import read as read_escalation
+from agents.incident_commander.declaring import DeclareAsk
 from agents.postmortem.agent import answer as postmortem_answer
 from agents.postmortem.agent import write_postmortem
 from agents.postmortem.document import Postmortem
 from agents.rca.agent import investigate
+from agents.runbook_executor import agent as runbook_executor
 from app.action_items import service as action_items
 from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
 from app.escalations import flows as escalation_flows
 from app.escalations import service as escalations
 from app.incidents import service
+from app.incidents.card import build_card
+from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
 from app.incidents.lifecycle import Actor, IncidentChangeRefused
 from app.incidents.models import Incident, Source, TranscriptMessage
 from app.metrics import agent_run_seconds
 from app.postmortems import service as postmortems
 from app.postmortems.flows import keep_generated
+from app.warroom.models import StepState
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -42,8 +47,7 @@ Agent = Callable[[AgentRequest], Awaitable[AgentAnswer]]
 
 def _commander(intent: str) -> Agent:
     async def run(request: AgentRequest) -> AgentAnswer:
-        return incident_commander.answer(request.incident, request.text, request.now, request.open_incidents,
-                                         intent=intent, config=request.config)
+        return incident_commander.answer(request, intent=intent)
     return run
 
 
@@ -51,11 +55,11 @@ AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
     "rca-agent": investigate,
     "postmortem-writer": write_postmortem,
-    # Until it exists the commander answers its requests with the incident's status and says so.
-    "runbook-executor": _commander("runbook"),
+    "runbook-executor": runbook_executor.answer,  # suggests; a person starts a run (CLI, slash command)
     "escalation-manager": escalation_manager.answer,
 }
 ESCALATION = "escalation-manager"
+COMMANDER = "incident-commander"
 # Agents whose results are analyses worth keeping: stored, and put on the incident's timeline.
 RECORDED = {"rca-agent"}
 POSTMORTEM = "postmortem-writer"  # kept as postmortem versions, with its action items
@@ -117,6 +121,9 @@ async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key
                 raise AgentError(str(edited)) from edited
     if name == ESCALATION:
         return await _timed(name, lambda r: _escalation(runtime, r, author), request)
+    declaration = incident_commander.declaration_asked(request.text) if name == COMMANDER else None
+    if declaration is not None:
+        return await _timed(name, lambda r: _declare(runtime, declaration, author), request)
     answer = await _timed(name, agent, request)
     if request.incident is None or answer.data is None:
         return answer
@@ -155,6 +162,24 @@ async def _escalation(runtime: Runtime, request: AgentRequest, author: str | Non
     await runtime.escalations.run_once()  # tell the people now, not at the next tick
     fresh = await load(runtime, request.text, incident_id=request.incident.public_id)
     return await escalation_manager.answer(fresh, done=done.summary())
+
+
+async def _declare(runtime: Runtime, ask: DeclareAsk, author: str | None) -> AgentAnswer:
+    """Declare through the one declare flow (as `incidentbot declare` and `/incident declare` do), then the card."""
+    source = Source.CLI if author is None or author.startswith("cli:") else Source.SLACK
+    declaration = Declaration(title=ask.title, severity=ask.severity, description=ask.description, source=source,
+                              declared_by=author or "cli:incidentbot")
+    try:
+        # A CLI process exits right after: the war room is set up before it answers, escalations by the service.
+        opened = await declare_and_open(runtime, declaration, kick_escalations=source != Source.CLI,
+                                        wait_for_war_room=source == Source.CLI)
+    except InvalidDeclaration as invalid:
+        raise AgentError(str(invalid)) from invalid
+    async with runtime.sessions() as session:
+        incident = await service.get_incident_by_id(session, opened.declared.incident.id)
+    card = build_card(incident, runtime.config, runtime.settings.incident_announce_channel)
+    problems = [r.describe() for r in opened.reports or [] if r.state in (StepState.FAILED, StepState.SKIPPED)]
+    return incident_commander.declared(card, opened.declared.assessment, problems)
 
 
 async def _record(runtime: Runtime, request: AgentRequest, answer: AgentAnswer, request_key: str | None) -> None:

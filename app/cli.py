@@ -238,17 +238,25 @@ def agent_list() -> None:
 @click.option("--prompt", "-p", required=True, help="What to ask, e.g. \"Investigate the cause of the payment API "
                                                    "outage at 14:30\".")
 @click.option("--incident", "incident_id", help="The incident it is about (INC-YYYY-MMDD-NNN).")
-def agent_run(name: str, prompt: str, incident_id: str | None) -> None:
+@click.option("--yes", "-y", is_flag=True, help="runbook-executor: approve every step that changes something.")
+def agent_run(name: str, prompt: str, incident_id: str | None, yes: bool) -> None:
     """Run one agent and print its answer as Markdown."""
     from agents import runtime as agent_runtime
     from agents.incident_commander import named_incident_id
+    from agents.postmortem.notes import before_notes
     if name not in agent_runtime.AGENTS:
         _fail(f"no agent named {name!r}; agents: {', '.join(agent_runtime.AGENTS)}", code=2)
     if not prompt.strip():
         _fail("--prompt is empty: say what to ask", code=2)
+    if name == "runbook-executor":
+        from app.runbooks.cli import agent_execute
+        if agent_execute(prompt, incident_id, yes):  # "Execute runbook: NAME key=value": a person starts it
+            return
 
     async def work(runtime: Runtime) -> AgentAnswer:
-        request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named_incident_id(prompt))
+        # An id inside pasted notes ("h1. Postmortem: INC-...") names no stored incident: only the request counts.
+        named = named_incident_id(before_notes(prompt))
+        request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named)
         return await agent_runtime.run(runtime, name, request, author=_operator())
 
     try:
@@ -577,6 +585,16 @@ def demo_command() -> None:
     from app.demo import run_demo
 
     run_demo(click.echo)
+
+
+# --- runbooks ------------------------------------------------------------------------------------------
+def _add_runbook_commands() -> None:
+    from app.runbooks.cli import runbook
+
+    main.add_command(runbook)
+
+
+_add_runbook_commands()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from app.config_base import ConfigModel
 from app.escalations.policy import EscalationPolicy, check_references
@@ -57,6 +57,7 @@ class Service(ConfigModel):
     observability: Observability = Field(default_factory=Observability)
     slo: Slo | None = None
     escalation_policy: str | None = None  # by name; unset: the first policy covering the severity
+    internal: bool = False  # used only by employees: an incident naming it alone is internal-tooling impact
 
     def mentioned_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -71,6 +72,27 @@ DEFAULT_SEVERITIES = [
     SeverityLevel(name="SEV4", meaning="Low - minimal impact, workaround available"),
     SeverityLevel(name="SEV5", meaning="Informational - no customer impact"),
 ]
+
+# The impact classes severity is assessed by, most serious first (see the incident commander's severity).
+IMPACT_CLASSES = ("security", "data-loss", "payments", "outage", "degraded", "internal", "cosmetic")
+
+
+class ImpactKeywords(ConfigModel):
+    """Words a team adds to an impact class's vocabulary, e.g. `payments: [ledger, payroll]`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    security: list[str] = Field(default_factory=list)
+    data_loss: list[str] = Field(default_factory=list, alias="data-loss")
+    payments: list[str] = Field(default_factory=list)
+    outage: list[str] = Field(default_factory=list)
+    degraded: list[str] = Field(default_factory=list)
+    internal: list[str] = Field(default_factory=list)
+    cosmetic: list[str] = Field(default_factory=list)
+
+    def of(self, impact_class: str) -> list[str]:
+        return list(getattr(self, impact_class.replace("-", "_")))
+
 
 class RoleSpec(ConfigModel):
     name: str
@@ -132,6 +154,12 @@ class TeamConfig(ConfigModel):
     status_page_url: str | None = None
     private_channels: bool = False
     escalation_policies: list[EscalationPolicy] = Field(default_factory=list)
+    impact_keywords: ImpactKeywords = Field(default_factory=ImpactKeywords)
+    # Runbooks: a folder of YAML files (relative to this file), the programs their steps may run, and the
+    # Slack users who may approve a changing step besides the incident's Incident Commander.
+    runbooks_dir: Path | None = None
+    runbook_programs: list[str] = Field(default_factory=lambda: ["kubectl"])
+    runbook_approvers: list[str] = Field(default_factory=list)
 
     def severity(self, name: str) -> SeverityLevel | None:
         return next((s for s in self.severities if s.name == name.upper()), None)
@@ -147,6 +175,9 @@ class TeamConfig(ConfigModel):
     def update_cadence(self, severity: str) -> int | None:
         return self.update_cadence_minutes.get(severity.upper())
 
+    def internal_services(self) -> list[Service]:
+        return [s for s in self.services if s.internal]
+
     def service_for(self, text: str) -> str | None:
         return next((s.name for s in self.services if s.mentioned_in(text)), None)
 
@@ -159,6 +190,14 @@ class TeamConfig(ConfigModel):
         named = self.service(service).escalation_policy if service else None
         candidates = [p for p in self.escalation_policies if named is None or p.name == named]
         return next((p for p in candidates if p.covers(severity, service)), None)
+
+    @field_validator("runbook_programs")
+    @classmethod
+    def _bare_programs(cls, value: list[str]) -> list[str]:
+        for program in value:
+            if not program or "/" in program or program.startswith("-") or any(c.isspace() for c in program):
+                raise ValueError(f"{program!r}: a program is a bare name found on PATH (kubectl), not a path")
+        return value
 
     @field_validator("roles")
     @classmethod
@@ -194,6 +233,8 @@ def load_team_config(path: Path | None) -> TeamConfig:
         raise ConfigError(f"INCIDENTBOT_CONFIG: {path} is invalid: {'; '.join(_problems(exc))}") from exc
     if config.severity(config.default_severity) is None:
         raise ConfigError(f"INCIDENTBOT_CONFIG: default_severity {config.default_severity} is not a severity")
+    if config.runbooks_dir is not None and not config.runbooks_dir.is_absolute():
+        config.runbooks_dir = path.parent / config.runbooks_dir  # relative to the config file, not the cwd
     problems = check_references(config.escalation_policies, config.severity_names,
                                 {s.name: s.escalation_policy for s in config.services})
     if problems:

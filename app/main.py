@@ -11,13 +11,14 @@ from fastapi import Depends, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.api import action_items, agents, errors, health, incidents, pagerduty_webhooks, postmortems
+from app.api import action_items, agents, errors, health, home, incidents, pagerduty_webhooks, postmortems
 from app.api.auth import TokenGate, require_token
 from app.body_limit import BodyLimit
 from app.metrics import RequestMetrics
 from app.runtime import Runtime
 from app.settings import Settings, get_settings
 from app.slack.app import build_bolt_app, slack_router
+from app.slack.runbook_commands import sweep_on_start
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         socket = None
         runtime.background(runtime.escalation_loop())
+        runtime.background(sweep_on_start(runtime))  # runs a stopped process left behind: interrupted
+        if runtime.inbox_worker is not None:
+            runtime.background(runtime.inbox_worker.run_forever())
         if runtime.war_room is not None:
             runtime.background(runtime.sweep_war_rooms())
             runtime.background(runtime.remind_loop())
@@ -51,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          swagger_ui_parameters={"validatorUrl": None})
     app.state.runtime = runtime
     app.include_router(health.router)
+    app.include_router(home.router)  # no incident data: open
     for api in (incidents.router, agents.router, postmortems.router, action_items.router):
         app.include_router(api, dependencies=[Depends(require_token)], responses=errors.EVERY_ROUTE)
     app.include_router(pagerduty_webhooks.router)  # verified by its own signature, not by API tokens

@@ -17,9 +17,13 @@ from app.db.base import utcnow
 from app.db.engine import create_db_engine, session_factory
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.escalations.delivery import Escalations
+from app.inbox.service import Inbox
+from app.inbox.spool import Spool, default_dir
+from app.inbox.worker import Handler, InboxWorker
 from app.incidents import service
 from app.incidents.service import WarRoomLease
 from app.integrations.pagerduty import PagerDuty
+from app.runbooks.runner import Runbooks
 from app.settings import Settings
 from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
@@ -41,6 +45,9 @@ class Runtime:
     slack: AsyncWebClient | None
     war_room: WarRoom | None
     escalations: Escalations
+    runbooks: Runbooks
+    inbox: Inbox
+    inbox_worker: InboxWorker | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -58,7 +65,13 @@ class Runtime:
         pagerduty = PagerDuty(settings) if settings.paging_enabled else None
         escalations = Escalations(sessions, pagerduty, SlackMessenger(slack) if slack else None,
                                   first_wait=timedelta(seconds=settings.pagerduty_retry_seconds))
-        return cls(settings, config, engine, sessions, slack, war_room, escalations)
+        runbooks = Runbooks.create(sessions, config, settings)
+        inbox = Inbox(sessions, Spool(settings.inbox_spool_dir or default_dir(settings.database_url)))
+        return cls(settings, config, engine, sessions, slack, war_room, escalations, runbooks, inbox)
+
+    def attach_inbox_worker(self, handler: Handler) -> None:
+        """The adapter that fills the inbox says how its requests are handled; the lifespan runs the worker."""
+        self.inbox_worker = InboxWorker(self.inbox, handler, max_retry_seconds=self.settings.inbox_max_retry_seconds)
 
     @property
     def war_room_lease(self) -> WarRoomLease | None:
@@ -69,7 +82,13 @@ class Runtime:
         """Run work after the response; keep a reference so the task is not garbage-collected."""
         task = asyncio.create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        """Retrieve every background task's outcome, so that a failure is logged once, with its trace."""
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("background task failed: %s", error, exc_info=error)
 
     async def sweep_war_rooms(self) -> None:
         """Resume war-room set-ups left by a dead process, and forget old Slack request ids."""

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     datadog_api_url: str = "https://api.datadoghq.com"
     kubeconfig: Path | None = None
 
+    # How long a runbook run's executing process may go silent before the run is marked interrupted.
+    runbook_lease_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_RUNBOOK_LEASE_SECONDS")
+
     # "json": one JSON object per log line, for log shippers.
     log_format: Literal["text", "json"] = "text"
     # Paging: the Events API routing key pages, the REST key looks up who is on call and adds responders.
@@ -67,6 +70,12 @@ class Settings(BaseSettings):
     public_docs: bool = Field(True, validation_alias="INCIDENTBOT_PUBLIC_DOCS")
     # Slack's own payloads stay far below 1 MiB; anything bigger is refused with 413 before it is read.
     max_body_bytes: int = Field(1024 * 1024, gt=0, validation_alias="INCIDENTBOT_MAX_BODY_BYTES")
+
+    # Inbox of acknowledged Slack events and interactions: where they wait on local disk while the database
+    # is unreachable (unset: a directory under the system's temp dir, one per DATABASE_URL), and the longest
+    # wait between two tries of one that failed for a transient reason.
+    inbox_spool_dir: Path | None = Field(None, validation_alias="INCIDENTBOT_INBOX_SPOOL_DIR")
+    inbox_max_retry_seconds: float = Field(300.0, validation_alias="INCIDENTBOT_INBOX_MAX_RETRY_SECONDS")
 
     @property
     def slack_enabled(self) -> bool:

@@ -18,9 +18,10 @@ from app.settings import Settings
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, postgres_admin_url
 
-pytest_plugins = ["tests.escalation_support"]  # the fake PagerDuty fixture
+pytest_plugins = ["tests.escalation_support", "tests.runbook_support"]  # fake PagerDuty and kubectl fixtures
 
 TABLES = ", ".join([
+    "inbox_items", "runbook_steps", "runbook_runs",
     "escalation_outbox", "escalation_notifications", "escalation_steps", "escalation_chains",
     "action_items", "postmortem_versions", "agent_runs", "war_room_steps", "timeline_events", "timeline_marks",
     "transcript_messages", "participants", "next_actions", "role_assignments", "processed_requests", "incidents",
@@ -101,8 +102,9 @@ async def runtime(database_url: str, slack: FakeSlack) -> AsyncIterator[Runtime]
 
 
 @pytest.fixture
-def app_env(database_url: str, slack: FakeSlack) -> dict[str, str]:
+def app_env(database_url: str, slack: FakeSlack, tmp_path: Any) -> dict[str, str]:
     return {
+        "INBOX_SPOOL_DIR": str(tmp_path / "inbox-spool"),
         "DATABASE_URL": database_url,
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": "test-signing-secret",

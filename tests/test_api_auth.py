@@ -94,6 +94,9 @@ def test_the_api_needs_a_token_and_changes_need_write_scope(database_url: str) -
         # Outside /api/v1: probes, metrics and docs are open by default; the webhook has its own signature.
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
             assert httpx.get(server.url + path).status_code == 200, path
+        home = httpx.get(server.url + "/")  # the browser page: open, and it shows no incident data
+        assert home.status_code == 200 and "incidentbot token create" in home.text
+        assert "Checkout down" not in home.text and 'href="/metrics"' in home.text
         webhook = httpx.post(f"{server.url}/api/v1/webhooks/pagerduty", content="{}")
         assert webhook.status_code == 503 and "PAGERDUTY_WEBHOOK_SECRET" in webhook.json()["error"]
     last_used = cli("token", "list", database_url=database_url).stdout
@@ -109,5 +112,7 @@ def test_metrics_and_docs_can_be_closed_to_callers_without_a_token(database_url:
             assert closed.status_code == 401 and closed.headers["WWW-Authenticate"].startswith("Bearer"), path
             assert httpx.get(server.url + path, headers=bearer(reader)).status_code == 200, path
         assert httpx.get(f"{server.url}/healthz").status_code == 200
+        home = httpx.get(server.url + "/")
+        assert home.status_code == 200 and 'href="/metrics"' not in home.text and 'href="/docs"' not in home.text
         assert "incidentbot_http_request_duration_seconds" in httpx.get(
             f"{server.url}/metrics", headers=bearer(reader)).text

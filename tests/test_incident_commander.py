@@ -8,91 +8,119 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from agents import incident_commander as ic
+from agents.base import AgentRequest
 from agents.router import AGENT_FOR_INTENT, INTENTS, route
 from agents.runtime import AGENTS
 from app.config import SeverityLevel, TeamConfig
 from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
 from app.slack import render
 from app.slack.render import commander as slack_commander
+from tests.agent_corpus import corpus
+from tests.commander_records import stored
+from tests.fakes.slack import FakeSlack
+from tests.support import SlackSender
+from tests.test_events import mention, replies_to
 
 T0 = datetime(2026, 11, 25, 14, 32, tzinfo=UTC)
 CONFIG = TeamConfig()
 
-# What an on-call SRE would pick for each title.
+# What an on-call SRE would pick for each title, and the impact class it follows from.
 SEVERITIES = [
-    ("Full outage: all requests failing", "SEV1"),
-    ("Website is down", "SEV1"),
-    ("Production down", "SEV1"),
-    ("Complete outage of the mobile app", "SEV1"),
-    ("API returning 503 for everything", "SEV1"),
-    ("All users seeing 500s", "SEV1"),
-    ("Nobody can log in", "SEV1"),
-    ("Checkout failing for all customers", "SEV1"),
-    ("Payment provider declining all transactions", "SEV1"),
-    ("Customer data loss after migration", "SEV1"),
-    ("Database corruption in orders table", "SEV1"),
-    ("Security breach: leaked AWS credentials", "SEV1"),
-    ("PII exposed in public S3 bucket", "SEV1"),
-    ("Unauthorized access to admin panel", "SEV1"),
-    ("Ransomware detected on build server", "SEV1"),
-    ("Payment API returning 500 errors", "SEV2"),
-    ("Elevated 5xx errors on payment API", "SEV2"),
-    ("Search service down", "SEV2"),
-    ("API down in eu-west", "SEV2"),
-    ("Users can't log in", "SEV2"),
-    ("Users can\u2019t log in", "SEV2"),  # a phone's curly apostrophe
-    ("Mobile app crashes on launch", "SEV2"),
-    ("Orders stuck in pending", "SEV2"),
-    ("Leaked credentials in staging repo", "SEV2"),
-    ("Data corruption affecting one customer", "SEV2"),
-    ("Elevated latency for all users", "SEV2"),
-    ("Elevated latency on search", "SEV3"),
-    ("Checkout latency above 5s", "SEV3"),
-    ("p99 latency above 500 ms", "SEV3"),
-    ("Emails delayed by 10 minutes", "SEV3"),
-    ("Intermittent 502s on image uploads", "SEV3"),
-    ("Login page slow for some users", "SEV3"),
-    ("Single customer cannot log in", "SEV3"),
-    ("Payments failing for a single customer", "SEV3"),
-    ("Internal wiki down", "SEV3"),
-    ("Data loss in staging database", "SEV3"),
-    ("Database connection pool exhaustion", "SEV3"),
-    ("Disk full on db-1", "SEV3"),
-    ("No data loss, but checkout slow", "SEV3"),
-    ("Not a security breach: phishing email reported", "SEV3"),
-    ("Staging environment down", "SEV4"),
-    ("Dev environment database down", "SEV4"),
-    ("Non-production cluster down", "SEV4"),
-    ("Internal tool slow", "SEV4"),
-    ("Flaky test in CI", "SEV4"),
-    ("Typo on pricing page", "SEV5"),
-    ("Cosmetic misalignment of the footer", "SEV5"),
-    ("Checkout page button wrong color", "SEV5"),
-    ("One user reports a typo in an email", "SEV5"),
-    ("Webhooks delayed, no customer impact", "SEV5"),
+    ('Full outage: all requests failing', "SEV1", 'outage'),
+    ('Website is down', "SEV1", 'outage'),
+    ('Production down', "SEV1", 'outage'),
+    ('Complete outage of the mobile app', "SEV1", 'outage'),
+    ('API returning 503 for everything', "SEV1", 'outage'),
+    ('All users seeing 500s', "SEV1", 'outage'),
+    ('Nobody can log in', "SEV1", 'outage'),
+    ('Checkout failing for all customers', "SEV1", 'payments'),
+    ('Payment provider declining all transactions', "SEV1", 'payments'),
+    ('Customer data loss after migration', "SEV1", 'data-loss'),
+    ('Database corruption in orders table', "SEV1", 'data-loss'),
+    ('Security breach: leaked AWS credentials', "SEV1", 'security'),
+    ('PII exposed in public S3 bucket', "SEV1", 'security'),
+    ('Unauthorized access to admin panel', "SEV1", 'security'),
+    ('Ransomware detected on build server', "SEV1", 'security'),
+    ('Payment API returning 500 errors', "SEV2", 'payments'),
+    ('Elevated 5xx errors on payment API', "SEV2", 'payments'),
+    ('Search service down', "SEV2", 'outage'),
+    ('API down in eu-west', "SEV2", 'outage'),
+    ("Users can't log in", "SEV2", 'outage'),
+    ("Users can\u2019t log in", "SEV2", 'outage'),
+    ('Mobile app crashes on launch', "SEV2", 'degraded'),
+    ('Orders stuck in pending', "SEV2", 'payments'),
+    ('Leaked credentials in staging repo', "SEV2", 'security'),
+    ('Data corruption affecting one customer', "SEV2", 'data-loss'),
+    ('Elevated latency for all users', "SEV2", 'degraded'),
+    ('Elevated latency on search', "SEV3", 'degraded'),
+    ('Checkout latency above 5s', "SEV3", 'degraded'),
+    ('p99 latency above 500 ms', "SEV3", 'degraded'),
+    ('Emails delayed by 10 minutes', "SEV3", 'degraded'),
+    ('Intermittent 502s on image uploads', "SEV3", 'degraded'),
+    ('Login page slow for some users', "SEV3", 'degraded'),
+    ('Single customer cannot log in', "SEV3", 'outage'),
+    ('Payments failing for a single customer', "SEV3", 'payments'),
+    ('Internal wiki down', "SEV4", 'internal'),
+    ('Data loss in staging database', "SEV4", 'internal'),
+    ('Database connection pool exhaustion', "SEV3", 'degraded'),
+    ('Disk full on db-1', "SEV3", 'degraded'),
+    ('No data loss, but checkout slow', "SEV3", 'degraded'),
+    ('Not a security breach: phishing email reported', "SEV3", None),
+    ('Staging environment down', "SEV5", 'internal'),
+    ('Dev environment database down', "SEV5", 'internal'),
+    ('Non-production cluster down', "SEV5", 'internal'),
+    ('Internal tool slow', "SEV4", 'internal'),
+    ('Flaky test in CI', "SEV4", 'internal'),
+    ('Typo on pricing page', "SEV5", 'cosmetic'),
+    ('Cosmetic misalignment of the footer', "SEV5", 'cosmetic'),
+    ('Checkout page button wrong color', "SEV5", 'cosmetic'),
+    ('One user reports a typo in an email', "SEV5", 'cosmetic'),
+    ('Webhooks delayed, no customer impact', "SEV5", 'internal'),
 ]
 
 
-@pytest.mark.parametrize(("title", "expected"), SEVERITIES)
-def test_assessed_severity_is_what_an_sre_would_pick(title: str, expected: str) -> None:
+@pytest.mark.parametrize(("title", "expected", "impact_class"), SEVERITIES)
+def test_assessed_severity_follows_the_impact_class(title: str, expected: str, impact_class: str | None) -> None:
     assessment = ic.assess_severity(title, None, CONFIG)
-    assert assessment.severity == expected, assessment.reasons
+    assert (assessment.severity, assessment.impact_class) == (expected, impact_class), assessment.reasons
 
 
-def test_reasons_name_the_words_that_triggered_them() -> None:
+def test_the_first_reason_names_the_class_and_the_words_that_set_it() -> None:
     assessment = ic.assess_severity("Full outage: all requests failing", None, CONFIG)
-    assert 'SEV1: "all requests failing" means a full outage' in assessment.reasons
-    assert assessment.signals == ["Full outage", "all requests failing"]
+    assert assessment.reasons[0] == ('SEV2 for outage (a customer-facing service is down): "Full outage" means a '
+                                     'full outage')
+    assert assessment.reasons[1] == 'SEV1, more severe: "Full outage" means the whole product'
 
-    staged = ic.assess_severity("Staging environment down", None, CONFIG)
-    assert staged.reasons == ['SEV2: "down" means a service is down for its users',
-                              'Two levels less severe: "Staging" is not production, so customers are not affected']
+    leaked = ic.assess_severity("Leaked credentials in staging repo", None, CONFIG)
+    assert leaked.reasons[0].startswith("SEV1 for security (customer data exposure, leaked credentials")
+    assert leaked.reasons[1] == 'SEV2, less severe: "staging" is not production'
+
+
+def test_a_severity_typed_in_the_title_does_not_decide() -> None:
+    shouted = ic.assess_severity("SEV1!!! office wifi down", None, CONFIG)
+    assert (shouted.severity, shouted.impact_class) == ("SEV4", "internal")
+    assert "\"SEV1\" in the title is the reporter's word; the impact sets the severity" in shouted.reasons
+    quiet = ic.assess_severity("low prio: csv export includes other orgs' rows", None, CONFIG)
+    assert (quiet.severity, quiet.impact_class) == ("SEV1", "security")
+
+
+def test_team_keywords_and_internal_services_extend_the_vocabulary() -> None:
+    plain = ic.assess_severity("Backstage down", None, CONFIG)
+    assert (plain.severity, plain.impact_class) == ("SEV2", "outage")
+    config = TeamConfig.model_validate({
+        "services": [{"name": "backstage", "aliases": ["dev portal"], "internal": True}],
+        "impact_keywords": {"payments": ["payroll run"], "data-loss": ["tombstoned"], "security": ["skimmer"]}})
+    assert ic.assess_severity("Dev portal down", None, config).impact_class == "internal"
+    assert ic.assess_severity("Backstage down", None, config).severity == "SEV4"
+    assert ic.assess_severity("Payroll run stuck", None, config).impact_class == "payments"
+    assert ic.assess_severity("Card skimmer found on checkout page", None, config).impact_class == "security"
+    assert ic.assess_severity("Profiles tombstoned by a bad job", None, config).impact_class == "data-loss"
 
 
 def test_nothing_to_go_on_falls_back_to_the_configured_default() -> None:
     config = TeamConfig(default_severity="SEV4")
     assessment = ic.assess_severity("Disk usage question on db-7", None, config)
-    assert assessment.severity == "SEV4" and assessment.signals == []
+    assert assessment.severity == "SEV4" and assessment.signals == [] and assessment.impact_class is None
     assert "configured default" in assessment.reasons[0]
 
 
@@ -102,6 +130,8 @@ def test_the_description_counts_too_and_matching_is_on_word_boundaries() -> None
     assert ic.assess_severity("Download breakdown report at 500ms", None, CONFIG).signals == []
     assert ic.assess_severity("Typography refresh", None, CONFIG).severity == "SEV3"
     assert ic.assess_severity("FULL OUTAGE", None, CONFIG).severity == "SEV1"
+    # Negated: "no data loss" is not data loss, "not a breach" not a breach.
+    assert ic.assess_severity("No data loss, but checkout slow", None, CONFIG).impact_class == "degraded"
 
 
 def test_severity_is_clamped_to_the_configured_levels() -> None:
@@ -211,8 +241,9 @@ def test_human_duration(delta: timedelta, expected: str) -> None:
 
 def ask(question: str, subject: Incident | None = None, open_incidents: list[Incident] | None = None,
         intent: str | None = None) -> ic.AgentAnswer:
-    return ic.answer(subject, question, T0 + timedelta(minutes=65), open_incidents or [],
-                     intent=intent or route(question), config=CONFIG)
+    request = AgentRequest(text=question, now=T0 + timedelta(minutes=65), config=CONFIG, incident=subject,
+                           open_incidents=open_incidents or [])
+    return ic.answer(request, intent=intent or route(question))
 
 
 def test_a_status_question_gets_the_full_report() -> None:
@@ -227,8 +258,8 @@ def test_narrow_questions_get_direct_answers() -> None:
     assert ask("who is IC?", incident()).text_markdown.startswith(
         "**Incident Commander of INC-2026-1125-001**: @U0ALICE")
     actions = ask("what's being done", incident()).text_markdown
-    assert actions.startswith("**2 open next actions on INC-2026-1125-001**")
-    assert "1. [ ] Investigate payment-api logs" in actions
+    assert actions.startswith("**Next on INC-2026-1125-001**")
+    assert "1. [ ] Investigate payment-api logs" in actions.split("### Open next actions")[1].split("###")[0]
     due = ask("when is the next update?", incident()).text_markdown
     assert due.startswith("**Next update for INC-2026-1125-001**: OVERDUE since 15:32 UTC (5m ago)")
 
@@ -326,3 +357,65 @@ def test_route(question: str, intent: str) -> None:
 def test_every_intent_has_an_agent() -> None:
     assert set(AGENT_FOR_INTENT) == set(INTENTS)
     assert set(AGENT_FOR_INTENT.values()) <= set(AGENTS)
+
+
+# --- asked in the war room, as people ask --------------------------------------------------------------------
+
+
+def _section_with(blocks: list[dict], heading: str) -> str:
+    """The text of the one section that starts with `heading` (a title or a bold heading)."""
+    [found] = [b["text"]["text"] for b in blocks if b["type"] == "section" and b["text"]["text"].startswith(heading)]
+    return found
+
+
+def _row(section: str, start: str) -> str:
+    [row] = [line for line in section.splitlines() if line.lstrip("•0123456789. ").startswith(start)]
+    return row
+
+
+def test_owners_and_open_items_are_answered_from_the_action_items_over_slack(sender: SlackSender, slack: FakeSlack,
+                                                                             database_url: str) -> None:
+    record = corpus.records("train")["rec-train-payment-api"]
+    room = slack.add_channel("inc-payment-api")
+    public_id = stored(database_url, record, room)
+
+    asked = mention(sender, slack, room, "who owns the rollback?")
+    [reply] = replies_to(slack, room, asked)
+    blocks = reply["blocks"]
+    # The owner is the one on the rollback item's row: dan, not alice the IC.
+    answer = _section_with(blocks, "*Owner of #1 Roll back payment-api to v3.8.0*")
+    assert answer.endswith(": <@U0XI3P2YCAP>")
+    assert "U0C14AN35RK" not in json.dumps(blocks)
+
+    asked = mention(sender, slack, room, "open action items + owners?")
+    [reply] = replies_to(slack, room, asked)
+    items = reply["blocks"][1]["text"]["text"]
+    assert "owner <@U0XI3P2YCAP>" in _row(items, "#1 Roll back payment-api")
+    assert "owner <@U0IWY0SQ3LT>" in _row(items, "#2 Alert on payments-db pool saturation at 80%")
+    assert "unassigned" in _row(items, "#3 Load test the async capture path")
+    # The card's checklist is not the action items.
+    assert "Investigate payment-api logs" not in json.dumps(reply["blocks"])
+    assert reply["blocks"][-1]["elements"][0]["text"].startswith(f"{public_id} · SEV2 · IDENTIFIED")
+
+
+def test_a_catch_up_and_a_question_nobody_wrote_down_over_slack(sender: SlackSender, slack: FakeSlack,
+                                                               database_url: str) -> None:
+    record = corpus.records("train")["rec-train-invoice-exposure"]
+    room = slack.add_channel("inc-invoices")
+    stored(database_url, record, room)
+
+    asked = mention(sender, slack, room, "fill me in please, what did I miss")
+    [reply] = replies_to(slack, room, asked)
+    blocks = reply["blocks"]
+    declared_as = _section_with(blocks, "*Declared as*")
+    assert "invoices of other companies in the billing portal" in declared_as
+    happened = _section_with(blocks, "*What happened so far*").splitlines()[1:]
+    # In time order, the deploy first and the flag turned off before the monitoring update.
+    flag = next(i for i, line in enumerate(happened) if "invoice_list_cdn_cache turned off" in line)
+    monitoring = next(i for i, line in enumerate(happened) if "Monitoring. Security is reviewing" in line)
+    assert "deploy #5120" in happened[0] and flag < monitoring
+
+    asked = mention(sender, slack, room, "what's the capital of peru")
+    [reply] = replies_to(slack, room, asked)
+    can_ask = _section_with(reply["blocks"], "*What you can ask*")
+    assert "action items and their owners" in can_ask and "`who owns the rollback?`" in can_ask

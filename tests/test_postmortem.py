@@ -433,12 +433,16 @@ async def test_the_seeds_notes_become_a_postmortem(runtime: Runtime, db: Engine)
     answer = await from_notes(runtime, SEED_NOTES)
     pm = document(answer)
     assert pm.incident_id is None and stored_versions(db) == []  # nothing to keep it on
-    assert (pm.title, pm.day, pm.severity) == ("Payment API outage SEV2 2024-12-20", date(2024, 12, 20), "SEV2")
+    # The title is derived from the header line, not copied: its severity and date are shown in their own places.
+    assert (pm.title, pm.day, pm.severity) == ("Payment API outage", date(2024, 12, 20), "SEV2")
     assert [(e.at, e.text) for e in pm.timeline] == [
         (at(14, 15), "feature flag async-payment-processing enabled"), (at(14, 30), "alert fired, incident declared"),
         (at(14, 45), "flag disabled"), (at(15, 15), "full recovery confirmed")]
     assert table(section(answer.text_markdown, "Timeline"))[1] == ["14:30", "alert fired, incident declared"]
-    assert [(a.text, a.priority, a.source) for a in pm.action_items] == [("Alert on pool usage", "P2", "conversation")]
+    # The notes give the follow-up no priority, so none is invented.
+    assert [(a.text, a.priority, a.source) for a in pm.action_items] == [("Alert on pool usage", None, "conversation")]
+    assert table(section(answer.text_markdown, "Action Items"))[0] == ["new", "-", "Alert on pool usage", "unassigned",
+                                                                       "-", "open"]
     assert pm.detection is not None and pm.detection.time_to_detect == 15
     assert pm.detection.mitigated_at == at(14, 45), "BUG: '14:45 flag disabled' is not read as the mitigation"
     assert pm.detection.resolved_at == at(15, 15), "BUG: '15:15 full recovery confirmed' is not read as resolution"
@@ -466,7 +470,8 @@ async def test_notes_without_times_still_give_a_document_that_says_so(runtime: R
     assert pm.timeline == [] and pm.detection is None
     assert pm.warnings == ["no line starts with a time (HH:MM): the timeline and durations could not be built"]
     assert summary_field(answer.text_markdown, "Duration") == "unknown (no times recorded)"
-    assert section(answer.text_markdown, "Timeline") == "No timed events were recorded."
+    assert section(answer.text_markdown, "Timeline") == ("_The notes state no time zone: times are read as UTC._\n\n"
+                                                         "No timed events were recorded.")
     assert ("_Not established from the record: no line starts with a time (HH:MM): the timeline and durations could "
             "not be built._") in answer.text_markdown
     assert [a.text for a in pm.action_items] == ["Write the runbook for the flag"]
@@ -479,7 +484,7 @@ async def test_notes_that_cross_midnight_continue_on_the_next_day(runtime: Runti
     assert [e.at for e in pm.timeline] == [at(23, 50), at(0, 20, day=21)]
     assert pm.detection is not None and pm.detection.time_to_resolve == 30
     assert summary_field(answer.text_markdown, "Duration") == "30 minutes (2024-12-20 23:50 - 2024-12-21 00:20 UTC)"
-    assert pm.what_happened.endswith("the notes cover 30 minutes, from 23:50 to 00:20 UTC.")
+    assert pm.what_happened == "On December 20, 2024: Checkout outage. Impact lasted 30 minutes (23:50 - 00:20 UTC)."
 
 
 # --- LLM mode -------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Block Kit. The work is split by concern: `severity` (assess_severity), `status` 
 from agents.base import AgentAnswer
 from agents.incident_commander import markdown
 from agents.incident_commander.answers import answer, named_incident_id, reply
+from agents.incident_commander.declaring import DeclareAsk, declaration_asked, declared
 from agents.incident_commander.reply import Entry, Reply, Section
 from agents.incident_commander.resolve_handoff import Handoff, handoff
 from agents.incident_commander.severity import SeverityAssessment, assess_severity
@@ -17,6 +18,7 @@ from agents.incident_commander.status import StatusReport, human_duration, next_
 
 __all__ = [
     "AgentAnswer",
+    "DeclareAsk",
     "Entry",
     "Handoff",
     "Reply",
@@ -25,6 +27,8 @@ __all__ = [
     "StatusReport",
     "answer",
     "assess_severity",
+    "declaration_asked",
+    "declared",
     "handoff",
     "human_duration",
     "markdown",

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from agents.incident_commander.status import StatusReport
+from app.incidents.card import IncidentCard
 
 
 class Entry(BaseModel):
@@ -38,3 +39,4 @@ class Reply(BaseModel):
     footer: str | None = None  # the incident's headline, as context
     spans_days: bool = False  # times carry their date
     report: StatusReport | None = None  # the full status report, for status questions
+    card: IncidentCard | None = None  # the incident card, for a declaration

@@ -1,194 +1,232 @@
-"""Severity assessment: the SEV level an on-call SRE would pick from an incident's title and description."""
+"""Severity assessment: the impact class an incident's title and description describe, and the SEV level it calls for.
+
+The class is decided first, most serious first: security (customer data exposure, leaked credentials,
+intrusion), data loss, payments and money movement, a full outage of a customer-facing service, a degraded
+customer-facing service, internal tooling only, cosmetic. Each class has a usual level; words about scope then
+move it (everyone, one region, a small share, one customer, not production). A severity the reporter typed
+("SEV1!!!", "P0", "low prio") is their opinion: the reason says the impact decided.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel
 
-from agents.incident_commander.common import _number, _rx
+from agents.incident_commander import impact_words as w
+from agents.incident_commander.common import _number
 from app.config import TeamConfig
+
+CLASS_MEANINGS = {
+    "security": "customer data exposure, leaked credentials or an intrusion",
+    "data-loss": "data lost or corrupted",
+    "payments": "payments and money movement",
+    "outage": "a customer-facing service is down",
+    "degraded": "a customer-facing service is degraded",
+    "internal": "internal tooling only, no customer impact",
+    "cosmetic": "cosmetic, nothing is broken for customers",
+}
 
 
 class SeverityAssessment(BaseModel):
     severity: str
-    reasons: list[str]  # one sentence each, naming the words that triggered it
+    impact_class: str | None = None  # one of app.config.IMPACT_CLASSES; None when nothing says how bad it is
+    reasons: list[str]  # one sentence each, the first naming the class and the words that set it
     signals: list[str]  # the words found, as written
 
 
 @dataclass(frozen=True)
-class Signal:
-    """Words that point at a severity on their own (SEV number), and what they mean to a responder."""
+class Vocabulary:
+    """The word groups, with the team's configured keywords and internal services added.
 
-    level: int
-    kind: str  # outage, data, security, payments, errors, degraded
-    pattern: re.Pattern[str]
-    meaning: str
-    not_after: re.Pattern[str] | None = None  # a preceding phrase that changes the meaning ("slow down")
-
-
-@dataclass(frozen=True)
-class Damper:
-    """Words that narrow the impact: less severe by `shift`, but never pushed past `floor` by them.
-
-    A breach is as serious for one customer or an internal system as for all, so most dampers
-    spare security signals; only "not production" lowers them (and then no further than SEV2).
+    Keywords for security, data loss, outage, degraded and cosmetic are symptoms that put an incident in the class
+    on their own; for payments they are money words (a failure word must be near); for internal, tool names.
     """
 
-    shift: int
-    floor: int
-    pattern: re.Pattern[str]
-    meaning: str
-    spares_security: bool = True
+    intrusion: re.Pattern[str]
+    direct_loss: re.Pattern[str]
+    money: re.Pattern[str]
+    down: re.Pattern[str]
+    degraded: re.Pattern[str]
+    internal: re.Pattern[str]
+    cosmetic: re.Pattern[str]
 
-
-_CANT = r"(?:can't|cant|cannot|can\s+not|unable\s+to)"
-_FAILING = (r"(?:fail\w*|errors?|erroring|down|broken|declin\w*|rejected|not\s+working|unavailable|stuck|"
-            r"5\d\d|5xx|timing\s+out)")
-_SERVER_ERRORS = (r"5xxs?|5\d\ds|(?:http|status|returning|returns|return|throwing|serving)\s+5\d\d|"
-                  r"5\d\d\s+(?:errors?|responses?|status|codes?)|50[0-4](?!\s*(?:ms|milliseconds|s|sec|secs|seconds|"
-                  r"minutes|users|customers|requests|rps|k|mb|gb)\b)")
-
-SIGNALS: list[Signal] = [
-    # SEV1: the whole product, data or security.
-    Signal(1, "outage", _rx(r"(?:full|total|complete|major|global|site-?wide|platform-?wide|widespread)\s+outage"),
-           "means a full outage"),
-    Signal(1, "outage", _rx(r"(?:site|website|platform|production|prod|everything|all\s+services|"
-                            r"(?:whole|entire)\s+(?:site|app|platform|product|service))\s+(?:is\s+|are\s+|went\s+|"
-                            r"has\s+gone\s+|goes\s+)?(?:down|offline|unreachable|unavailable)"),
-           "means the whole product is down", not_after=re.compile(r"non-?\s*$", re.IGNORECASE)),
-    Signal(1, "outage", _rx(r"all\s+(?:requests|traffic|calls|api\s+calls|endpoints|pages|services)\s+(?:are\s+)?"
-                            r"(?:failing|fail|failed|erroring|down|timing\s+out|returning\s+(?:5\d\d|5xx|errors?))"),
-           "means a full outage"),
-    Signal(1, "outage", _rx(r"(?:5\d\d|5xx)s?\s+(?:errors?\s+)?(?:for|on|from|across)\s+(?:everything|everyone|"
-                            r"every\s+(?:request|endpoint|page|call|user|customer)|"
-                            r"all\s+(?:requests|endpoints|pages|calls|traffic|users|customers))"),
-           "means every request is failing"),
-    Signal(1, "outage", _rx(r"(?:nobody|no\s+one|no-one|no\s+users?|no\s+customers?)\s+(?:can|is\s+able\s+to|"
-                            r"are\s+able\s+to)"),
-           "means no one can use the product"),
-    Signal(1, "data", _rx(r"data\s+loss", r"lost\s+(?:customer\s+|user\s+|production\s+|prod\s+)?data",
-                          r"data\s+(?:was\s+|were\s+|has\s+been\s+)?(?:deleted|wiped|lost)",
-                          r"(?:deleted|dropped|wiped|truncated)\s+(?:the\s+)?(?:production|prod|customer|user)\s+"
-                          r"(?:data|database|db|tables?)"),
-           "means data loss"),
-    Signal(1, "data", _rx(r"(?:data\s+)?corrupt(?:ion|ed|s)?"), "means data corruption"),
-    Signal(1, "security", _rx(r"security\s+(?:breach|incident)", r"breach(?:ed)?", r"compromised?", r"hacked",
-                              r"intrusion", r"ransomware", r"malware"),
-           "means a security breach"),
-    Signal(1, "security", _rx(r"(?:leaked|exposed|committed|stolen|compromised|published)\s+(?:\w+\s+){0,2}?"
-                              r"(?:credentials?|secrets?|api\s+keys?|keys?|tokens?|passwords?)",
-                              r"(?:credentials?|secrets?|api\s+keys?|tokens?|passwords?)\s+(?:were\s+|was\s+|got\s+|"
-                              r"have\s+been\s+|has\s+been\s+)?(?:leaked|exposed|committed|stolen|compromised|published)"),
-           "means leaked credentials"),
-    Signal(1, "security", _rx(r"unauthori[sz]ed\s+access"), "means someone got in who should not have"),
-    Signal(1, "security", _rx(r"data\s+(?:leak|exposure)",
-                              r"pii\s+(?:leak|leaked|exposed|exposure)",
-                              r"exposed\s+(?:pii|customer\s+data|personal\s+data|user\s+data)"),
-           "means customer data was exposed"),
-    # SEV2: customers are hurt.
-    Signal(2, "payments", _rx(r"(?:payments?|checkouts?|billing|purchases?|orders?|card\s+processing|invoic\w+|"
-                              r"subscriptions?)\s+(?:\w+\s+){0,3}?" + _FAILING,
-                              r"(?:failed|failing|declined)\s+(?:payments?|checkouts?|transactions?|orders?)",
-                              _CANT + r"\s+(?:pay|check\s*out|purchase|buy|place\s+(?:an\s+)?orders?)"),
-           "means customers cannot pay"),
-    Signal(2, "outage", _rx(_CANT + r"\s+(?:log\s*in|login|sign\s*in|sign\s*up|authenticate)",
-                            r"(?:login|log-?in|logins|sign-?in|auth|authentication|sso)\s+(?:\w+\s+){0,2}?"
-                            r"(?:fail\w*|broken|down|errors?|not\s+working)"),
-           "means users cannot log in"),
-    Signal(2, "outage", _rx(r"outage", r"down", r"offline", r"unreachable", r"unavailable", r"not\s+loading",
-                            r"won't\s+load", r"not\s+responding", r"unresponsive", r"ddos"),
-           "means a service is down for its users",
-           not_after=re.compile(r"\b(?:slow|slowed|scale|scaled|scaling|shut|shutting|wind|winding|cool|calm|step|"
-                                r"stepping|track|tracked|tracking|narrow|narrowed|break|breaking|count|counting|"
-                                r"write|turn|turned|turning|spin|spun|spinning|drill|drilling|burn|burned|"
-                                r"go|went|planned|scheduled)\s+$", re.IGNORECASE)),
-    Signal(2, "outage", _rx(r"crash\w*\s+(?:on|at|during|when)\s+(?:launch|launching|startup|start|open|opening|"
-                            r"login|log\s*in|checkout)"),
-           "means users cannot use the app"),
-    Signal(2, "errors", _rx(_SERVER_ERRORS), "means users are getting server errors"),
-    Signal(2, "errors", _rx(r"(?:requests?|api\s+calls?)\s+(?:are\s+|is\s+)?(?:failing|failed|erroring)"),
-           "means requests are failing"),
-    # SEV3: degraded, limited impact.
-    Signal(3, "degraded", _rx(r"degraded", r"degradation", r"slow(?:ness|er|ly)?", r"latency", r"timeouts?",
-                              r"timing\s+out", r"elevated", r"delayed", r"delays?", r"lagging",
-                              r"high\s+(?:cpu|memory|load)", r"error\s+rates?", r"errors?", r"crash\w*",
-                              r"backlog", r"exhaust\w*", r"packet\s+loss", r"disk\s+full", r"out\s+of\s+memory",
-                              r"oom\w*", r"memory\s+leak"),
-           "means the service is degraded"),
-]
-
-AMPLIFIER = _rx(r"all\s+(?:users|customers|regions|tenants|merchants|accounts|transactions|payments|orders|checkouts)",
-                r"every\s+(?:user|customer|region)",
-                r"everyone", r"everybody", r"globally", r"worldwide", r"site-?wide", r"across\s+(?:all\s+)?regions")
-
-DAMPERS: list[Damper] = [
-    Damper(1, 3, _rx(r"intermittent(?:ly)?", r"partial(?:ly)?", r"some\s+(?:users|customers|requests)",
-                     r"a\s+few\s+(?:users|customers|requests)", r"small\s+(?:number|percentage|fraction)\s+of",
-                     r"subset\s+of", r"occasional(?:ly)?", r"sporadic(?:ally)?"),
-           "means only part of the traffic is affected"),
-    Damper(1, 4, _rx(r"(?:single|one|1|specific|individual)\s+(?:customer|user|tenant|account|merchant|client)"),
-           "means only one customer is affected"),
-    Damper(1, 4, _rx(r"internal\s+(?:tool|tools|tooling|dashboard|app|service|wiki|admin|portal)", r"back-?office",
-                     r"(?:ci|build)\s+(?:pipeline|server|system|jobs?)", r"ci", r"jenkins", r"flaky\s+tests?"),
-           "means only employees are affected"),
-    Damper(2, 5, _rx(r"staging", r"stage\s+env\w*", r"dev(?:elopment)?\s+(?:env\w*|cluster|server|database|db)",
-                     r"test\s+(?:env\w*|cluster|server)", r"qa\s+(?:env\w*|cluster)", r"sandbox",
-                     r"non-?\s*prod(?:uction)?", r"preview\s+env\w*"),
-           "is not production, so customers are not affected", spares_security=False),
-    Damper(2, 5, _rx(r"no\s+(?:customer|user|external)\s+impact", r"no\s+impact", r"not\s+customer[-\s]facing",
-                     r"no\s+customers?\s+affected"),
-           "says customers are not affected"),
-    Damper(2, 5, _rx(r"cosmetic", r"typos?", r"spelling", r"misspell\w*", r"misaligned", r"alignment",
-                     r"wrong\s+(?:colou?r|font|icon|logo)", r"(?:visual|ui|css)\s+glitch", r"css", r"styling",
-                     r"broken\s+(?:image|icon|link)"),
-           "is cosmetic: nothing is broken for users"),
-]
-
-# However narrow the scope, these stay serious: a leaked key opens production too; lost data is gone.
-KIND_FLOORS = {"security": 2, "data": 3}
-NEGATION = re.compile(r"\b(?:no|not|without|never|zero|isn't|aren't|wasn't|weren't|didn't|don't|doesn't)"
-                      r"\W+(?:\w+\W+){0,2}$|non-$", re.IGNORECASE)
-_LEVELS = {1: "One level", 2: "Two levels", 3: "Three levels"}
+    @classmethod
+    def of(cls, config: TeamConfig) -> Vocabulary:
+        keywords = config.impact_keywords
+        services = [name for s in config.internal_services() for name in (s.name, s.name.replace("-", " "),
+                                                                           *s.aliases)]
+        return cls(intrusion=w.extend(w.INTRUSION, keywords.security),
+                   direct_loss=w.extend(w.DIRECT_LOSS, keywords.data_loss),
+                   money=w.extend(w.MONEY, keywords.payments),
+                   down=w.extend(w.DOWN, keywords.outage),
+                   degraded=w.extend(w.DEGRADED, keywords.degraded),
+                   internal=w.extend(w.INTERNAL, [*keywords.internal, *services]),
+                   cosmetic=w.extend(w.COSMETIC, keywords.cosmetic))
 
 
 @dataclass(frozen=True)
-class _Hit:
-    signal: int  # index in SIGNALS
-    level: int
-    kind: str
-    words: str
+class Evidence:
+    impact_class: str
+    found: w.Found
     meaning: str
-    start: int
-    end: int
 
 
-def _normalise(text: str) -> str:
-    """Curly apostrophes as typed on phones read as straight ones; same length, so spans still line up."""
-    return text.replace("\u2019", "'").replace("\u2018", "'")
+@dataclass
+class Verdict:
+    level: int
+    reasons: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.start = self.level  # the class's usual level, before scope moved it
+
+    def move(self, level: int, found: w.Found | None, meaning: str) -> None:
+        """Set the level for a reason about scope, saying which words moved it."""
+        if found is None or level == self.level:
+            return
+        direction = "more" if level < self.level else "less"
+        self.reasons.append(f'SEV{level}, {direction} severe: "{found.words}" {meaning}')
+        self.signals.append(found.words)
+        self.level = level
 
 
-def _words(text: str, start: int, end: int) -> str:
-    return " ".join(text[start:end].split())
+def _without(found: w.Found | None, text: str, spoiler: re.Pattern[str]) -> w.Found | None:
+    """`found`, unless words that change its meaning sit inside it ("unknown error on login")."""
+    if found is None or spoiler.search(text[found.start:found.end]):
+        return None
+    return found
 
 
-def _up_hits(text: str) -> list[_Hit]:
-    """Signals found, most severe first; a phrase already explained by a more severe one is not repeated."""
-    hits: list[_Hit] = []
-    for index, signal in enumerate(SIGNALS):
-        for match in signal.pattern.finditer(text):
-            before = text[max(0, match.start() - 40):match.start()]
-            if NEGATION.search(before) or (signal.not_after and signal.not_after.search(before)):
-                continue
-            if any(match.start() < hit.end and hit.start < match.end() for hit in hits):
-                continue
-            start, end = match.span()
-            last = hits[-1] if hits else None
-            if last is not None and last.signal == index and not text[last.end:start].strip():
-                start = hits.pop().start  # "elevated latency" is one reason, not two
-            hits.append(_Hit(index, signal.level, signal.kind, _words(text, start, end), signal.meaning, start, end))
-    return hits
+def _security(text: str, v: Vocabulary) -> Evidence | None:
+    checks: list[tuple[Callable[[], w.Found | None], str]] = [
+        (lambda: w.first(v.intrusion, text), "means an intrusion or a breach"),
+        (lambda: _without(w.near(w.STRANGER, w.LOGIN, text, 3), text, w.NOT_A_STRANGER),
+         "means someone unknown got in"),
+        (lambda: w.near(w.CREDENTIAL, w.EXPOSED, text, 4), "means leaked credentials"),
+        (lambda: w.near(w.OTHER_PARTY, w.SEES_DATA, text, 4), "means customer data reached the wrong people"),
+        (lambda: w.near(w.PERSONAL_DATA, w.EXPOSED, text, 4), "means personal data was exposed"),
+        (lambda: w.near(w.DATA_STORE, w.EXPOSED_PLACE, text, 5), "means stored data was open to anyone"),
+    ]
+    return _first_evidence("security", checks)
+
+
+def _first_evidence(impact_class: str, checks: list[tuple[Callable[[], w.Found | None], str]]) -> Evidence | None:
+    for check, meaning in checks:
+        found = check()
+        if found is not None:
+            return Evidence(impact_class, found, meaning)
+    return None
+
+
+def _data_loss(text: str, v: Vocabulary) -> Evidence | None:
+    found = w.first(v.direct_loss, text) or _without(w.near(w.LOSS, w.DATA_STORE, text, 4), text, w.NOT_DATA)
+    return Evidence("data-loss", found, "means data was lost or corrupted") if found else None
+
+
+def _payments(text: str, v: Vocabulary) -> Evidence | None:
+    found = w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
+    return Evidence("payments", found, "means money is not moving as it should") if found else None
+
+
+def _internal(text: str, v: Vocabulary) -> Evidence | None:
+    if w.first(w.CUSTOMER_FACING, text):
+        return None
+    found = w.first(v.internal, text)
+    return Evidence("internal", found, "is used by employees, not customers") if found else None
+
+
+def _cosmetic(text: str, v: Vocabulary) -> Evidence | None:
+    checks: list[tuple[Callable[[], w.Found | None], str]] = [
+        (lambda: w.near(w.WRONG, w.DISPLAY, text, 3), "is wrong information on display, not a failure"),
+        (lambda: w.first(v.cosmetic, text), "is cosmetic: nothing is broken"),
+        (lambda: None if _any_failure(text, v) else w.first(w.SAYS, text), "is about what a page says, not what "
+                                                                          "it does"),
+    ]
+    return _first_evidence("cosmetic", checks)
+
+
+def _any_failure(text: str, v: Vocabulary) -> bool:
+    return any(w.first(p, text) for p in (v.down, v.degraded, w.FAILURE, w.CANT))
+
+
+def _outage(text: str, v: Vocabulary) -> Evidence | None:
+    checks: list[tuple[Callable[[], w.Found | None], str]] = [
+        (lambda: w.first(w.FULL, text), "means a full outage"),
+        (lambda: w.near(w.CANT, w.USE, text, 2), "means customers cannot use it"),
+        (lambda: w.near(w.NOBODY, w.USE, text, 2), "means nobody can use it"),
+        (lambda: w.first(v.down, text), "means it is down for its users"),
+        (lambda: w.near(w.CERTIFICATE, w.EXPIRED, text, 4), "means clients cannot connect"),
+        (lambda: w.first(w.FAILURE, text) if w.first(w.BROAD, text) else None, "fails for everyone"),
+    ]
+    evidence = _first_evidence("outage", checks)
+    if evidence is not None and w.first(w.PARTIAL, text):
+        return Evidence("degraded", evidence.found, evidence.meaning + ", for part of the traffic")
+    return evidence
+
+
+def _degraded(text: str, v: Vocabulary) -> Evidence | None:
+    found = w.first(v.degraded, text)
+    return Evidence("degraded", found, "means the service works, but not well") if found else None
+
+
+def _level(evidence: Evidence, text: str) -> Verdict:
+    """The class's usual level, moved by the words about scope."""
+    verdict = Verdict(level=BASE_LEVEL[evidence.impact_class])
+    single = w.first(w.SINGLE, text)
+    broad = w.first(w.BROAD, text)
+    if evidence.impact_class == "data-loss":
+        verdict.move(2, single, "limits it to one customer")
+    elif evidence.impact_class == "payments":
+        wrongful = w.first(w.WRONGFUL_CHARGE, text)
+        verdict.move(1, broad or wrongful, "means the money of many is affected")
+        verdict.move(3, None if broad or wrongful else w.first(w.PARTIAL, text), "means part of the payments fail")
+        verdict.move(3, single, "limits it to one customer")
+    elif evidence.impact_class == "outage":
+        regional = w.first(w.REGIONAL, text)
+        whole = w.first(w.WHOLE_PRODUCT, text) if not regional else None
+        verdict.move(1, w.first(w.FULL, text) or broad or whole, "means the whole product")
+        verdict.move(2, regional if verdict.level < 2 else None, "limits it to one region")
+        verdict.move(3, single, "limits it to one customer")
+    elif evidence.impact_class == "degraded":
+        partial = w.first(w.PARTIAL, text)
+        verdict.move(2, broad or (None if partial else w.first(w.TOTAL_FAILURE, text)),
+                     "means customers cannot use it at all")
+        verdict.move(4, None if broad else w.first(w.SECONDARY, text), "is a secondary feature")
+        verdict.move(4, single, "limits it to one customer")
+    elif evidence.impact_class == "internal":
+        verdict.move(3, w.first(w.INTERNAL_CRITICAL, text), "stops the team from shipping, alerting or recovering")
+    elif evidence.impact_class == "cosmetic" and evidence.meaning.startswith("is wrong information"):
+        verdict.move(4, w.first(w.CUSTOMER_DOCUMENT, text), "is something customers rely on")
+    return verdict
+
+
+BASE_LEVEL = {"security": 1, "data-loss": 1, "payments": 2, "outage": 2, "degraded": 3, "internal": 4, "cosmetic": 5}
+
+
+def _classify(text: str, v: Vocabulary) -> tuple[Evidence | None, Verdict | None]:
+    """The impact class, most serious first; outside production only security keeps its class."""
+    security = _security(text, v)
+    if security is not None:
+        verdict = _level(security, text)
+        verdict.move(2, w.first(w.NON_PRODUCTION, text), "is not production")
+        return security, verdict
+    nonprod = w.first(w.NON_PRODUCTION, text)
+    if nonprod is not None:
+        lost = _data_loss(text, v)
+        evidence = Evidence("internal", nonprod, "is not production, so customers are not affected")
+        return evidence, Verdict(level=4 if lost else 5, signals=[lost.found.words] if lost else [],
+                                 reasons=[f'"{lost.found.words}" loses only non-production data'] if lost else [])
+    no_impact = w.first(w.NO_IMPACT, text)
+    if no_impact is not None:
+        return Evidence("internal", no_impact, "says customers are not affected"), Verdict(level=5)
+    for finder in (_data_loss, _internal, _payments, _cosmetic, _outage, _degraded):
+        evidence = finder(text, v)
+        if evidence is not None:
+            return evidence, _level(evidence, text)
+    return None, None
 
 
 def _name(level: int) -> str:
@@ -207,68 +245,30 @@ def _clamp(level: int, config: TeamConfig) -> tuple[str, str | None]:
     return nearest, f"{nearest}: the {extreme} severe level configured"
 
 
-def _amplify(level: int, text: str, hits: list[_Hit], reasons: list[str], signals: list[str]) -> int:
-    match = AMPLIFIER.search(text)
-    if match is None or not hits:
-        return level
-    words = _words(text, *match.span())
-    signals.append(words)
-    if level > 1:
-        reasons.append(f'One level more severe: "{words}" means the impact is broad')
-        return level - 1
-    return level
-
-
-def _damp(level: int, text: str, hits: list[_Hit], reasons: list[str], signals: list[str]) -> int:
-    breach = next((hit for hit in hits if hit.kind == "security"), None)
-    for damper in DAMPERS:
-        match = damper.pattern.search(text)
-        if match is None:
-            continue
-        words = _words(text, *match.span())
-        signals.append(words)
-        if breach is not None and damper.spares_security:
-            reasons.append(f'"{words}" {damper.meaning}, but "{breach.words}" is serious whoever it touches')
-            continue
-        pushed = max(level, min(level + damper.shift, damper.floor))
-        if pushed > level:
-            reasons.append(f'{_LEVELS[pushed - level]} less severe: "{words}" {damper.meaning}')
-        else:
-            reasons.append(f'"{words}" {damper.meaning} (already {_name(level)} or lower)')
-        level = pushed
-    return level
-
-
-def _floor(level: int, hits: list[_Hit], reasons: list[str]) -> int:
-    for hit in hits:
-        floor = KIND_FLOORS.get(hit.kind)
-        if floor is not None and level > floor:
-            reasons.append(f'Kept at {_name(floor)}: "{hit.words}" stays serious whatever the scope')
-            level = floor
-    return level
+def _normalise(text: str) -> str:
+    """Curly apostrophes as typed on phones read as straight ones; same length, so spans still line up."""
+    return text.replace("\u2019", "'").replace("\u2018", "'")
 
 
 def assess_severity(title: str, description: str | None, config: TeamConfig) -> SeverityAssessment:
-    """Pick the severity an on-call SRE would, from the words in the title and description.
+    """The impact class the title and description describe, and the severity it calls for, with the reasons.
 
-    The most severe signal sets the level (or the configured default when there is none); words
-    about breadth ("all customers") raise it one level; words narrowing the impact (one customer,
-    staging, cosmetic) lower it; security and data loss are never lowered past SEV2 / SEV3.
+    With nothing that says how bad it is, the configured default severity (and no class).
     """
     text = _normalise(title + ("\n" + description if description else ""))
-    hits = _up_hits(text)
-    reasons = [f'{_name(hit.level)}: "{hit.words}" {hit.meaning}' for hit in hits]
-    signals = [hit.words for hit in hits]
-    if hits:
-        level = min(hit.level for hit in hits)
-    else:
-        level = _number(config.default_severity)
-        reasons.append(f"{config.default_severity} (the configured default): nothing in the title or description "
-                       "says how bad it is")
-    level = _amplify(level, text, hits, reasons, signals)
-    level = _damp(level, text, hits, reasons, signals)
-    level = _floor(level, hits, reasons)
-    severity, clamped = _clamp(level, config)
+    evidence, verdict = _classify(text, Vocabulary.of(config))
+    if evidence is None or verdict is None:
+        reasons = [f"{config.default_severity} (the configured default): nothing in the title or description "
+                   "says how bad it is"]
+        return SeverityAssessment(severity=config.default_severity, reasons=reasons, signals=[])
+    first = (f'{_name(verdict.start)} for {evidence.impact_class} ({CLASS_MEANINGS[evidence.impact_class]}): '
+             f'"{evidence.found.words}" {evidence.meaning}')
+    reasons, signals = [first, *verdict.reasons], [evidence.found.words, *verdict.signals]
+    stated = w.first(w.STATED_SEVERITY, text)
+    if stated is not None:
+        reasons.append(f'"{stated.words}" in the title is the reporter\'s word; the impact sets the severity')
+    severity, clamped = _clamp(verdict.level, config)
     if clamped:
         reasons.append(clamped)
-    return SeverityAssessment(severity=severity, reasons=reasons, signals=signals)
+    return SeverityAssessment(severity=severity, impact_class=evidence.impact_class, reasons=reasons,
+                              signals=signals)

@@ -12,6 +12,7 @@ AGENT = "postmortem-writer"
 class TimelineEntry(BaseModel):
     at: datetime
     text: str
+    local: str | None = None  # the time as the notes wrote it, when they were in another zone
 
 
 class Detection(BaseModel):
@@ -22,7 +23,16 @@ class Detection(BaseModel):
     acknowledged_at: datetime | None = None
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
+    ended_at: datetime | None = None  # end of customer impact, when it is known apart from the resolution
     started_from: str  # how the start was found: "error rate (RCA)" or "declaration"
+
+    @property
+    def impact_end(self) -> datetime | None:
+        return self.ended_at or self.resolved_at
+
+    @property
+    def impact_minutes(self) -> int | None:
+        return self.minutes(self.impact_end)
 
     def minutes(self, end: datetime | None, start: datetime | None = None) -> int | None:
         """Between the minutes shown (14:20 to 15:15 is 55), so the document's arithmetic adds up."""
@@ -69,9 +79,10 @@ class Responder(BaseModel):
 
 class ActionRow(BaseModel):
     text: str
-    priority: str = "P2"
+    priority: str | None = "P2"  # None: the notes give none, and none is invented
     owner: str | None = None
     due_on: date | None = None
+    due_text: str | None = None  # as the notes put it ("by friday", "next sprint")
     status: str = "open"
     number: int | None = None  # the incident's action item number, once it is one
     source: str  # action item, conversation, root-cause analysis, notes
@@ -84,6 +95,11 @@ class Postmortem(BaseModel):
     incident_id: str | None = None
     title: str
     day: date
+    day_assumed: bool = False  # the notes give no date
+    year_assumed: bool = False  # the notes give day and month only
+    from_notes: bool = False
+    timezone_note: str | None = None  # how the notes' times were read ("converted from PST (UTC-08:00)")
+    local_zone: str | None = None  # the zone of the timeline's local column
     authors: list[str]
     status: str = "Draft"
     draft_reason: str | None = None  # e.g. "the incident is still open"
@@ -91,7 +107,11 @@ class Postmortem(BaseModel):
     service: str | None = None
     impact: str | None = None
     customers_affected: int | None = None
+    customers_text: str | None = None  # customers affected in the notes' words
     revenue_impact: str | None = None
+    error_rate: str | None = None
+    regions: str | None = None
+    impact_details: list[str] = Field(default_factory=list)
     slo: SloImpact | None = None
     slo_note: str | None = None  # why the SLO impact is not computed
     what_happened: str
@@ -111,7 +131,8 @@ class Postmortem(BaseModel):
     lessons: list[str] = Field(default_factory=list)
     appendix: list[tuple[str, str]] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)  # what the writer could not establish
+    missing: list[str] = Field(default_factory=list)  # what the notes do not give
 
     @property
     def duration_minutes(self) -> int | None:
-        return self.detection.time_to_resolve if self.detection else None
+        return self.detection.impact_minutes if self.detection else None

@@ -1,27 +1,26 @@
 """A postmortem from pasted notes, for an incident the store never saw.
 
-Lines that start with a time ("14:15 flag enabled", "- 14:15: ...", "2024-12-20 14:15 ...") make the timeline;
-"we should ...", "TODO" and "follow-up" lines become action items; a SEVn and a date are picked up where given.
-Notes without times still give a document, which says the timeline could not be built.
+The notes are read as people write them (see `agents/postmortem/reader/`): their time zone and date, their
+timeline in UTC, their sections and labelled facts, the moments a postmortem measures, the action items with
+owners, and what went well or poorly. What the notes do not give is said to be missing, never made up.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
-from agents.postmortem.document import Detection, Postmortem, TimelineEntry
-from agents.postmortem.extract import MITIGATION, follow_ups, spans_days
-from agents.rca.changes import changes_in_text, is_reversal
+from agents.postmortem.document import ActionRow, Detection, Postmortem, TimelineEntry
+from agents.postmortem.extract import follow_ups, spans_days
+from agents.postmortem.reader import actions, events, facts, findings, moments, title
+from agents.postmortem.reader.clock import Zone, clocks, dates, day_first, stated_zone
+from agents.postmortem.reader.facts import Facts, Stated
+from agents.postmortem.reader.lines import split
 
 NOTES_PREFIX = re.compile(r"^.*?\bnotes?\s*:\s*", re.IGNORECASE | re.DOTALL)
-LINE_TIME = re.compile(r"^\s*[-*•]?\s*(?:(?P<date>\d{4}-\d\d-\d\d)[T ])?(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)"
-                       r"(?::\d\d)?\s*(?:UTC|Z)?\s*[-:–—|]?\s*(?P<text>.+)$", re.IGNORECASE)
-DATE = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
-SEVERITY = re.compile(r"\bSEV-?([1-5])\b", re.IGNORECASE)
-RESOLVED = re.compile(r"\b(?:resolved|recover(?:ed|y)|full(?:y)? restored|all clear|back to normal)\b",
-                      re.IGNORECASE)
-DETECTED = re.compile(r"\b(?:alert|paged|page|fired|declared|reported)\b", re.IGNORECASE)
+YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
+NO_TIMES = "no line starts with a time (HH:MM): the timeline and durations could not be built"
+PLACEHOLDER_LESSON = "To be written in review: what this incident teaches that the action items do not cover"
 
 
 class EmptyNotes(ValueError):
@@ -34,77 +33,156 @@ def notes_of(prompt: str) -> str | None:
     return prompt[match.end():].strip() if match else None
 
 
+def before_notes(prompt: str) -> str:
+    """The request itself, without the notes pasted after "...notes:"."""
+    match = NOTES_PREFIX.match(prompt)
+    return prompt[:match.end()] if match else prompt
+
+
 def from_notes(notes: str, today: date) -> Postmortem:
     if not notes.strip():
         raise EmptyNotes("The notes are empty: paste them after \"notes:\", one event a line, e.g. "
                          "\"14:15 feature flag enabled\".")
-    lines = [line.strip() for line in notes.splitlines() if line.strip()]
-    day = _day(notes, today)
-    entries = _entries(lines, day)
-    title = _title(lines)
-    severity = SEVERITY.search(notes)
-    warnings = [] if entries else ["no line starts with a time (HH:MM): the timeline and durations could not be "
-                                   "built"]
+    zone = stated_zone(notes)
+    day, day_assumed, year_assumed = incident_day(notes, zone, today)
+    lines = split(notes, day.year, day_first(zone))
+    twelve_hour = any(c.meridiem for c in clocks(notes))
+    timeline = events.build(lines, day, zone, twelve_hour)
+    stated = facts.read(lines)
+    found = moments.find(timeline, [s.value for s in stated.impact] + [stated.summary or ""])
+    who = actions.people(lines, notes)
+    derived = findings.find(stated, timeline, found, lines, day)
+    pm_title = title.derive(lines, stated, timeline, found.start_at)
+    detection = _detection(found)
+    entries = [TimelineEntry(at=e.at, text=e.text[:300], local=None if zone.is_utc else f"{e.local:%H:%M}")
+               for e in timeline.events]
     return Postmortem(
-        title=title, day=day, authors=["incidentbot (from notes)"],
-        severity=f"SEV{severity.group(1)}" if severity else None,
-        what_happened=_what_happened(title, day, entries), timeline=entries, spans_days=spans_days(entries),
-        root_cause="Not established from the notes alone: run the root-cause analysis on the incident, or add "
-                   "the cause to the notes.",
-        detection=_detection(entries), action_items=follow_ups(lines),
-        lessons=["To be written in review: what this incident teaches that the action items do not cover"],
-        warnings=warnings,
+        title=pm_title, day=day, day_assumed=day_assumed, year_assumed=year_assumed, from_notes=True,
+        timezone_note=_zone_note(zone, day), local_zone=None if zone.is_utc else zone.stated,
+        authors=[who.writer or "incidentbot (from notes)"], severity=stated.severity,
+        impact=stated.impact[0].value if stated.impact else None,
+        impact_details=[s.value for s in stated.impact[1:]],
+        customers_text=_said(stated.customers), revenue_impact=_said(stated.revenue),
+        error_rate=_said(stated.error_rate), regions=_said(stated.regions),
+        what_happened=_what_happened(pm_title, day, day_assumed, detection, stated),
+        timeline=entries, spans_days=spans_days(entries),
+        root_cause=_root_cause(stated, timeline, found), trigger=_trigger(stated, timeline, found),
+        detection=detection, action_items=_actions(lines, day, who),
+        went_well=[_finding(f) for f in derived.well], went_poorly=[_finding(f) for f in derived.poorly],
+        got_lucky=[_finding(f) for f in derived.lucky],
+        lessons=[s.value for s in stated.lists["lessons"]] or [PLACEHOLDER_LESSON],
+        warnings=[] if entries else [NO_TIMES],
+        missing=_missing(stated, found, day_assumed, _root_cause_known(stated, timeline, found)),
     )
 
 
-def _day(notes: str, today: date) -> date:
-    found = DATE.search(notes)
-    return date.fromisoformat(found.group(1)) if found else today
+def incident_day(notes: str, zone: Zone, today: date) -> tuple[date, bool, bool]:
+    """The local day the incident started: the first full date the notes give (the day before an e-mail's date
+    when the mail says "yesterday"); else a day and month with the year assumed; else assumed outright."""
+    found = dates(notes, today.year, day_first(zone))
+    full = next((d for d in found if d.has_year), None)
+    if full is not None:
+        header = re.search(r"^date:.*$", notes, re.IGNORECASE | re.MULTILINE)
+        from_mail = header is not None and header.start() <= full.start < header.end()
+        if from_mail and YESTERDAY.search(notes):
+            return date.fromordinal(full.day.toordinal() - 1), False, False
+        return full.day, False, False
+    partial = next(iter(found), None)
+    if partial is not None:
+        day = partial.day if partial.day <= today else partial.day.replace(year=today.year - 1)
+        return day, False, True
+    return today, True, False
 
 
-def _entries(lines: list[str], day: date) -> list[TimelineEntry]:
-    """Timed lines in the order written; a time well before the previous one has crossed midnight."""
-    entries: list[TimelineEntry] = []
-    for line in lines:
-        entry = _entry(line, day)
-        if entry is None:
-            continue
-        while entries and entry.at < entries[-1].at - timedelta(hours=1):
-            entry = TimelineEntry(at=entry.at + timedelta(days=1), text=entry.text)
-        entries.append(entry)
-    return sorted(entries, key=lambda e: e.at)
+def _zone_note(zone: Zone, day: date) -> str:
+    if zone.stated is None:
+        return "The notes state no time zone: times are read as UTC"
+    if zone.is_utc:
+        return "Times are UTC, as the notes state"
+    name = zone.stated.removeprefix("all times ")
+    return f"Times are converted to UTC from {name} ({zone.offset_on(day)}), the zone the notes state"
 
 
-def _entry(line: str, day: date) -> TimelineEntry | None:
-    match = LINE_TIME.match(line)
-    if match is None:
+def _said(stated: Stated | None) -> str | None:
+    if stated is None:
         return None
-    on = date.fromisoformat(match["date"]) if match["date"] else day
-    at = datetime(on.year, on.month, on.day, int(match["h"]), int(match["m"]), tzinfo=UTC)
-    return TimelineEntry(at=at, text=match["text"].strip()[:200])
+    return f"not recorded (the notes: \"{stated.value}\")" if stated.unknown else stated.value
 
 
-def _title(lines: list[str]) -> str:
-    first = next((line for line in lines if LINE_TIME.match(line) is None), None)
-    return (first or "Incident")[:120].strip(" #:-")
-
-
-def _what_happened(title: str, day: date, entries: list[TimelineEntry]) -> str:
-    if not entries:
-        return f"{title}, on {day:%B %-d, %Y}. The notes give no times, so the sequence of events is not known."
-    start, end = entries[0].at, entries[-1].at
-    minutes = round((end - start).total_seconds() / 60)
-    return (f"{title}, on {day:%B %-d, %Y}: the notes cover {minutes} minutes, from {start:%H:%M} to "
-            f"{end:%H:%M} UTC.")
-
-
-def _detection(entries: list[TimelineEntry]) -> Detection | None:
-    if not entries:
+def _detection(found: moments.Moments) -> Detection | None:
+    if found.start_at is None:
         return None
-    start = entries[0].at
-    detected = next((e.at for e in entries if DETECTED.search(e.text)), start)
-    mitigated = next((e.at for e in entries if MITIGATION.search(e.text)
-                      or any(is_reversal(c) for c in changes_in_text(e.text, e.at, "notes"))), None)
-    resolved = next((e.at for e in reversed(entries) if RESOLVED.search(e.text)), None)
-    return Detection(started_at=start, detected_at=detected, mitigated_at=mitigated, resolved_at=resolved,
-                     started_from="notes' first entry")
+    return Detection(started_at=found.start_at, detected_at=found.detected.at if found.detected else found.start_at,
+                     acknowledged_at=found.acknowledged.at if found.acknowledged else None,
+                     mitigated_at=found.mitigated.at if found.mitigated else None, resolved_at=found.resolved_at,
+                     ended_at=found.end_at if found.end_at != found.resolved_at else None,
+                     started_from=found.start_from)
+
+
+def _root_cause_known(stated: Facts, timeline: events.Timeline, found: moments.Moments) -> bool:
+    given = stated.root_cause
+    return (given is not None and not given.unknown) or (given is None and moments.cause(timeline, found) is not None)
+
+
+def _root_cause(stated: Facts, timeline: events.Timeline, found: moments.Moments) -> str:
+    given = stated.root_cause
+    if given is not None and not given.unknown:
+        return given.value
+    if given is None:
+        event = moments.cause(timeline, found)
+        if event is not None:
+            return f"As the responders described it at {event.at:%H:%M} UTC: {event.line.text}"
+    said = f" (the notes: \"{given.value}\")" if given else ""
+    return f"Not established: the notes do not state a root cause{said}."
+
+
+def _trigger(stated: Facts, timeline: events.Timeline, found: moments.Moments) -> str | None:
+    given = stated.trigger
+    if given is not None and not given.unknown:
+        return given.value
+    event = moments.trigger(timeline, found)
+    return f"{event.text} ({event.at:%H:%M} UTC)" if event else None
+
+
+def _actions(lines: list, day: date, who: actions.People) -> list[ActionRow]:
+    rows = [ActionRow(text=i.text, priority=i.priority, owner=i.owner, due_on=i.due_on, due_text=i.due_text,
+                      status="done" if i.done else "open", source="notes")
+            for i in actions.items(lines, day, who)]
+    if rows:
+        return rows
+    said = [line.text for line in lines if not line.header]
+    return [row.model_copy(update={"priority": None}) for row in follow_ups(said)]
+
+
+def _finding(f: findings.Finding) -> str:
+    if f.stated:
+        return f.text
+    return f"{f.text} (from the notes: \"{f.source[:140]}\")"
+
+
+def _missing(stated: Facts, found: moments.Moments, day_assumed: bool, cause_known: bool) -> list[str]:
+    absent = {
+        "the date": day_assumed,
+        "the root cause": not cause_known,
+        "customers affected": stated.customers is None or stated.customers.unknown,
+        "revenue impact": stated.revenue is None or stated.revenue.unknown,
+        "error rate": stated.error_rate is None,
+        "regions": stated.regions is None,
+        "acknowledgement time": found.acknowledged is None,
+        "mitigation time": found.mitigated is None,
+        "resolution time": found.resolved_at is None,
+    }
+    return [name for name, gone in absent.items() if gone]
+
+
+def _what_happened(pm_title: str, day: date, day_assumed: bool, detection: Detection | None, stated: Facts) -> str:
+    when = "On a day the notes do not give" if day_assumed else f"On {day:%B %-d, %Y}"
+    lead = f"{when}: {pm_title}."
+    if detection is not None and detection.impact_end is not None:
+        lead += (f" Impact lasted {detection.impact_minutes} minutes ({detection.started_at:%H:%M} - "
+                 f"{detection.impact_end:%H:%M} UTC).")
+    elif detection is not None:
+        lead += f" Impact began at {detection.started_at:%H:%M} UTC; the notes give no end."
+    else:
+        lead += " The notes give no times, so the sequence of events is not known."
+    return f"{lead} {stated.summary}" if stated.summary else lead

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from agents.postmortem.document import Postmortem
+from agents.postmortem.document import ActionRow, Postmortem
 from app.incidents.render import clock, person, plain
 from app.slack.blocks import Block, context, escape, fields, header, section
 
@@ -23,20 +23,39 @@ def _minutes(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
+def _due(row: ActionRow) -> str:
+    if row.due_text and row.due_on:
+        return f"{row.due_text} ({row.due_on:%Y-%m-%d})"
+    if row.due_text:
+        return row.due_text
+    return row.due_on.strftime("%b %-d") if row.due_on else "-"
+
+
 def _at(value: datetime | None) -> str:
     return value.strftime("%H:%M") if value else "not recorded"
 
 
 def duration(pm: Postmortem) -> str:
     d = pm.detection
-    if d is None or d.resolved_at is None:
+    end = d.impact_end if d else None
+    if d is None or end is None:
         return f"ongoing since {d.started_at:%H:%M} UTC" if d else "unknown (no times recorded)"
-    span = f"{clock(d.started_at, pm.spans_days)} - {clock(d.resolved_at, pm.spans_days)} UTC"
-    return f"{d.time_to_resolve} minutes ({span})"
+    dated = pm.spans_days and not pm.day_assumed
+    span = f"{clock(d.started_at, dated)} - {clock(end, dated)} UTC"
+    return f"{d.impact_minutes} minutes ({span})"
+
+
+def day_line(pm: Postmortem) -> str:
+    if pm.day_assumed:
+        return "not given in the notes (date assumed unknown; times are shown without a date)"
+    if pm.year_assumed:
+        return f"{pm.day:%B %-d} (the notes give no year; year assumed to be {pm.day.year})"
+    return pm.day.strftime("%B %-d, %Y")
 
 
 def markdown(pm: Postmortem) -> str:
-    return _env.get_template("postmortem.md.j2").render(pm=pm, duration=duration(pm), minutes=_minutes, at=_at)
+    return _env.get_template("postmortem.md.j2").render(pm=pm, duration=duration(pm), minutes=_minutes, at=_at,
+                                                        day_line=day_line(pm), due=_due)
 
 
 def summary(pm: Postmortem) -> str:
@@ -55,7 +74,7 @@ def blocks(pm: Postmortem, version: int | None = None) -> list[Block]:
         section(f"*Root cause*\n{escape(plain(pm.root_cause))}"),
     ]
     if pm.action_items:
-        rows = [f"• {a.priority} {escape(plain(a.text))}" + (f" ({person(a.owner)})" if a.owner else "")
+        rows = [f"• {a.priority or '-'} {escape(plain(a.text))}" + (f" ({person(a.owner)})" if a.owner else "")
                 for a in pm.action_items[:8]]
         out.append(section("*Action items*\n" + "\n".join(rows)))
     footer = f"{pm.agent} · {pm.mode}" + (f" · {pm.note}" if pm.note else "")

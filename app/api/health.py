@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from app.db.errors import DATABASE_UNAVAILABLE
@@ -17,7 +20,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+class ReadyOut(BaseModel):
+    status: Literal["ready", "unavailable"]
+    database: str = Field(description='"ok", or the kind of error the database gave')
+
+
+@router.get("/readyz", response_model=ReadyOut,
+            responses={503: {"model": ReadyOut, "description": "The database does not answer"}})
 async def readyz(request: Request) -> JSONResponse:
     """Ready to take traffic: the database answers a query."""
     try:

@@ -28,13 +28,18 @@ def clean(text: str) -> str:
 
 
 def clean_value(value: Any) -> Any:
-    """Strings cleaned, inside lists, tuples and dicts (keys too) as well; anything else as it is."""
+    """Strings cleaned, inside lists, tuples and dicts (keys too) as well; anything else as it is. A value with
+    nothing to clean is returned itself, not a copy, so code that keeps a reference to what it assigned still
+    holds the stored object."""
     if isinstance(value, str):
         return clean(value)
-    if isinstance(value, dict):
-        return {clean_value(k): clean_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return type(value)(clean_value(v) for v in value)
+    if type(value) is dict:
+        pairs = [(clean_value(k), clean_value(v)) for k, v in value.items()]
+        unchanged = all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(pairs, value.items(), strict=True))
+        return value if unchanged else dict(pairs)
+    if type(value) in (list, tuple):
+        items = [clean_value(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else type(value)(items)
     return value
 
 

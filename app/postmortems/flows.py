@@ -25,7 +25,8 @@ async def keep_generated(sessions: async_sessionmaker[AsyncSession], incident_id
             if row.number is not None:
                 continue
             item = await action_items.add(session, incident, text=row.text, owner=row.owner,
-                                          priority=Priority(row.priority), due_on=row.due_on, source="postmortem",
+                                          priority=Priority(row.priority or Priority.P2), due_on=row.due_on,
+                                          source="postmortem",
                                           created_by=author, dedup_key=dedup_key(incident.id, row.text))
             if item is not None:
                 row.number = await action_items.number_of(session, item)

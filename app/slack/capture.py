@@ -2,8 +2,8 @@
 transcript, and people joining mid-incident are caught up privately.
 
 Listeners only parse the event, talk to Slack and call `app.incidents.capture` in a transaction.
-Each one first claims the event id, so Slack's retries never record anything twice. Events from
-channels that are not war rooms are ignored without a word.
+They run from the inbox, whose claim on the event id (recorded with the change) keeps Slack's retries
+from recording anything twice. Events from channels that are not war rooms are ignored without a word.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from app.incidents.models import Incident
 from app.incidents.render import clock
 from app.runtime import Runtime
 from app.slack.blocks import escape, mention, unescape
-from app.slack.events import first_delivery
+from app.slack.failures import is_transient
 from app.warroom.flows import HINTS
 
 log = logging.getLogger(__name__)
@@ -58,54 +58,49 @@ class Unreadable(Exception):
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.event("reaction_added")
-    async def reaction_added(body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def reaction_added(event: dict[str, Any], client: AsyncWebClient) -> None:
         mark = _reaction_mark(runtime, event)
-        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
+        if mark is not None and await _in_a_war_room(runtime, mark.channel):
             await _mark(runtime, client, mark)
 
     @app.event("reaction_removed")
-    async def reaction_removed(body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def reaction_removed(event: dict[str, Any]) -> None:
         mark = _reaction_mark(runtime, event)
-        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
+        if mark is not None and await _in_a_war_room(runtime, mark.channel):
             await _unmark(runtime, mark, user_id=mark.user)
 
     @app.event("pin_added")
-    async def pin_added(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
+    async def pin_added(event: dict[str, Any], context: AsyncBoltContext,
                         client: AsyncWebClient) -> None:
         mark = _pin_mark(event, context)
-        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
+        if mark is not None and await _in_a_war_room(runtime, mark.channel):
             await _mark(runtime, client, mark)
 
     @app.event("pin_removed")
-    async def pin_removed(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def pin_removed(event: dict[str, Any], context: AsyncBoltContext) -> None:
         mark = _pin_mark(event, context)
-        if mark is not None and await _first_in_war_room(runtime, body, mark.channel):
+        if mark is not None and await _in_a_war_room(runtime, mark.channel):
             await _unmark(runtime, mark, user_id=None)  # one pin per message, whoever removes it
 
     @app.event("message")
-    async def message(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+    async def message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         channel = str(event.get("channel") or "")
         change = transcript_change(event, context)
-        if change is not None and await _first_in_war_room(runtime, body, channel):
+        if change is not None and await _in_a_war_room(runtime, channel):
             await _in_war_room(runtime, channel, change)
 
     @app.event("member_joined_channel")
-    async def member_joined(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext,
+    async def member_joined(event: dict[str, Any], context: AsyncBoltContext,
                             client: AsyncWebClient) -> None:
         user, channel = event.get("user"), str(event.get("channel") or "")
-        if user and user != context.bot_user_id and await _first_in_war_room(runtime, body, channel):
+        if user and user != context.bot_user_id and await _in_a_war_room(runtime, channel):
             await _joined(runtime, client, channel, str(user))
 
 
-async def _first_in_war_room(runtime: Runtime, body: dict[str, Any], channel: str) -> bool:
-    """Whether to handle the event: it is in a war room, and not a retry of one already handled.
-
-    The war-room check comes first so the bot's other channels cost a read, not a write, per message.
-    """
+async def _in_a_war_room(runtime: Runtime, channel: str) -> bool:
+    """Only war rooms are recorded; the bot's other channels cost a read per message, never a write."""
     async with runtime.sessions() as session:
-        if not await service.is_war_room(session, channel):
-            return False
-    return await first_delivery(runtime, body.get("event_id"))
+        return await service.is_war_room(session, channel)
 
 
 # --- marks ------------------------------------------------------------------------------------
@@ -175,6 +170,8 @@ async def read_message(client: AsyncWebClient, channel: str, ts: str) -> WarRoom
         if found is None:  # limit 2: Slack may put the thread's parent first, before the reply asked for
             found = _with_ts((await client.conversations_replies(**window, ts=ts, limit=2))["messages"], ts)
     except SlackApiError as exc:
+        if is_transient(exc):
+            raise  # ratelimited or Slack's 5xx: the inbox tries again after Retry-After
         error = str(exc.response.get("error") or "unknown_error")
         raise Unreadable("message_not_found" if error == "thread_not_found" else error) from exc
     if found is None:

@@ -44,16 +44,17 @@ def _failure(response: HttpResponse | None, error: Exception | None) -> str | No
     return f"http_{response.status_code}" if response.status_code >= 400 else None
 
 
-def create_client(settings: Settings) -> AsyncWebClient:
+def create_client(settings: Settings, *, wait_on_ratelimit: bool = True) -> AsyncWebClient:
+    """`wait_on_ratelimit=False` for callers that schedule their own retry (the inbox): a 429 is raised at once."""
     assert settings.slack_bot_token is not None
+    ratelimit = [AsyncRateLimitErrorRetryHandler(max_retry_count=5)] if wait_on_ratelimit else []
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         timeout=10,
         retry_handlers=[
             CountCalls(),  # first: it sees every answer, then lets the others decide on a retry
-            # Sleeps for Slack's Retry-After, then retries.
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            *ratelimit,  # sleeps for Slack's Retry-After, then retries
             AsyncServerErrorRetryHandler(max_retry_count=2),
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
         ],

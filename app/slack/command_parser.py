@@ -32,6 +32,7 @@ USAGE = """*Incident commands* (in a war room the incident is the channel's; els
 • `/incident escalate [SEVn] <reason>`: notify the next level now (name a role to go up to it)
 • `/incident deescalate [SEVn] <reason>`: lower the severity and hold further escalation
 • `/incident notified`: who was paged and told, who acknowledged, what is next
+• `/incident runbook list|show NAME|run NAME key=value … [--dry-run]|guide NAME …|resume`: runbooks
 • `/incident list`: open incidents · `/incident help`: this message
 React with :pushpin: to a war-room message (or pin it) to put it on the timeline."""
 
@@ -78,7 +79,7 @@ class Invalid:
 Command = Help | Declare | OpenDeclareForm | ListOpen | OnIncident | Invalid
 ON_INCIDENT = ("status", "update", "severity", "resolve", "reopen", "close", "assign", "roles", "note",
                "timeline", "action", "actions", "postmortem", "escalate", "deescalate", "notified")
-SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "help")
+SUBCOMMANDS = ("declare", *ON_INCIDENT, "list", "runbook", "help")  # runbook: parsed by runbook_commands
 
 
 def parse(text: str) -> Command:

@@ -6,35 +6,57 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import IntegrityError
 
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.inbox import claims
 from app.incidents.flows import Declaration
 from app.incidents.models import Source
 from app.runtime import Runtime
-from app.slack import action_commands, escalation_commands, forms, incident_commands, postmortem_commands
+from app.slack import (
+    action_commands,
+    escalation_commands,
+    forms,
+    incident_commands,
+    intake,
+    postmortem_commands,
+    runbook_commands,
+)
 from app.slack.command_parser import USAGE, Declare, Help, Invalid, ListOpen, OnIncident, OpenDeclareForm, parse
 from app.slack.declaring import declare_and_open_war_room
 from app.slack.incident_views import open_incidents_blocks
 from app.slack.replies import DATABASE_DOWN, Reply
 
 log = logging.getLogger(__name__)
-
+ALREADY_HANDLED = "That request was already handled; nothing more was changed."
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.command("/incident")
     async def incident_command(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any],
-                               client: AsyncWebClient) -> None:
+                               client: AsyncWebClient, request: AsyncBoltRequest) -> None:
         reply = Reply(ack, respond)
+        key = intake.command_key(request.raw_body, command)
         try:
-            await _dispatch(runtime, reply, client, command)
+            # The change commits with the key before the ack: the same signed request again changes nothing.
+            with claims.handling(key):
+                await _dispatch(runtime, reply, client, command, key)
         except DATABASE_UNAVAILABLE:
             log.exception("/incident failed: database unavailable")
             await reply(DATABASE_DOWN)
+        except IntegrityError as exc:
+            if not claims.is_duplicate(exc):
+                raise
+            await reply(ALREADY_HANDLED)
 
 
-async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: dict[str, Any]) -> None:
+async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: dict[str, Any],
+                    key: str) -> None:
+    if runbook_commands.asks_for(command.get("text", "")):  # its own parser: values keep their newlines
+        await runbook_commands.run(runtime, reply, client, command)
+        return
     match parse(command.get("text", "")):
         case Help():
             await reply(USAGE)
@@ -48,7 +70,7 @@ async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, comm
         case Declare() as request:
             declaration = Declaration(title=request.title, severity=request.severity,
                                       declared_by=command["user_id"], source=Source.SLACK)
-            await declare_and_open_war_room(runtime, reply, declaration, _request_key(command))
+            await declare_and_open_war_room(runtime, reply, declaration, key)
         case OnIncident(name="action" | "actions") as request:
             await action_commands.run(runtime, reply, command, request)
         case OnIncident(name="escalate" | "deescalate" | "notified") as request:
@@ -58,8 +80,3 @@ async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, comm
         case OnIncident() as request:
             await incident_commands.run(runtime, reply, command, request)
 
-
-def _request_key(command: dict[str, Any]) -> str | None:
-    """Slack re-sends the same trigger_id when it retries a command; it names the request."""
-    trigger = command.get("trigger_id")
-    return f"slack:command:{trigger}" if trigger else None

@@ -1,4 +1,4 @@
-"""Slack events: each delivered event is handled once, whatever Slack's retries."""
+"""Mentions of the bot: the question goes to the agent it is for, the answer into the thread."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncSay
-from sqlalchemy.exc import IntegrityError
 
 from agents import router
 from agents import runtime as agent_runtime
 from agents.base import AgentRequest
 from agents.incident_commander import named_incident_id
 from app.db.errors import DATABASE_UNAVAILABLE
-from app.incidents.models import ProcessedRequest
+from app.inbox.worker import will_retry
 from app.runtime import Runtime
 from app.slack import render
 
@@ -23,19 +22,6 @@ log = logging.getLogger(__name__)
 # "<@U0BOT> status?" or "<@U0BOT|incidentbot> status?": the mentions that address the bot.
 LEADING_MENTIONS = re.compile(r"^\s*(?:<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*)+")
 DATABASE_DOWN_ANSWER = ":warning: I can't reach the incident database right now. Try again in a minute."
-
-
-async def first_delivery(runtime: Runtime, event_id: str | None) -> bool:
-    """Record the event id; False when it was already recorded (a retry or a second replica)."""
-    if not event_id:
-        return True
-    try:
-        # The primary key refuses a second row for the same event, across replicas too.
-        async with runtime.sessions() as session, session.begin():
-            session.add(ProcessedRequest(key=f"slack:event:{event_id}"))
-    except IntegrityError:
-        return False
-    return True
 
 
 def question_of(text: str) -> str:
@@ -50,11 +36,12 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
         question = question_of(event.get("text", ""))
         name = router.agent_for(question)
         try:
-            if not await first_delivery(runtime, body.get("event_id")):
-                return
+            # Slack's retries of this event were kept out by the inbox, which runs it once.
             request = await agent_runtime.load(runtime, question, incident_id=named_incident_id(question),
                                                channel_id=event["channel"])
         except DATABASE_UNAVAILABLE:
+            if will_retry():
+                raise  # answered when the database is back
             log.exception("answering a mention failed: database unavailable")
             await say(text=DATABASE_DOWN_ANSWER, thread_ts=thread_ts)
             return

@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.inbox.worker import will_retry
 from app.incidents.flows import Declaration
 from app.incidents.lifecycle import UPDATE_STATUSES, Actor
 from app.incidents.models import Incident, Source
@@ -97,6 +98,26 @@ def _value(view: dict[str, Any], block_id: str) -> Any:
     return (element.get("value") or "").strip() or None
 
 
+def accepts(view: dict[str, Any]) -> bool:
+    """Whether a submitted form is complete; an incomplete one gets its errors back in the ack."""
+    if view.get("callback_id") == DECLARE:
+        return bool(_value(view, "title"))
+    return view.get("callback_id") in (UPDATE, RESOLVE)
+
+
+def channel_of(view: dict[str, Any]) -> str | None:
+    """The channel the form was opened from, when it recorded one."""
+    return _metadata(view).get("channel_id") or None
+
+
+def _metadata(view: dict[str, Any]) -> dict[str, Any]:
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
+
+
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.view(DECLARE)
     async def declare_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -105,7 +126,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
             await ack(response_action="errors", errors={"title": "Give the incident a title."})
             return
         await ack()
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        metadata = _metadata(view)
         declaration = Declaration(
             title=title, severity=_value(view, "severity"), description=_value(view, "description"),
             affected_service=_value(view, "service"), is_private="private" in (_value(view, "private") or []),
@@ -136,6 +157,8 @@ async def _telling_outages(reply: Reply, work: Awaitable[None]) -> None:
     try:
         await work
     except DATABASE_UNAVAILABLE:
+        if will_retry():
+            raise
         log.exception("form submission failed: database unavailable")
         await reply(DATABASE_DOWN)
 
@@ -153,7 +176,7 @@ async def _on_incident(runtime: Runtime, body: dict[str, Any], view: dict[str, A
     """Run a form's change on the incident it was opened for, answering privately in its war room."""
     assert runtime.war_room is not None
     user = body["user"]["id"]
-    public_id = json.loads(view.get("private_metadata") or "{}").get("incident")
+    public_id = _metadata(view).get("incident")
 
     async def run() -> None:
         incident = await find_incident(runtime, None, public_id)

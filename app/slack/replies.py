@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from app.db.errors import DATABASE_UNAVAILABLE
+from app.inbox.worker import will_retry
 
 Blocks = list[dict[str, Any]] | None
 P = ParamSpec("P")
@@ -21,7 +22,8 @@ DATABASE_DOWN = (":warning: Couldn't record that: the incident database is unrea
 
 
 def tells_when_database_down(listener: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
-    """For listeners that ack first: a database outage gets a private answer instead of silence.
+    """For listeners that ack first: a database outage gets a private answer instead of silence (unless the
+    request is retried from the inbox).
 
     Caught here rather than in Bolt's error handler, which cannot answer once the ack has gone.
     Bolt passes arguments by name, and reads the names through functools.wraps.
@@ -32,6 +34,8 @@ def tells_when_database_down(listener: Callable[P, Awaitable[None]]) -> Callable
         try:
             await listener(*args, **kwargs)
         except DATABASE_UNAVAILABLE:
+            if will_retry():
+                raise  # from the inbox: it is tried again when the database is back
             log.exception("%s failed: database unavailable", listener.__name__)
             respond = kwargs.get("respond")
             if callable(respond):

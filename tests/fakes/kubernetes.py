@@ -1,11 +1,16 @@
 """A fake Kubernetes API server (read-only) served over loopback HTTP.
 
-It serves the REST paths the official `kubernetes` client calls to list events, pods, deployments,
-replicasets and nodes (namespaced and across namespaces), to get one object, and to read a pod's log, with
+It serves the REST paths the official `kubernetes` client calls to list and get the core resources (pods,
+nodes, events, configmaps, secrets, services, namespaces, persistentvolumeclaims), apps/v1 (deployments,
+replicasets, statefulsets, daemonsets), batch/v1 (jobs, cronjobs), autoscaling/v2 (horizontalpodautoscalers),
+events.k8s.io/v1 events (the core events in the newer schema) and the custom resources of Argo CD, cert-manager
+and Flux, namespaced and across namespaces, plus API discovery (`/api`, `/apis`, `/apis/<group>/<version>`)
+and a pod's log, with
 `labelSelector` (`k=v`, `k!=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`), `fieldSelector` (`path=v`,
 `path!=v` over any dotted field), `limit`/`continue`, and for logs `sinceTime`, `sinceSeconds`, `tailLines`
 and `timestamps`. Errors are `Status` objects; a wrong bearer token gets 401 and any method but GET 405 (and
-is recorded, so a test can prove nothing wrote). `write_kubeconfig` points a kubeconfig at it.
+is recorded, so a test can prove nothing wrote). `forbid` makes a resource answer 403 with the API server's
+RBAC `Status`, as for a service account without that permission. `write_kubeconfig` points a kubeconfig at it.
 
 The `k8s_*` builders make realistic objects for tests: a Deployment and its ReplicaSets, Pods, Events, Nodes.
 """
@@ -17,6 +22,7 @@ import copy
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,8 +38,20 @@ Obj = dict[str, Any]
 # resource -> (group/version, kind, namespaced)
 RESOURCES: dict[str, tuple[str, str, bool]] = {
     "events": ("v1", "Event", True), "pods": ("v1", "Pod", True), "nodes": ("v1", "Node", False),
+    "configmaps": ("v1", "ConfigMap", True), "secrets": ("v1", "Secret", True),
+    "services": ("v1", "Service", True), "namespaces": ("v1", "Namespace", False),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim", True),
     "deployments": ("apps/v1", "Deployment", True), "replicasets": ("apps/v1", "ReplicaSet", True),
+    "statefulsets": ("apps/v1", "StatefulSet", True), "daemonsets": ("apps/v1", "DaemonSet", True),
+    "jobs": ("batch/v1", "Job", True), "cronjobs": ("batch/v1", "CronJob", True),
+    "horizontalpodautoscalers": ("autoscaling/v2", "HorizontalPodAutoscaler", True),
+    "applications": ("argoproj.io/v1alpha1", "Application", True),
+    "certificates": ("cert-manager.io/v1", "Certificate", True),
+    "kustomizations": ("kustomize.toolkit.fluxcd.io/v1", "Kustomization", True),
 }
+# Served from another resource's objects, converted: the events.k8s.io view of the core events.
+VIEWS: dict[tuple[str, str], tuple[str, str]] = {("events.k8s.io/v1", "events"): ("events", "Event")}
+SERVICE_ACCOUNT = "system:serviceaccount:incidentbot:incidentbot"
 
 
 class ApiError(Exception):
@@ -45,10 +63,21 @@ class ApiError(Exception):
         return status_response(self.code, self.reason, self.message)
 
 
-def status_response(code: int, reason: str, message: str) -> Response:
+def status_response(code: int, reason: str, message: str, details: Obj | None = None) -> Response:
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
+            "reason": reason, **({"details": details} if details else {}), "code": code}
     return JSONResponse(body, code)
+
+
+def forbidden(verb: str, resource: str, group_version: str, namespace: str | None, name: str | None = None) -> Response:
+    """The API server's RBAC refusal, word for word."""
+    group = group_version.rpartition("/")[0]
+    scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
+    subject = f'{resource} "{name}"' if name else resource
+    message = (f'{subject} is forbidden: User "{SERVICE_ACCOUNT}" cannot {verb} resource "{resource}" '
+               f'in API group "{group}" {scope}')
+    return status_response(403, "Forbidden", message, {**({"name": name} if name else {}), "group": group,
+                                                      "kind": resource})
 
 
 # --- selectors ------------------------------------------------------------------------------------
@@ -139,18 +168,31 @@ class FakeKubernetes(LoopbackFake):
 
     def __init__(self, objects: dict[str, list[Obj]],
                  pod_logs: dict[tuple[str, ...], list[tuple[datetime, str]]] | None = None,
-                 token: str = "test-token") -> None:
-        unknown = set(objects) - set(RESOURCES)
+                 token: str = "test-token", forbidden: Iterable[str] = ()) -> None:
+        unknown = (set(objects) | set(forbidden)) - set(RESOURCES)
         if unknown:
             raise ValueError(f"unknown resources {sorted(unknown)}")
         self.objects = {resource: copy.deepcopy(objects.get(resource, [])) for resource in RESOURCES}
         self.pod_logs = {key: sorted(lines, key=lambda line: line[0]) for key, lines in (pod_logs or {}).items()}
         self.token = token
+        self.forbidden: set[str] = set(forbidden)
         super().__init__()
+
+    def forbid(self, *resources: str) -> None:
+        """These resources answer 403 Forbidden from now on, as without an RBAC rule for them."""
+        unknown = set(resources) - set(RESOURCES)
+        if unknown:
+            raise ValueError(f"unknown resources {sorted(unknown)}")
+        with self._lock:
+            self.forbidden.update(resources)
 
     def routes(self) -> list[BaseRoute]:
         return [
             Route("/version", self._version),
+            Route("/api", self._core_versions),
+            Route("/apis", self._groups),
+            Route("/api/{version}", self._resource_list),
+            Route("/apis/{group}/{version}", self._resource_list),
             Route("/api/v1/namespaces/{namespace}/pods/{name}/log", self._log),
             *(Route(f"{prefix}/{{resource}}", self._list) for prefix in ("/api/{version}", "/apis/{group}/{version}")),
             *(Route(f"{prefix}/namespaces/{{namespace}}/{{resource}}", self._list)
@@ -190,19 +232,44 @@ class FakeKubernetes(LoopbackFake):
     async def _not_found(self, _request: Request) -> Response:
         return status_response(404, "NotFound", "the server could not find the requested resource")
 
+    async def _core_versions(self, _request: Request) -> Response:
+        address = {"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:443"}
+        return JSONResponse({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [address]})
+
+    async def _groups(self, _request: Request) -> Response:
+        versions = sorted({gv for gv, _, _ in RESOURCES.values() if "/" in gv} | {gv for gv, _ in VIEWS})
+        groups = [{"name": gv.split("/")[0], "versions": [{"groupVersion": gv, "version": gv.split("/")[1]}],
+                   "preferredVersion": {"groupVersion": gv, "version": gv.split("/")[1]}} for gv in versions]
+        return JSONResponse({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+
+    async def _resource_list(self, request: Request) -> Response:
+        params = request.path_params
+        group_version = f"{params['group']}/{params['version']}" if "group" in params else params["version"]
+        served = [(name, kind, namespaced) for name, (gv, kind, namespaced) in RESOURCES.items() if gv == group_version]
+        served += [(name, kind, True) for (gv, name), (_, kind) in VIEWS.items() if gv == group_version]
+        if not served:
+            return status_response(404, "NotFound", "the server could not find the requested resource")
+        resources = [{"name": name, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+                      "verbs": ["get", "list", "watch"]} for name, kind, namespaced in served]
+        return JSONResponse({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                             "resources": resources})
+
     async def _list(self, request: Request) -> Response:
         try:
-            resource, namespace = self._resource(request)
+            resource, namespace, view = self._resource(request)
+            version, kind = self._served_as(resource, view)
+            if resource in self.forbidden:
+                return forbidden("list", request.path_params["resource"], version, namespace)
             params = request.query_params
             with self._lock:
-                items = [copy.deepcopy(o) for o in self.objects[resource]
+                objects = [_as_view(o, view) for o in self.objects[resource]]
+                items = [o for o in objects
                          if (namespace is None or o["metadata"].get("namespace") == namespace)
                          and label_selector_matches(params.get("labelSelector"), o["metadata"].get("labels") or {})
                          and field_selector_matches(params.get("fieldSelector"), o)]
             page, more = _paginate(items, params.get("limit"), params.get("continue"))
         except ApiError as exc:
             return exc.response()
-        version, kind, _ = RESOURCES[resource]
         metadata: Obj = {"resourceVersion": "1", **({"continue": more} if more else {})}
         for item in page:  # list items carry no kind/apiVersion on the wire
             item.pop("kind", None)
@@ -211,11 +278,14 @@ class FakeKubernetes(LoopbackFake):
 
     async def _get(self, request: Request) -> Response:
         try:
-            resource, namespace = self._resource(request)
-            found = self._find(resource, namespace, request.path_params["name"])
+            resource, namespace, view = self._resource(request)
+            version, kind = self._served_as(resource, view)
+            if resource in self.forbidden:
+                return forbidden("get", request.path_params["resource"], version, namespace,
+                                 request.path_params["name"])
+            found = _as_view(self._find(resource, namespace, request.path_params["name"]), view)
         except ApiError as exc:
             return exc.response()
-        version, kind, _ = RESOURCES[resource]
         return JSONResponse({"kind": kind, "apiVersion": version, **found})
 
     async def _log(self, request: Request) -> Response:
@@ -235,15 +305,25 @@ class FakeKubernetes(LoopbackFake):
 
     # --- lookups ----------------------------------------------------------------------------------
 
-    def _resource(self, request: Request) -> tuple[str, str | None]:
-        """The resource a path names, refusing ones served under another group or scope."""
+    def _resource(self, request: Request) -> tuple[str, str | None, str | None]:
+        """The stored resource a path names, its namespace and the view it is served through (the group/version
+        of a converted view, or None), refusing resources served under another group or scope."""
         params = request.path_params
         resource, namespace = params["resource"], params.get("namespace")
         group_version = f"{params['group']}/{params['version']}" if "group" in params else params["version"]
+        if (group_version, resource) in VIEWS:
+            return VIEWS[(group_version, resource)][0], namespace, group_version
         known = RESOURCES.get(resource)
         if known is None or known[0] != group_version or (namespace is not None and not known[2]):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        return resource, namespace
+        return resource, namespace, None
+
+    @staticmethod
+    def _served_as(resource: str, view: str | None) -> tuple[str, str]:
+        """(apiVersion, kind) of what the answer holds."""
+        if view is not None:
+            return view, RESOURCES[resource][1]
+        return RESOURCES[resource][0], RESOURCES[resource][1]
 
     def _container_log(self, pod: Obj | None, namespace: str, name: str,
                        container: str | None) -> list[tuple[datetime, str]]:
@@ -267,6 +347,32 @@ class FakeKubernetes(LoopbackFake):
             singular = RESOURCES[resource][1].lower() + "s"
             raise ApiError(404, "NotFound", f'{singular} "{name}" not found')
         return copy.deepcopy(found)
+
+
+def _as_view(obj: Obj, view: str | None) -> Obj:
+    """A copy of a stored object as the view serves it: core events become events.k8s.io/v1 events."""
+    obj = copy.deepcopy(obj)
+    if view != "events.k8s.io/v1":
+        return obj
+    source = obj.get("source") or {}
+    converted: Obj = {
+        # Legacy events have no eventTime; the official clients insist on one, so the first sighting stands in.
+        "metadata": obj["metadata"], "eventTime": obj.get("eventTime") or _micro(obj.get("firstTimestamp")),
+        "reportingController": obj.get("reportingComponent") or source.get("component", ""),
+        "reportingInstance": obj.get("reportingInstance") or source.get("host", ""),
+        "action": obj.get("action", ""), "reason": obj.get("reason"), "regarding": obj.get("involvedObject"),
+        "note": obj.get("message"), "type": obj.get("type"), "deprecatedSource": source,
+        "deprecatedFirstTimestamp": obj.get("firstTimestamp"), "deprecatedLastTimestamp": obj.get("lastTimestamp"),
+        "deprecatedCount": obj.get("count"),
+    }
+    if (obj.get("count") or 1) > 1:
+        converted["series"] = {"count": obj["count"], "lastObservedTime": _micro(obj.get("lastTimestamp"))}
+    return converted
+
+
+def _micro(stamp: str | None) -> str | None:
+    """metav1.MicroTime: six fraction digits."""
+    return stamp.replace("Z", ".000000Z") if stamp else None
 
 
 def _paginate(items: list[Obj], limit: str | None, token: str | None) -> tuple[list[Obj], str | None]:

@@ -3,7 +3,9 @@
 `FakeLoki` answers `GET /loki/api/v1/query_range` in Loki's wire format for a real subset of LogQL: a stream
 selector (`=`, `!=`, `=~`, `!~`) followed by any chain of line filters (`|=`, `!=`, `|~`, `!~`), with
 `start`/`end` in nanoseconds (end exclusive), `limit` and `direction`. Results are grouped into streams by
-label set, as Loki does. A malformed query gets Loki's 400 `text/plain` "parse error ..." answer. Entries
+label set, as Loki does. A malformed query gets Loki's 400 `text/plain` "parse error ..." answer, and a `limit`
+above 5000 Loki's "max entries limit per query exceeded" 400. The label API (`/loki/api/v1/labels`,
+`/loki/api/v1/label/<name>/values`, `/loki/api/v1/series`) lists what streams exist in a time range. Entries
 are kept sorted by time so that a window is found by bisection: 100k entries are served quickly.
 """
 
@@ -206,7 +208,9 @@ class FakeLoki(LoopbackFake):
         super().__init__()
 
     def routes(self) -> list[BaseRoute]:
-        return [Route("/loki/api/v1/query_range", self._query_range), Route("/ready", self._ready)]
+        return [Route("/loki/api/v1/query_range", self._query_range), Route("/ready", self._ready),
+                Route("/loki/api/v1/labels", self._labels), Route("/loki/api/v1/label/{name}/values", self._values),
+                Route("/loki/api/v1/series", self._series, methods=["GET", "POST"])]
 
     async def _ready(self, _request: Request) -> Response:
         return PlainTextResponse("ready\n")
@@ -220,6 +224,45 @@ class FakeLoki(LoopbackFake):
         return JSONResponse({"status": "success", "data": {"resultType": "streams",
                                                            "result": self._select(parsed, start, end, limit, forward),
                                                            "stats": {}}})
+
+    def _streams_in(self, request: Request, matchers: tuple[Matcher, ...] = ()) -> list[dict[str, str]]:
+        """Label sets of the streams with an entry in [start, end) (default: the last 6 hours, as Loki)."""
+        params = request.query_params
+        end = _parse_time(params["end"]) if "end" in params else to_ns(datetime.now(UTC))
+        start = _parse_time(params["start"]) if "start" in params else end - 6 * 3600 * 1_000_000_000
+        lo, hi = bisect.bisect_left(self._times, start), bisect.bisect_left(self._times, end)
+        present = {self._rows[i][1] for i in range(lo, hi)}
+        return [labels for key, labels in enumerate(self._label_sets)
+                if key in present and all(m.matches(labels) for m in matchers)]
+
+    async def _labels(self, request: Request) -> Response:
+        try:
+            names = sorted({name for labels in self._streams_in(request) for name in labels})
+        except LogQLError as exc:
+            return PlainTextResponse(str(exc), 400)
+        return JSONResponse({"status": "success", "data": names})
+
+    async def _values(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            matchers = parse_logql(request.query_params["query"]).matchers if "query" in request.query_params else ()
+            values = sorted({labels[name] for labels in self._streams_in(request, matchers) if name in labels})
+        except LogQLError as exc:
+            return PlainTextResponse(str(exc), 400)
+        return JSONResponse({"status": "success", "data": values})
+
+    async def _series(self, request: Request) -> Response:
+        form = await request.form() if request.method == "POST" else None
+        selectors = (form.getlist("match[]") if form else None) or request.query_params.getlist("match[]")
+        try:
+            if not selectors:
+                raise LogQLError("parse error : syntax error: unexpected $end")
+            found: list[dict[str, str]] = []
+            for selector in selectors:
+                found += [s for s in self._streams_in(request, parse_logql(str(selector)).matchers) if s not in found]
+        except LogQLError as exc:
+            return PlainTextResponse(str(exc), 400)
+        return JSONResponse({"status": "success", "data": found})
 
     def _select(self, query: LogQuery, start: int, end: int, limit: int, forward: bool) -> list[dict[str, Any]]:
         """The first `limit` matching entries in [start, end) in the given direction, grouped into streams."""
@@ -258,9 +301,9 @@ def _read_params(request: Request) -> tuple[str, int, int, int, bool]:
 
 
 def _parse_time(value: str) -> int:
-    """Loki accepts Unix nanoseconds, Unix seconds with a fraction, or RFC 3339."""
+    """Loki accepts Unix nanoseconds, Unix seconds (up to ten digits, or with a fraction), or RFC 3339."""
     if value.isdigit():
-        return int(value)
+        return int(value) * 1_000_000_000 if len(value) <= 10 else int(value)
     try:
         return int(float(value) * 1e9) if re.fullmatch(r"\d+\.\d*", value) else to_ns(datetime.fromisoformat(value))
     except ValueError as exc:

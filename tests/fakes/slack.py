@@ -214,6 +214,11 @@ class FakeSlack:
         body = {"ok": False, "error": "ratelimited"}
         self._add_fault(method, JSONResponse(body, 429, headers={"Retry-After": str(retry_after)}), times)
 
+    def server_error(self, method: str, status: int = 503, times: int = 1) -> None:
+        """Slack having an outage: an HTTP 5xx with an HTML body, as its load balancers answer."""
+        self._add_fault(method, Response("<html><body>Service Unavailable</body></html>", status,
+                                         media_type="text/html"), times)
+
     def delay(self, method: str, seconds: float) -> None:
         """Every later call to `method` sleeps first; `seconds=0` removes the delay."""
         with self._lock:
@@ -640,7 +645,9 @@ class FakeSlack:
     def _store_view(self, params: Params, view_id: str) -> Params:
         view = json_arg(params.get("view"), "invalid_arguments")
         reject_if(not isinstance(view, dict) or not view.get("type"), "invalid_arguments")
-        self._views[view_id] = {**view, "id": view_id, "team_id": self.team_id}
+        # Slack gives each version of a view a new hash; a submission carries the one the user saw.
+        self._views[view_id] = {**view, "id": view_id, "team_id": self.team_id,
+                                "hash": f"{time.time():.6f}.{view_id}"}
         return {"view": self._views[view_id]}
 
     def _api_views_open(self, params: Params) -> Params:

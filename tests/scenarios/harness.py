@@ -7,7 +7,12 @@ as an operator would: by URLs, keys and a kubeconfig.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -17,19 +22,38 @@ from tests.fakes.kubernetes import FakeKubernetes
 from tests.fakes.loki import FakeLoki
 from tests.prometheus import RunningPrometheus, backfill, require_prometheus
 from tests.scenarios.loader import (
+    SCENARIOS_DIR,
     Scenario,
     datadog_logs,
     grafana_datasources,
+    heldout_names,
     kubernetes_objects,
+    load,
     log_entries,
     openmetrics,
     pod_logs,
+    spec_path,
+    train_names,
 )
 
 DATADOG_API_KEY = "dd-api-key-scenario"
 DATADOG_APP_KEY = "dd-app-key-scenario"
 GRAFANA_TOKEN = "glsa_scenario_token"
 KUBERNETES_TOKEN = "scenario-token"
+
+
+# Where shared TSDBs are kept between runs, keyed by what they are built from.
+CACHE_DIR = Path(os.environ.get("INCIDENTBOT_SCENARIO_CACHE", SCENARIOS_DIR.parent.parent / ".cache" / "scenario-tsdb"))
+
+
+def train_scenarios() -> list[str]:
+    """The generated scenarios an engine may be tuned on."""
+    return train_names()
+
+
+def heldout_scenarios() -> list[str]:
+    """The sealed scenarios: for benchmarks and data checks only, never for a tuning loop (see heldout/README.md)."""
+    return heldout_names()
 
 
 def prepare_tsdb(s: Scenario, data_dir: Path) -> Path:
@@ -39,28 +63,94 @@ def prepare_tsdb(s: Scenario, data_dir: Path) -> Path:
     return data_dir
 
 
+def _source_digest() -> str:
+    """The code that turns specs into series: a change to it invalidates every cached TSDB."""
+    digest = hashlib.sha256()
+    for path in sorted([*SCENARIOS_DIR.glob("*.py"), *(SCENARIOS_DIR / "generator").glob("*.py")]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def tsdb_key(names: Iterable[str]) -> str:
+    digest = hashlib.sha256(_source_digest().encode())
+    for name in sorted(names):
+        digest.update(name.encode() + spec_path(name).read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def _backfill_one(name: str, target: str) -> str:
+    """In a worker process: expand one scenario and write its blocks into `target`."""
+    backfill(openmetrics(load(name)), Path(target))
+    return name
+
+
+def shared_tsdb(names: Iterable[str], workers: int = 2) -> Path:
+    """One TSDB with the metrics of every named scenario (each on its own day, as one Prometheus would have kept
+    them), built once and cached under CACHE_DIR by the hash of the specs and of the code that expands them.
+
+    The cached directory is read-only by convention: serve a copy (`copy_tsdb`), as Prometheus writes to its own.
+    """
+    names = sorted(names)
+    require_prometheus()
+    target = CACHE_DIR / tsdb_key(names)
+    if (target / "complete").is_file():
+        return target
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE_DIR))
+    parts = [building / f"part-{i}" for i in range(len(names))]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_backfill_one, names, [str(p) for p in parts]))
+    for part in parts:  # blocks are self-contained directories: one TSDB is their union
+        for block in part.iterdir():
+            block.rename(building / block.name)
+        shutil.rmtree(part)
+    (building / "complete").write_text("\n".join(names) + "\n")
+    try:
+        building.rename(target)
+    except OSError:  # another run finished first
+        shutil.rmtree(building, ignore_errors=True)
+    return target
+
+
+def copy_tsdb(source: Path, data_dir: Path) -> Path:
+    """A private copy of a shared TSDB for one running Prometheus."""
+    shutil.copytree(source, data_dir, ignore=shutil.ignore_patterns("complete", "wal", "chunks_head", "lock"))
+    return data_dir
+
+
+@contextmanager
+def shared_prometheus(names: Iterable[str], tmp_path: Path) -> Iterator[RunningPrometheus]:
+    """A real Prometheus serving the shared TSDB of these scenarios (for a session fixture)."""
+    with RunningPrometheus(copy_tsdb(shared_tsdb(names), tmp_path / "shared-tsdb")) as prometheus:
+        yield prometheus
+
+
 @contextmanager
 def scenario_environment(s: Scenario, tmp_path: Path, extra_log_lines: int = 0,
-                         data_dir: Path | None = None) -> Iterator[dict[str, str]]:
+                         data_dir: Path | None = None, prometheus_url: str | None = None,
+                         forbidden: Iterable[str] = ()) -> Iterator[dict[str, str]]:
     """Serve the scenario and yield the service's environment: PROMETHEUS_URL, LOKI_URL or the DATADOG_* trio,
     KUBECONFIG, and GRAFANA_URL/GRAFANA_TOKEN when the scenario has dashboards.
 
     `data_dir` reuses a TSDB already backfilled by `prepare_tsdb` (Prometheus writes to it, so give each running
-    server its own copy); by default one is built under `tmp_path`.
+    server its own copy); by default one is built under `tmp_path`. `prometheus_url` uses a Prometheus already
+    serving the scenario (`shared_prometheus`) instead. `forbidden` names Kubernetes resources (`secrets`,
+    `events`...) the service account may not read: they answer 403 as RBAC would.
     """
     with ExitStack() as stack:
-        tsdb = data_dir or prepare_tsdb(s, tmp_path / "tsdb")
-        prometheus = stack.enter_context(RunningPrometheus(tsdb))
-        env = {"PROMETHEUS_URL": prometheus.url}
+        if prometheus_url is None:
+            tsdb = data_dir or prepare_tsdb(s, tmp_path / "tsdb")
+            prometheus_url = stack.enter_context(RunningPrometheus(tsdb)).url
+        env = {"PROMETHEUS_URL": prometheus_url}
         env.update(_logs(stack, s, extra_log_lines))
         kubernetes = stack.enter_context(FakeKubernetes(kubernetes_objects(s), pod_logs=pod_logs(s),
-                                                        token=KUBERNETES_TOKEN))
+                                                        token=KUBERNETES_TOKEN, forbidden=forbidden))
         kubeconfig = kubernetes.write_kubeconfig(tmp_path / "kubeconfig", namespace=s.kubernetes.namespace)
         env["KUBECONFIG"] = str(kubeconfig)
         if s.grafana and s.grafana.dashboards:
-            datasources = [{**d, "url": d.get("url", prometheus.url)} for d in grafana_datasources(s)]
+            datasources = [{**d, "url": d.get("url", prometheus_url)} for d in grafana_datasources(s)]
             grafana = stack.enter_context(FakeGrafana(GRAFANA_TOKEN, s.grafana.dashboards, datasources,
-                                                      prometheus_url=prometheus.url))
+                                                      prometheus_url=prometheus_url))
             env.update({"GRAFANA_URL": grafana.url, "GRAFANA_TOKEN": GRAFANA_TOKEN})
         yield env
 

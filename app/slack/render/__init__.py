@@ -12,14 +12,16 @@ from agents.base import AgentAnswer, Block
 from agents.escalation_manager.status import AGENT as ESCALATION_MANAGER
 from agents.incident_commander.common import AGENT as INCIDENT_COMMANDER
 from agents.rca.report import AGENT as RCA
+from agents.runbook_executor.report import AGENT as RUNBOOK_EXECUTOR
 from app.slack.blocks import escape
-from app.slack.render import commander, escalations, rca
+from app.slack.render import commander, escalations, rca, runbooks
 
 Renderer = Callable[[AgentAnswer], list[Block]]
 RENDERERS: dict[str, Renderer] = {
     ESCALATION_MANAGER: escalations.answer_blocks,
     INCIDENT_COMMANDER: commander.answer_blocks,
     RCA: rca.answer_blocks,
+    RUNBOOK_EXECUTOR: runbooks.answer_blocks,
 }
 
 

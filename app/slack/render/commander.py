@@ -15,7 +15,7 @@ from agents.incident_commander.status import (
     severity_label,
 )
 from app.incidents.render import clock, datetime_utc
-from app.slack.blocks import Block, channel_link, context, escape, fields, header, mention, section
+from app.slack.blocks import Block, announcement_blocks, channel_link, context, escape, fields, header, mention, section
 
 MAX_ENTRIES = 40  # a section holds 3000 characters; longer lists are cut there anyway
 
@@ -86,6 +86,8 @@ def reply_blocks(reply: Reply) -> list[Block]:
         blocks.append(section(f"_{escape(reply.notice)}_"))
     if reply.report is not None:
         return blocks + status_blocks(reply.report)
+    if reply.card is not None:  # a declaration: the incident as announced, and why this severity
+        return [*announcement_blocks(reply.card), *(section(_section(s, False)) for s in reply.sections)]
     lead = f"*{escape(reply.title)}*" if reply.title else ""
     if reply.answer:
         lead = f"{lead}: {escape(reply.answer)}" if lead else escape(reply.answer)

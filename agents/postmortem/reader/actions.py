@@ -1,0 +1,274 @@
+"""Action items as the notes list them, with the owner in whatever form it is written: `(owner lee)`,
+`(owner: bob)`, `@alice`, `carol to ...`, `- [ ] bob: ...`, `Owner - Dana`, `assigned to X`, `-> X`,
+`— Luca, urgent`, a table's owner column, `(ken)`, and the writer's own `I'll do it` or `me:`. No owner
+(`no owner yet`, `unassigned`, an empty cell) stays unassigned. Priorities (`P1`, `urgent`, `nice to have`) and
+due dates (`due 2025-01-31`, `by friday`, `today`, `next sprint`) are carried as written, with the date where
+it can be computed from the incident's day.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from dateutil import parser as dateparser
+
+from agents.postmortem.reader.clock import DATE, MONTHS
+from agents.postmortem.reader.lines import Line
+
+IC = re.IGNORECASE
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+NO_OWNER = re.compile(r"\(?\b(?:no owner(?: yet)?|unassigned|owner:?\s*(?:tbd|none|n/a|-)|nobody yet)\b\)?", IC)
+OWNER_MARKS = [
+    re.compile(r"\(\s*owner\s*[:\-–]?\s*(?P<o>[^,)]+?)\s*(?:[,)])", IC),
+    re.compile(r"\[\s*owner\s*[:\-–]?\s*(?P<o>[^\]]+?)\s*\]", IC),
+    re.compile(r"\bowner\s*[:\-–]\s*(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
+    re.compile(r"\bassigned to\s+(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
+    re.compile(r"(?:->|→)\s*(?P<o>[^,;]+?)(?=\s+to\s+|\s*[,;]|\s*$)"),
+    re.compile(r"(?<![\w.])@(?P<o>[\w.-]*\w)"),
+]
+NAME_COLON = re.compile(r"^(?P<o>@?[\w][\w.'-]*):\s+")
+NAME_TO = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?(?:\s*\([^)]*\))?)\s+to\s+(?=[a-z])")
+LOWER_TO = re.compile(r"^(?P<o>[a-z][\w'-]+)\s+to\s+(?=[a-z])")
+NOT_NAMES = {"ask", "need", "needs", "go", "try", "how", "time", "want", "move", "switch", "plan", "look", "make",
+             "add", "remember", "decide", "have", "also", "and", "then", "we", "i", "you", "they", "someone", "it",
+             "this", "that", "write", "use", "put", "lower", "fix", "stop", "get", "set", "check", "alert",
+             "the", "a", "an", "all", "every", "maybe", "nice", "reindex", "ci", "iam"}
+NOT_HANDLES = {"done", "scheduled", "optional", "wip", "maybe", "draft", "cs", "eng", "later", "again", "etc",
+               "prod", "staging", "manual", "automatic", "tbd", "ongoing", "blocked"}
+PAREN_NAME = re.compile(r"\((?P<o>[A-Za-z][\w.'-]*(?:\s[A-Za-z][\w.'-]*)?)\)")
+SELF = re.compile(r"\bI'?ll (?:do|take|handle|own|write|fix|add|look)\b|\bI will\b|^me\s*:|\bme to\b", IC)
+PRIORITY = re.compile(r"\b(?P<p>[Pp][0-4])\b|\b(?P<w>urgent|critical|blocker|asap|high(?: priority)?|medium|"
+                      r"low(?: priority)?|nice[- ]to[- ]have)\b", IC)
+DUE = re.compile(
+    rf"\bdue(?:\s+date)?\s*[:\s]\s*(?P<d1>\d{{4}}-\d{{2}}-\d{{2}}|{MONTHS}\.?\s+\d{{1,2}}|\d{{1,2}}\s+{MONTHS}|"
+    rf"\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|{_DAY}|today|tomorrow|eod|eow)"
+    rf"|\bby\s+(?P<d2>(?:next\s+)?{_DAY}|tomorrow|today|tonight|eod|eow|end of (?:the )?(?:day|week|month|sprint|"
+    rf"quarter)|\d{{4}}-\d{{2}}-\d{{2}}|{MONTHS}\.?\s+\d{{1,2}})"
+    rf"|\b(?P<d3>today|tomorrow|tonight|next sprint|next week|next month|next quarter|this week|this sprint|"
+    rf"end of (?:the )?(?:week|month|quarter))\b"
+    rf"|\b(?P<d4>{_DAY})\b", IC)
+DONE = re.compile(r"\bdone during\b|\(done\b|\balready done\b", IC)
+TODO = re.compile(r"\bTODO\b\s*:?\s*", IC)
+SPLIT_LIST = re.compile(r"(?<=\)),\s+|,\s+(?=(?:me|[A-Za-z][\w.-]*):\s)|(?<=[.;])\s+(?=[A-Z][a-z]+\s+(?:to\s|alert|"
+                        r"add|write|check|ask|fix))")
+SEGMENT = re.compile(r"\s+[-–—]\s+")
+
+
+@dataclass
+class Item:
+    text: str
+    owner: str | None
+    priority: str | None
+    due_text: str | None
+    due_on: date | None
+    done: bool
+    line: Line
+
+
+@dataclass
+class People:
+    """Who the notes name, so "Kenji alert on ..." and "me:" can be resolved."""
+
+    names: dict[str, str]  # lowercase first name or handle -> the name as written
+    writer: str | None
+
+
+def people(lines: list[Line], notes: str) -> People:
+    names: dict[str, str] = {}
+    for line in lines:
+        if line.speaker:
+            names.setdefault(line.speaker.split()[0].lower(), line.speaker)
+    writer = None
+    for pattern in (r"^from:\s*(?P<w>[^<\n]+?)\s*(?:<[^>]*>)?\s*$",
+                    r"\bauthor:\s*(?P<w>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)", r"\bmy notes \((?P<w>[^)]+)\)"):
+        m = re.search(pattern, notes, IC | re.MULTILINE)
+        if m:
+            writer = m["w"].strip()
+            break
+    if writer is None:
+        tail = [line.text for line in lines[-2:]]
+        if tail and re.fullmatch(r"[A-Z][\w'-]+", tail[-1]) and len(tail) > 1 and tail[-2].endswith(","):
+            writer = tail[-1]  # "Cheers,\nElif"
+    if writer:
+        names.setdefault(writer.split()[0].lower(), writer)
+    return People(names=names, writer=writer)
+
+
+def items(lines: list[Line], day: date, who: People) -> list[Item]:
+    found: list[Item] = []
+    listed = [line for line in lines if line.in_actions]
+    has_bullets = any(line.bullet or line.cells for line in listed)
+    for line in listed:
+        if line.extra.get("columns") or line.extra.get("separator"):
+            continue
+        if line.cells is not None:
+            found += _row(line, day)
+        elif (line.bullet or not has_bullets) and _looks_like_item(line.text):
+            found.append(_item(line.text, line, day, who))
+    for line in lines:
+        if line.in_actions or line.header:
+            continue
+        for chunk in _inline_lists(line.text):
+            found += [_item(part, line, day, who) for part in _parts(chunk)]
+    unique: dict[str, Item] = {}
+    for item in found:
+        if item.text:
+            unique.setdefault(item.text.lower(), item)
+    return list(unique.values())
+
+
+def _looks_like_item(text: str) -> bool:
+    words = text.split()
+    return len(words) >= 2 and not (text.rstrip().endswith(",") or ("?" in text and not _owner_marked(text)))
+
+
+def _owner_marked(text: str) -> bool:
+    return any(p.search(text) for p in OWNER_MARKS)
+
+
+def _inline_lists(text: str) -> list[str]:
+    """"TODO kim: ... TODO ops: ...", "action items: Kenji ..., me: ..." inside a line."""
+    chunks = []
+    marks = list(TODO.finditer(text))
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        chunks.append(text[m.end():end].strip(" ."))
+    listed = re.search(r"\baction items?\s*:\s*(?P<rest>.+)$", text, IC)
+    if listed and not marks:
+        chunks.append(listed["rest"])
+    return [c for c in chunks if c]
+
+
+def _parts(text: str) -> list[str]:
+    return [p.strip(" .,") for p in SPLIT_LIST.split(text) if p.strip(" .,")]
+
+
+def _row(line: Line, day: date) -> list[Item]:
+    columns = line.extra
+    text = next((v for k, v in columns.items() if re.search(r"action|item|task|what|description", k, IC)), None)
+    if not text:
+        return []
+    owner = next((v for k, v in columns.items() if re.search(r"owner|who|assignee|assigned", k, IC)), None)
+    priority = next((v for k, v in columns.items() if re.search(r"prio", k, IC)), None)
+    due = next((v for k, v in columns.items() if re.search(r"due|when|date", k, IC)), None)
+    due_text, due_on = (due, _due_date(due.lower(), day)) if due else (None, None)
+    return [Item(text=_tidy(text), owner=_name(owner) if owner and not NO_OWNER.fullmatch(owner) else None,
+                 priority=priority or None, due_text=due_text, due_on=due_on, done=False, line=line)]
+
+
+def _item(text: str, line: Line, day: date, who: People) -> Item:
+    owner, rest = _owner(text, line, who)
+    priority = PRIORITY.search(text)
+    due_text, due_on = _due(text, day)
+    if due_text:
+        rest = re.sub(rf"[,\s]*\(?{re.escape(due_text)}\)?(?:\s+please)?\s*[.,]?\s*$", "", rest, flags=IC)
+    return Item(text=_tidy(rest), owner=owner, priority=_priority(priority) if priority else None,
+                due_text=due_text, due_on=due_on, done=bool(line.checked) or bool(DONE.search(text)), line=line)
+
+
+def _owner(text: str, line: Line, who: People) -> tuple[str | None, str]:
+    """The owner and the text without the owner's marker."""
+    if NO_OWNER.search(text):
+        return None, NO_OWNER.sub("", text)
+    for pattern in OWNER_MARKS:
+        m = pattern.search(text)
+        if m and _name(m["o"]):
+            rest = text[:m.start()] + text[m.end():]
+            after = re.match(r"\s+to\s+(?P<rest>.+)$", text[m.end():])
+            if pattern.pattern.startswith("(?:->"):  # "<why> -> Comms (Beatriz) to set up ...": the action follows
+                rest = after["rest"] if after else text[:m.start()]
+            return _name(m["o"]), rest
+    colon = NAME_COLON.match(text)
+    if colon and colon["o"].lower() not in NOT_NAMES:
+        name = colon["o"]
+        return (_writer(line, who) if name.lower() == "me" else _name(name)), text[colon.end():]
+    for pattern in (NAME_TO, LOWER_TO):
+        m = pattern.match(text)
+        if m and m["o"].split()[0].lower() not in NOT_NAMES and (
+                pattern is NAME_TO or m["o"].lower() in who.names):
+            return _name(m["o"]), text[m.end():]
+    segments = SEGMENT.split(text)
+    for segment in segments[1:]:
+        for token in re.split(r",\s*", segment):
+            if _is_name(token):
+                return _name(token), segments[0]
+    for m in PAREN_NAME.finditer(text):
+        if _is_name(m["o"]) or m["o"].lower() in who.names or _handle(m["o"]):
+            return _name(m["o"]), text[:m.start()] + text[m.end():]
+    first = text.split()[0].lower() if text.split() else ""
+    if first in who.names and first not in NOT_NAMES:
+        return who.names[first], text.split(None, 1)[1] if len(text.split()) > 1 else text
+    if SELF.search(text):
+        return _writer(line, who), text
+    return None, text
+
+
+def _writer(line: Line, who: People) -> str | None:
+    return line.speaker or who.writer
+
+
+def _is_name(token: str) -> bool:
+    """"Luca", "Maya (CS)", "team-notify lead": a short name, not a priority, a date or a phrase."""
+    token = token.strip(" .")
+    bare = re.sub(r"\s*\([^)]*\)", "", token)
+    words = bare.split()
+    if not words or len(words) > 3 or PRIORITY.fullmatch(bare) or DUE.fullmatch(bare) or DATE.fullmatch(bare):
+        return False
+    return bool(re.fullmatch(r"@?[A-Z][\w'-]*(?:\s[A-Z][\w'-]*)*", bare))
+
+
+def _handle(token: str) -> bool:
+    """"(ken)": one lowercase name in parentheses."""
+    return bool(re.fullmatch(r"[a-z][a-z.'-]{1,20}", token)) and token not in NOT_NAMES | NOT_HANDLES and not (
+        PRIORITY.fullmatch(token) or DUE.fullmatch(token))
+
+
+def _name(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    name = raw.strip().strip(".,;:").strip()
+    return name or None
+
+
+def _priority(m: re.Match[str]) -> str:
+    return m["p"].upper() if m["p"] else m["w"].lower()
+
+
+def _due(text: str, day: date) -> tuple[str | None, date | None]:
+    m = DUE.search(text)
+    if m is None:
+        return None, None
+    stated = m.group(0).strip()
+    value = next(g for g in (m["d1"], m["d2"], m["d3"], m["d4"]) if g)
+    return stated, _due_date(value.lower(), day)
+
+
+def _due_date(value: str, day: date) -> date | None:
+    value = value.removeprefix("next ").strip() if re.match(rf"next {_DAY}", value) else value
+    if value in ("today", "tonight", "eod"):
+        return day
+    if value == "tomorrow":
+        return day + timedelta(days=1)
+    if value in WEEKDAYS:
+        ahead = (WEEKDAYS.index(value) - day.weekday()) % 7 or 7
+        return day + timedelta(days=ahead)
+    if re.search(r"\d", value):
+        try:
+            return dateparser.parse(value, default=datetime(day.year, day.month, day.day), dayfirst=True).date()
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _tidy(text: str) -> str:
+    """The action in plain words: markers of priority, due date and owner dropped from its ends."""
+    text = SEGMENT.split(text)[0] if SEGMENT.search(text) else text
+    text = re.sub(r"\(\s*(?:P[0-4]|urgent|due|done)[^)]*\)", "", text, flags=IC)
+    text = re.sub(r"[,\s]+(?:P[0-4]|urgent|nice to have|today(?: please)?|next sprint)\s*$", "", text, flags=IC)
+    text = re.sub(r"^nice to have\s*:\s*", "", text, flags=IC)
+    text = re.sub(r"\(\s*\)", "", text)
+    text = " ".join(text.split()).strip(" .,;:-–—")
+    return (text[:1].upper() + text[1:])[:300]

@@ -1,0 +1,60 @@
+"""Labelled facts inside lines: "Root cause: ...", "customers: ~2,600 accounts ...", "impact was APAC only",
+"Went poorly: a; b; c". A label opens a line or follows the end of a sentence; its value runs to the next label,
+or, for a label inside a line, to the end of its sentence."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LABEL = (r"root\s*ca\w+|(?:the\s+)?cause|trigger|impact\s+window|impact\s+for\s+the\s+\w+|impact|"
+          r"customers?\s+affected|customer\s+impact|customers?|(?:users?|clients?|merchants?|accounts?)\s+affected|"
+          r"revenue(?:\s+impact)?|regions?|when|went\s+(?:well|ok|poorly|bad|wrong)|not\s+good|good|bad|lucky|"
+          r"lessons?(?:\s+learned)?|todo|action\s+items?|severity")
+LABEL = re.compile(rf"(?P<lead>^|[.;!?]\s+|\s[-–—]\s)(?P<label>{_LABEL})\s*"
+                   r"(?P<sep>:|(?<=window)\s|(?<=impact)\s+was\b)\s*", re.IGNORECASE)
+ONLY_AT_START = {"good", "bad", "not good", "when", "severity", "lucky"}
+SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!approx)\.(?:\s|$)")
+KEYS = [
+    (re.compile(r"root|cause", re.I), "root_cause"), (re.compile(r"trigger", re.I), "trigger"),
+    (re.compile(r"window", re.I), "window"), (re.compile(r"customer impact", re.I), "impact"),
+    (re.compile(r"customer|users?|clients?|merchants?|accounts?", re.I), "customers"),
+    (re.compile(r"impact", re.I), "impact"), (re.compile(r"revenue", re.I), "revenue"),
+    (re.compile(r"region", re.I), "regions"), (re.compile(r"when", re.I), "when"),
+    (re.compile(r"well|ok|^good", re.I), "went_well"),
+    (re.compile(r"poorly|bad|wrong|not good", re.I), "went_poorly"),
+    (re.compile(r"lucky", re.I), "lucky"), (re.compile(r"lesson", re.I), "lessons"),
+    (re.compile(r"todo|action", re.I), "actions"), (re.compile(r"severity", re.I), "severity"),
+]
+
+
+@dataclass(frozen=True)
+class Labelled:
+    key: str
+    value: str
+    start: int  # where the value starts in the line
+    end: int
+    at_line_start: bool
+
+
+def key_of(label: str) -> str:
+    label = " ".join(label.lower().split())
+    return next(key for pattern, key in KEYS if pattern.search(label))
+
+
+def labelled(text: str) -> list[Labelled]:
+    """Every labelled value in one line, in order."""
+    found = []
+    matches = [m for m in LABEL.finditer(text)
+               if m.start("label") == 0 or " ".join(m["label"].lower().split()) not in ONLY_AT_START]
+    for i, m in enumerate(matches):
+        stop = matches[i + 1].start("label") if i + 1 < len(matches) else len(text)
+        at_start = m.start("label") == 0
+        value_start = m.end()
+        if not at_start:
+            end = SENTENCE_END.search(text, value_start)
+            stop = min(stop, end.start() if end else stop)
+        value = text[value_start:stop].strip(" .;")
+        if value:
+            found.append(Labelled(key_of(m["label"]), value, value_start, stop, at_start))
+    return found

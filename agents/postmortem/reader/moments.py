@@ -1,0 +1,172 @@
+"""The moments a postmortem measures, recognised in the notes' own wording: when impact started and ended, when
+the page went out and was acknowledged ("acked", "picked up the alert", "I'll take it"), when the mitigation
+took effect ("rollback finished", not "rollback started"), and when the incident was called resolved.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agents.postmortem.reader.events import Event, Timeline
+
+IC = re.IGNORECASE
+NEGATED = re.compile(r"\b(?:nobody|no one|noone|not|never|un|wasn'?t|didn'?t)\s*(?:\w+\s+)?(?:acked|ack|"
+                     r"acknowledged|restarted|resolv\w+|picked up)", IC)
+ACK = re.compile(r"\back(?:ed|'d|nowledged?|nowleged|nowledges)?\b|\bpicked up\b|\b(?:i'?m|is|am|are|'s|k\.?)\s+on it\b"
+                 r"|^on it\b|\bi'?ve got (?:it|this)\b|\bi'?ll take (?:it|this)\b|\bgot the page\b|"
+                 r"\btak(?:e|es|en|ing|ed) the (?:alarm|alert|page|pager|incident)\b|\backnowledged by\b", IC)
+ALERT = re.compile(r"\balert\w*\b|\balarm\b|\bpage[ds]?\b|\bpaged\b|\bfired\b|\btriggered\b|\bnotified\b|"
+                   r"\bpagerduty\b|\bopsgenie\b|\bprobes?\b|\bsynthetic\w*\b|\bpingdom\b|\bscanning\b", IC)
+REPORT = re.compile(r"\bcustomers?\b|\bsupport\b|\btickets?\b|\breports?\b|\breported\b|\bcomplain\w*|\bseeing\b|"
+                    r"\bnoticed\b", IC)
+CUSTOMER = re.compile(r"\bcustomers?\b|\bsupport\b|\btickets?\b|\bcustomer success\b|\bclients?\b", IC)
+SYMPTOM = re.compile(r"\berrors?\b|\b[45]\d\ds\b|\b5xx\b|\btimeouts?\b|\btimed out\b|\blatency\b|\bslow\b|"
+                     r"\bfail(?:ing|ed|ures?|s)?\b|\bdown\b|\boutage\b|\bunavailable\b|\bred\b|\bcrash\w*|\boom\w*|"
+                     r"\bblock(?:ed|s|ing)?\b|\bstuck\b|\bempty\b|\bexpired\b|\bnot resolving\b|\bdelay(?:s|ed)?\b|"
+                     r"\blag\b|\blost\b|\bdestroyed\b|\bmissing\b|\bspike\b|\bdegraded\b|\brejected\b", IC)
+STARTED = re.compile(r"\b(?:start(?:s|ed|ing)?|startd|initiated|kick(?:ed)? off|in progress|begin|began|beginning|"
+                     r"underway)\b", IC)
+MITIGATED = re.compile(
+    r"\brol+(?:ed|led)?[\s-]?back\b|\brevert(?:ed)?\b|\bswitched\b|\bfailed over\b|\bfail[\s-]?over (?:done|"
+    r"complete)|\b(?:fix|hotfix|patch)\b[^.;]*\b(?:deployed|shipped|applied|live|out)\b|\bdeployed (?:a |the )?"
+    r"(?:fix|hotfix|patch)\b|\bdisabled\b|\bturned off\b|\bflag(?:ged)? off\b|\brestarted\b|\bscaled (?:up|out|back)"
+    r"\b|\bbumped\b|\blowered\b|\braised\b|\bincreased\b|\bset\b[^.;]*\bback\b|\bpointed back\b|\bchanged the\b|"
+    r"\bre-?pointed\b|\brenewed\b|\bkey rolled\b|\brolled the key\b|\bcancel(?:s|ed|led)\b|\bkilled\b|"
+    r"\bterminated\b|\bslot dropped\b|\bdropped the\b|\brestore(?:d)? (?:complete|completed|finished|done)\b|"
+    r"\brestored\b|\bpurged\b|\bblocked the\b|\brate[- ]limited\b|\bmitigated\b|\bmitigation (?:in place|done)\b", IC)
+RECOVERED = re.compile(
+    r"\bback to (?:normal|baseline)|\bback (?:under|below|within|up|online)\b|\b(?:ok|fine|good|normal|healthy|green)"
+    r" (?:again|now)\b|\b\w+ing again\b|\bon time again\b|\breal-time again\b|\b(?:is|are|were|was) back\b|"
+    r"^(?:[\w-]+\s){0,2}[\w-]+ back\W*$|\brecovered\b|\brecovery (?:confirmed|complete)\b|\bfull recovery\b|"
+    r"\b(?:fully|service) restored\b|"
+    r"\bhealthy\b|\bhandshake ok\b|\berror rates? (?:back to )?normal\b|\bnormal levels\b|\ball good\b|"
+    r"\bok again\b", IC)
+RESOLVED = re.compile(r"\bresol(?:ved|vd|ving|ution)\b(?!\s+(?:from|again))|\bclos(?:ed|ing)\b|\bcalling it\b|"
+                      r"\ball clear\b|\bincident (?:is )?over\b|\bstand(?:ing)? down\b|\bdeclared (?:fixed|over)\b", IC)
+CAUSE_CUES = re.compile(r"root cause|found it|that'?s what|caused by|turned out|\bthe cause\b|the problem (?:is|was)|"
+                        r"\bbecause\b|\bdue to\b|\bforgot\b|\bwrong\b|\bmissing\b|\bwithout\b|\blost its\b|"
+                        r"doesn'?t exist|points? to|\bonly has\b|->|\bso it\b|\bmisconfigured\b|\binstead of\b|"
+                        r"\bleak\w*\b|\bexhaust\w*\b", IC)
+DURATION = re.compile(r"\bfor (?:about |around |~|approx\.? )?(?:(?P<h>\d+)\s*h(?:ours?)?\s*)?(?:(?P<m>\d+)\s*"
+                      r"(?:m|min|mins|minutes)\b)?", IC)
+
+
+@dataclass
+class Moments:
+    start: Event | None = None
+    start_at: datetime | None = None
+    start_from: str = "notes' first entry"
+    end_at: datetime | None = None
+    detected: Event | None = None
+    paged: Event | None = None  # the page the acknowledgement answered
+    acknowledged: Event | None = None
+    mitigated: Event | None = None
+    resolved_at: datetime | None = None
+    resolved_by_end: bool = False  # no resolution line: the end of impact is taken as the resolution
+
+
+def is_ack(event: Event) -> bool:
+    text = event.own
+    return bool(ACK.search(text)) and not NEGATED.search(text) and not text.rstrip().endswith("?")
+
+
+def find(timeline: Timeline, impact_texts: list[str]) -> Moments:
+    events = timeline.events
+    found = Moments()
+    if not events:
+        return found
+    window = next((w for w in timeline.windows if w.labelled), None) or next(iter(timeline.windows), None)
+    symptom = next((e for e in events if SYMPTOM.search(e.own) and not e.range_end), None)
+    first_alert = next((e for e in events if ALERT.search(e.own) and not e.range_end), None)
+    if window is not None:
+        found.start_at, found.start_from = window.start, "impact window the notes state"
+    elif symptom is not None:
+        start = min([symptom, *([first_alert] if first_alert else [])], key=lambda e: e.at)
+        found.start, found.start_at, found.start_from = start, start.at, "first symptom the notes time"
+    else:
+        found.start, found.start_at = events[0], events[0].at
+    start_at = found.start_at
+    after = [e for e in events if e.at >= start_at]
+    found.detected = next((e for e in after if ALERT.search(e.own) or REPORT.search(e.own)), None)
+    found.acknowledged = next((e for e in events if is_ack(e) and e.at >= start_at - timedelta(minutes=30)), None)
+    if found.acknowledged is not None:
+        found.paged = next((e for e in reversed(events) if e.at <= found.acknowledged.at and ALERT.search(e.own)
+                            and not is_ack(e)), None) or (found.acknowledged if ALERT.search(
+                                found.acknowledged.own) else None)
+    found.mitigated = next((e for e in after if _mitigation(e)), None)
+    found.end_at = _end(timeline, found, impact_texts, window)
+    resolved = next((e for e in reversed(after) if RESOLVED.search(e.own) and not NEGATED.search(e.own)), None)
+    if resolved is not None and (found.end_at is None or resolved.at >= found.end_at - timedelta(hours=1)):
+        found.resolved_at = resolved.at
+    elif found.end_at is not None:
+        found.resolved_at, found.resolved_by_end = found.end_at, True
+    return found
+
+
+def _mitigation(event: Event) -> bool:
+    text = event.own
+    if not MITIGATED.search(text) or NEGATED.search(text) or text.rstrip().endswith("?"):
+        return False
+    return not STARTED.search(text) or bool(re.search(r"\brestarted\b", text, IC))
+
+
+def _end(timeline: Timeline, found: Moments, impact_texts: list[str], window) -> datetime | None:
+    if window is not None:
+        return window.end
+    assert found.start_at is not None
+    stated = _stated_duration(impact_texts)
+    if stated is not None:
+        target = found.start_at + stated
+        near = [e for e in timeline.events if abs(e.at - target) <= timedelta(minutes=2)]
+        if near:
+            return min(near, key=lambda e: abs(e.at - target)).at
+    floor = found.mitigated.at if found.mitigated else found.start_at
+    recovered = next((e for e in timeline.events if e.at >= floor and e.at > found.start_at
+                      and RECOVERED.search(e.own)), None)
+    if recovered is not None:
+        return recovered.at
+    if found.mitigated is not None:
+        return found.mitigated.at
+    return None
+
+
+def _stated_duration(texts: list[str]) -> timedelta | None:
+    for text in texts:
+        for m in DURATION.finditer(text):
+            if m["h"] or m["m"]:
+                return timedelta(hours=int(m["h"] or 0), minutes=int(m["m"] or 0))
+    return None
+
+
+def trigger(timeline: Timeline, found: Moments) -> Event | None:
+    """The event that set it off: the last one before impact began that is neither an alert nor a symptom; or a
+    change at the very start (a certificate expiring, a bucket deleted)."""
+    if found.start_at is None:
+        return None
+    window_lines = {id(w.line) for w in timeline.windows}
+    candidates = [e for e in timeline.events if e.at <= found.start_at and not e.range_end
+                  and id(e.line) not in window_lines and not ALERT.search(e.own) and not is_ack(e)]
+    before = [e for e in candidates if found.start_at - timedelta(hours=6) <= e.at < found.start_at]
+    if before:
+        return before[-1]
+    at_start = [e for e in timeline.events if e.at == found.start_at and not e.range_end and not is_ack(e)
+                and id(e.line) not in window_lines
+                and (_changed(e) or not (SYMPTOM.search(e.own) or ALERT.search(e.own)))]
+    return at_start[-1] if at_start else None
+
+
+def _changed(event: Event) -> bool:
+    return bool(re.search(r"\b(?:expired|deleted|destroyed|pushed|deployed|applied|changed|rotated)\b", event.own, IC))
+
+
+def cause(timeline: Timeline, found: Moments) -> Event | None:
+    """The line in which responders name what went wrong, between the start and the mitigation."""
+    if found.start_at is None:
+        return None
+    until = found.mitigated.at if found.mitigated else (found.resolved_at or timeline.events[-1].at)
+    scored = [(len(CAUSE_CUES.findall(e.own)), i, e) for i, e in enumerate(timeline.events)
+              if found.start_at <= e.at <= until and not e.range_end]
+    best = max(scored, default=None, key=lambda s: (s[0], s[1]))
+    return best[2] if best and best[0] > 0 else None

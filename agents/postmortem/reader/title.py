@@ -1,0 +1,140 @@
+"""A title for the postmortem, derived from the notes rather than copied from their first line: what the header
+says once its furniture ("INC notes -", "(draft)", "- notes from the bridge (times EST)", dates) is gone, with the
+symptom added when the header names only the thing ("search thing" becomes "Search degraded"); for chat exports
+whose header only says where they were copied from, the summary, the first status-page update or the first
+symptom someone reported."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from agents.postmortem.reader.clock import DATE, TIME
+from agents.postmortem.reader.events import Event, Timeline
+from agents.postmortem.reader.facts import Facts
+from agents.postmortem.reader.lines import Line
+from agents.postmortem.reader.moments import ALERT, SYMPTOM
+
+IC = re.IGNORECASE
+SOURCE_ONLY = re.compile(r"\b(?:export(?:ed)?|pasted|copied|copy of|write-?up|transcript|chat from|zoom chat|"
+                         r"for the (?:postmortem|doc)|pd incident|opsgenie alert)\b", IC)
+FURNITURE = [
+    re.compile(r"^(?:subject|re|fwd?|title)\s*:\s*", IC),
+    re.compile(r"^(?:h[1-6]\.\s*|#+\s*)", IC),
+    re.compile(r"^(?:incident summary|incident report|incident notes?|inc notes?|incident|postmortem|post-mortem|"
+               r"handover|summary)\s*[:\-–—]?\s*", IC),
+    re.compile(r"\s+[-–—]\s+(?:postmortem|post-mortem|notes?|draft|rough|summary|write-?up|report)\b.*$", IC),
+    re.compile(r"\s*\([^)]*\)"),
+    re.compile(r"\[[^\]]*\]\s*"),
+    re.compile(r"\b(?:postmortem|post-mortem)\b|\bnotes?\b|\bdraft\b|\brough\b|\bthing\b|\bstuff\b|\bthis morning\b|"
+               r"\byesterday\b|\blast night\b|\btoday\b", IC),
+    re.compile(r"\bINC-[\w-]+\b|#\d+\b|\bSEV-?[0-5]\b|\bP[0-4]\b", IC),
+    re.compile(r"\b(?:UTC|GMT)\b"),
+]
+TITLE_SYMPTOM = re.compile(rf"{SYMPTOM.pattern}|\bexpir\w*|\bleak\w*|\bbroken\b|\bincident\b|\bbreach\b|"
+                           r"\bexposed\b|\bnot (?:working|loading|resolving)\b|\bdropped\b", IC)
+PHRASES = [
+    (re.compile(r"latency|p99|slow|timeouts?|timed out|degraded", IC), "degraded"),
+    (re.compile(r"\b5xx\b|\b[45]\d\ds?\b|errors?|fail\w*", IC), "errors"),
+    (re.compile(r"\bdown\b|outage|unavailable", IC), "outage"),
+    (re.compile(r"delay\w*|\blag\b|backlog|queue", IC), "delayed"),
+    (re.compile(r"\blost\b", IC), "lost"),
+    (re.compile(r"missing|empty", IC), "missing"),
+    (re.compile(r"crash\w*|oom\w*", IC), "crashing"),
+    (re.compile(r"expired", IC), "expired"),
+    (re.compile(r"\bred\b|stuck|blocked", IC), "blocked"),
+]
+CUT = re.compile(r"\s+(?:since|from|for|after|because|at)\s+|[,(;:]|\?+|\.\s|\s[-–—]\s")
+INVESTIGATING = re.compile(r"^(?:status page, \w+:\s*)?we(?:'re| are)\s+(?:currently\s+)?investigating\s+"
+                           r"(?:reports of\s+|an issue with\s+)?", IC)
+MAX_WORDS = 12
+
+
+def derive(lines: list[Line], facts: Facts, timeline: Timeline, start: datetime | None) -> str:
+    header = _header(lines)
+    after = [e for e in timeline.events if start is None or e.at >= start]
+    if header:
+        title = header if TITLE_SYMPTOM.search(header) else _with_symptom(header, after)
+    else:
+        title = _from_story(facts, after) or "Incident"
+    title = _finish(title)
+    written = {_normal(line.raw) for line in lines}
+    if _normal(title) in written:  # the header was already a plain title: shorten it rather than copy it
+        title = _finish(_cut(title))
+    return title if _normal(title) not in written else f"Incident: {title}"
+
+
+def _header(lines: list[Line]) -> str | None:
+    """The notes' header lines (before their first timed line or heading), cleaned; None when they only say where
+    the notes were copied from."""
+    for line in lines:
+        if line.lead is not None or line.cells is not None or line.status_page:
+            break
+        if line.heading is not None and line.heading.lower() not in ("other",) and line.section != "other":
+            break
+        raw = line.raw.strip()
+        if line.header and not raw.lower().startswith("subject"):
+            continue
+        if raw.replace("*", "").strip().endswith(":"):
+            continue  # "*Incident title:*" left empty, "Copied from our status page:"
+        if line.heading is None and re.match(r"^\W*[\w ]{2,25}:\*?\s*\S", raw) and not re.match(
+                r"^\W*(?:subject|title)\b", raw, IC):
+            continue  # "Date: ...", "Severity: SEV2": a field, not a title
+        cleaned = _clean(re.split(r"(?<=[.!?])\s+", raw)[0])
+        if SOURCE_ONLY.search(cleaned) or not re.search(r"[A-Za-z]{2}", cleaned):
+            continue
+        return " ".join(cleaned.split()[:MAX_WORDS])
+    return None
+
+
+def _clean(text: str) -> str:
+    text = text.replace("*", "")
+    for pattern in FURNITURE:
+        text = pattern.sub(" ", text).strip()
+    text = TIME.sub(" ", DATE.sub(" ", text))
+    text = re.sub(r"\b(?:times?|all times)\s+(?:are\s+)?(?:UTC|[A-Z]{2,4})\b", " ", text)
+    return " ".join(text.split()).strip(" -–—:,.;")
+
+
+def _with_symptom(header: str, events: list[Event]) -> str:
+    for event in events:
+        if SYMPTOM.search(event.own):
+            phrase = next((p for pattern, p in PHRASES if pattern.search(event.own)), None)
+            if phrase and phrase not in header.lower():
+                return f"{header} {phrase}"
+    return header
+
+
+def _from_story(facts: Facts, events: list[Event]) -> str | None:
+    if facts.summary:
+        return _cut(facts.summary)
+    status = next((e for e in events if e.line.status_page and INVESTIGATING.search(e.own)), None)
+    if status is not None:
+        return _cut(INVESTIGATING.sub("", status.own))
+    reported = next((e for e in events if SYMPTOM.search(e.own) and not ALERT.search(e.own)
+                     and not e.range_end), None)
+    return _cut(reported.own) if reported else None
+
+
+def _cut(text: str) -> str:
+    text = re.sub(r"\s*\([^)]*\)", "", text)
+    words = text.split()
+    for m in CUT.finditer(text):
+        if len(text[:m.start()].split()) >= 2:
+            text = text[:m.start()]
+            break
+    return " ".join(text.split()[:MAX_WORDS]) if words else text
+
+
+def _finish(title: str) -> str:
+    title = title.strip(" .,;:-–—\"'")
+    first, _, rest = title.partition(" ")
+    if first.islower() and first.isalpha() and len(first) <= 3:
+        first = first.upper()  # "db failover" -> "DB failover"
+    elif first[:1].islower() and "." not in first:
+        first = first[:1].upper() + first[1:]
+    return f"{first} {rest}".strip()[:120]
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.strip().strip("#*").strip().lower().split())

@@ -1,0 +1,256 @@
+"""`incidentbot runbook list | show NAME | run NAME key=value ... | resume RUN | abort RUN | runs`.
+
+Without `--yes`, each step that changes something is shown and asked about on the terminal; with no terminal
+and no `--yes` such a step is refused (the run stops there, rolled back) and the message says how to approve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from agents.runbook_executor.report import RunbookReport
+    from app.runbooks.flows import Answer, Gate, Notify, Waiting
+    from app.runbooks.loader import Catalog
+    from app.runtime import Runtime
+
+HOW_TO_APPROVE = ("steps that change something need approval: run this from a terminal to be asked at each one, "
+                  "pass --yes to approve them all, or start it in Slack (`/incident runbook run ...`)")
+
+
+def operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _with_runtime(work):  # type: ignore[no-untyped-def]
+    from app.cli import _with_runtime as run_with
+    return run_with(work)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group("runbook")
+def runbook() -> None:
+    """List, show and run runbooks (YAML in runbooks_dir, plus the shipped examples)."""
+
+
+@runbook.command("list")
+def runbook_list() -> None:
+    """The runbooks there are, and any file that did not load."""
+    catalog = _catalog()
+    for name in sorted(catalog.runbooks):
+        click.echo(f"{name:<32} {catalog.runbooks[name].description}")
+    for problem in catalog.problems:
+        click.echo(f"warning: {problem}", err=True)
+    if not catalog.runbooks:
+        click.echo("No runbooks.")
+
+
+@runbook.command("show")
+@click.argument("name")
+def runbook_show(name: str) -> None:
+    """A runbook's parameters and steps, as they would run."""
+    from app.runbooks.render import outline
+    from app.runbooks.runner import UnknownRunbook, find
+
+    try:
+        book = find(_catalog(), name)
+    except UnknownRunbook as exc:
+        _fail(str(exc))
+    click.echo(outline(book), nl=False)
+
+
+def _catalog() -> Catalog:
+    from app.cli import _settings
+    from app.config import ConfigError, load_team_config
+    from app.runbooks.runner import catalog_for
+
+    try:
+        return catalog_for(load_team_config(_settings().incidentbot_config))
+    except ConfigError as exc:
+        _fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+@runbook.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("pairs", nargs=-1, type=click.UNPROCESSED)
+@click.option("--dry-run", is_flag=True, help="Run the pre-flight checks and show the steps; change nothing.")
+@click.option("--incident", "incident_id", help="Record the run on this incident's timeline (INC-YYYY-MMDD-NNN).")
+@click.option("--yes", "-y", is_flag=True, help="Approve every step that changes something.")
+def runbook_run(name: str, pairs: tuple[str, ...], dry_run: bool, incident_id: str | None, yes: bool) -> None:
+    """Run NAME with key=value parameters, printing the Runbook Execution report."""
+    report = _with_runtime(lambda runtime: execute(runtime, name, list(pairs), dry_run=dry_run,
+                                                   incident_id=incident_id, yes=yes))
+    _print(report)
+
+
+@runbook.command("resume")
+@click.argument("run_id", type=int)
+@click.option("--yes", "-y", is_flag=True, help="Approve every step that changes something.")
+def runbook_resume(run_id: int, yes: bool) -> None:
+    """Go on with an interrupted run from its next step (completed steps are not run again)."""
+    _print(_with_runtime(lambda runtime: resume(runtime, run_id, yes=yes)))
+
+
+@runbook.command("abort")
+@click.argument("run_id", type=int)
+def runbook_abort(run_id: int) -> None:
+    """Stop a run that waits for approval or was interrupted, rolling back its completed steps."""
+    _print(_with_runtime(lambda runtime: abort(runtime, run_id)), aborting=True)
+
+
+@runbook.command("runs")
+def runbook_runs() -> None:
+    """Recent runs, newest first: id, state, runbook, target."""
+    from app.runbooks import service
+
+    async def work(runtime: Runtime) -> list[str]:
+        await runtime.runbooks.executor.sweep()
+        async with runtime.sessions() as session:
+            rows = await service.runs(session)
+        return [f"{r.id:>5}  {r.state:<11}  {r.started_at:%Y-%m-%d %H:%M}  {r.runbook}  {r.target}" for r in rows]
+
+    rows = _with_runtime(work)
+    click.echo("\n".join(rows) if rows else "No runbook runs.")
+
+
+def _print(report: RunbookReport, *, aborting: bool = False) -> None:
+    from agents.runbook_executor.agent import markdown
+
+    click.echo(markdown(report), nl=False)
+    if aborting and report.result == "ABORTED":
+        return
+    if not report.finished or report.result not in ("SUCCESS", "DRY RUN"):
+        if any(s.note and s.note.startswith("refused: nobody could approve") for s in report.steps):
+            click.echo(f"error: {HOW_TO_APPROVE}", err=True)
+        sys.exit(1)
+
+
+# --- shared with `incidentbot agent run runbook-executor` ------------------------------------------------
+
+async def execute(runtime: Runtime, name: str, words: list[str], *, dry_run: bool = False,
+                  incident_id: str | None = None, yes: bool = False) -> RunbookReport:
+    from app.cli import CommandFailed
+    from app.incidents import service as incidents
+    from app.incidents.models import Source
+    from app.runbooks.models import RunMode
+    from app.runbooks.params import ParameterError, split_pairs
+    from app.runbooks.runner import UnknownRunbook
+    from app.runbooks.service import RunRefused
+
+    incident = None
+    if incident_id:
+        async with runtime.sessions() as session:
+            incident = await incidents.get_incident(session, incident_id)
+        if incident is None:
+            raise CommandFailed(f"no incident {incident_id.upper()}; `incidentbot list` shows them")
+    try:
+        book = runtime.runbooks.get(name)
+        await runtime.runbooks.executor.sweep()
+        run = await runtime.runbooks.executor.start(
+            book, split_pairs(words), mode=RunMode.DRY_RUN if dry_run else RunMode.EXECUTE, started_by=operator(),
+            source=Source.CLI, incident_id=incident.id if incident else None)
+    except (UnknownRunbook, ParameterError, RunRefused) as exc:
+        raise CommandFailed(str(exc)) from exc
+    await runtime.runbooks.executor.advance(run.id, terminal_gate(yes), progress(runtime))
+    return await runtime.runbooks.report(run.id)
+
+
+async def resume(runtime: Runtime, run_id: int, *, yes: bool) -> RunbookReport:
+    from app.cli import CommandFailed
+
+    await runtime.runbooks.executor.sweep()
+    if not await runtime.runbooks.executor.resume(run_id):
+        raise CommandFailed(f"run #{run_id} is not interrupted (or does not exist); `incidentbot runbook runs` "
+                            "lists them")
+    await runtime.runbooks.executor.advance(run_id, terminal_gate(yes), progress(runtime))
+    return await runtime.runbooks.report(run_id)
+
+
+async def abort(runtime: Runtime, run_id: int) -> RunbookReport:
+    from app.cli import CommandFailed
+    from app.runbooks import service
+    from app.runbooks.flows import Decision
+    from app.runbooks.models import RunState
+
+    executor = runtime.runbooks.executor
+    await executor.sweep()
+    async with runtime.sessions() as session:
+        run = await service.get_run(session, run_id)
+    if run is None or run.state not in (RunState.AWAITING, RunState.INTERRUPTED):
+        state = f"is {run.state}" if run is not None else "does not exist"
+        raise CommandFailed(f"run #{run_id} {state}: only a run waiting for approval or interrupted can be aborted")
+    stopped = (await executor.abort_interrupted(run_id, operator()) if run.state == RunState.INTERRUPTED
+               else await executor.decide(run_id, run.next_position, Decision.ABORT, operator()))
+    if not stopped:
+        raise CommandFailed(f"run #{run_id} moved on meanwhile; `incidentbot runbook runs` shows where it is")
+    await executor.advance(run_id, terminal_gate(False), progress(runtime))
+    return await runtime.runbooks.report(run_id)
+
+
+def terminal_gate(yes: bool) -> Gate:
+    from app.runbooks.flows import Decision
+
+    async def gate(waiting: Waiting) -> Answer | None:
+        if yes:
+            return Decision.APPROVE, operator()
+        if not sys.stdin.isatty():
+            return Decision.REFUSE, operator()
+        return await asyncio.to_thread(_ask, waiting), operator()
+
+    return gate
+
+
+def _ask(waiting: Waiting) -> str:
+    from agents.runbook_executor.report import command
+    from app.runbooks.flows import Decision
+
+    click.echo(f"\n{waiting.name} changes something:\n    {command(waiting.argv)}", err=True)
+    if waiting.rollback:
+        click.echo(f"  undone on failure by: {command(waiting.rollback)}", err=True)
+    choice = click.prompt("Approve, skip or abort?", type=click.Choice(["approve", "skip", "abort"]),
+                          default="abort", err=True)
+    return Decision(choice)
+
+
+def progress(runtime: Runtime) -> Notify:
+    """One line on stderr per step as it settles, so a long run shows where it is."""
+    shown: set[tuple[int, str, str]] = set()
+
+    async def notify(run_id: int) -> None:
+        report = await runtime.runbooks.report(run_id)
+        lines = [("check", c.name, c.status) for c in report.preflight if c.status not in ("PENDING",)]
+        lines += [("step", f"{s.number}/{len(report.steps)} {s.name}", s.status) for s in report.steps
+                  if s.status not in ("PENDING", "RUNNING") and not s.status.startswith("WAITING")]
+        lines += [("verify", c.name, c.status) for c in report.verification if c.status != "PENDING"]
+        for line in lines:
+            key = (run_id, line[1], line[2])
+            if key not in shown:
+                shown.add(key)
+                click.echo(f"  {line[0]} {line[1]}: {line[2]}", err=True)
+
+    return notify
+
+
+def agent_execute(prompt: str, incident_id: str | None, yes: bool) -> bool:
+    """`agent run runbook-executor --prompt "Execute runbook: NAME key=value ..."`: a person starting a run.
+
+    False when the prompt does not ask to execute a runbook (the agent then suggests one).
+    """
+    from agents.runbook_executor.request import read
+
+    ask = read(prompt)
+    if not ask.execute or ask.name is None:
+        return False
+    name, words = ask.name, ask.words
+    _print(_with_runtime(lambda runtime: execute(runtime, name, words, incident_id=incident_id, yes=yes)))
+    return True

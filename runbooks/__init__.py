@@ -1,0 +1,1 @@
+"""The runbooks incidentbot ships: YAML files beside this module (installed with the package)."""

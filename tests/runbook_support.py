@@ -1,0 +1,69 @@
+"""The fake `kubectl` (tests/fakes/kubectl) on PATH, with its state file and the argv it was called with."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FAKE = Path(__file__).parent / "fakes" / "kubectl"
+STATE: dict[str, Any] = {
+    "cluster": "prod-cluster",
+    "namespaces": ["production", "databases"],
+    "deployments": {"production/api-server": {"replicas": 5, "revision": 3},
+                    "production/checkout": {"replicas": 2, "revision": 2}},
+    "statefulsets": {"production/kafka": {"replicas": 3}, "databases/pg": {"replicas": 2}},
+    "pods": {"production/kafka-2": {}, "production/redis-0": {}, "databases/pg-0": {}, "databases/pg-1": {}},
+    "leader": "pg-0",
+    "faults": [],
+}
+
+
+class FakeKubectl:
+    def __init__(self, root: Path) -> None:
+        self.bin = root / "bin"
+        self.bin.mkdir(parents=True, exist_ok=True)
+        (self.bin / "kubectl").symlink_to(FAKE)
+        self.state_path, self.log_path = root / "kubectl-state.json", root / "kubectl-argv.jsonl"
+        self.state_path.write_text(json.dumps(STATE))
+        self.log_path.write_text("")
+
+    def env(self) -> dict[str, str]:
+        return {"PATH": f"{self.bin}{os.pathsep}{os.environ['PATH']}", "FAKE_KUBECTL_STATE": str(self.state_path),
+                "FAKE_KUBECTL_LOG": str(self.log_path)}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.state_path.read_text())
+
+    def fault(self, match: str, **how: Any) -> None:
+        """The next call(s) whose words contain `match`: exit code, output, a hang (seconds), how many times."""
+        state = self.state
+        state["faults"].append({"match": match, **how})
+        self.state_path.write_text(json.dumps(state))
+
+    def calls(self) -> list[list[str]]:
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
+
+
+@pytest.fixture
+def kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeKubectl:
+    """First on PATH for this process (an in-process app server's steps) and for the children it starts."""
+    fake = FakeKubectl(tmp_path / "kubectl")
+    for key, value in fake.env().items():
+        monkeypatch.setenv(key, value)
+    return fake
+
+
+def write_config(tmp_path: Path, extra: str = "", runbooks: dict[str, str] | None = None) -> Path:
+    """A team config naming a runbooks folder relative to itself, with the given runbook files in it."""
+    folder = tmp_path / "team" / "runbooks"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in (runbooks or {}).items():
+        (folder / name).write_text(text)
+    config = tmp_path / "team" / "incidentbot.yml"
+    config.write_text("runbooks_dir: runbooks\nrunbook_approvers: [U0APPROVER]\n" + extra)
+    return config

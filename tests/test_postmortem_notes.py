@@ -1,0 +1,121 @@
+"""The postmortem-writer on notes as people paste them, run as a user runs it:
+`incidentbot agent run postmortem-writer --prompt "Create postmortem from these incident notes: ..."`.
+
+Every check reads the place a reader looks: the Duration row, the Timeline table, the Detection and Response
+rows, the Root Cause, Impact and What Went ... sections, and each action item's own row.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from app.db.migrate import upgrade
+from tests.agent_corpus import corpus
+from tests.agent_corpus.notes_score import Document, rows, score
+from tests.test_cli import run
+
+PROMPT = "Create postmortem from these incident notes: "
+# Train sets whose known weak spots are not read yet, field by field (see README "Postmortems from notes").
+KNOWN_WEAK = {
+    "notes-train-04": ["title"],  # "product images missing": where (the mobile apps) is not added to the title
+    "notes-train-18": ["mitigated_at"],  # "failover ... took 14 min" has no time of its own
+}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    path = Path(tmp_path_factory.mktemp("notes")) / "cli.db"
+    upgrade(f"sqlite:///{path}")
+    return {"DATABASE_URL": f"sqlite:///{path}"}
+
+
+def write(env: dict[str, str], notes: str) -> Document:
+    result = run("agent", "run", "postmortem-writer", "--prompt", PROMPT + notes, env=env)
+    assert result.returncode == 0, result.stderr
+    return Document.parse(result.stdout)
+
+
+def detection(doc: Document) -> dict[str, list[str]]:
+    return {cells[0]: cells for cells in rows(doc.section("Detection and Response"))}
+
+
+def actions(doc: Document) -> list[list[str]]:
+    return rows(doc.section("Action Items"))
+
+
+@pytest.mark.parametrize("case", corpus.notes("train"), ids=lambda case: case.id)
+def test_training_notes_are_read_into_their_sections(env: dict[str, str], case: corpus.NotesCase) -> None:
+    result = run("agent", "run", "postmortem-writer", "--prompt", PROMPT + case.notes, env=env)
+    assert result.returncode == 0, result.stderr
+    scored = score(case, result.stdout, date.today())
+    assert [failure.split(":")[0] for failure in scored.failures] == KNOWN_WEAK.get(case.id, []), scored.failures
+
+
+def test_twelve_hour_times_in_a_stated_zone_are_converted_to_utc_and_said_so(env: dict[str, str]) -> None:
+    doc = write(env, "Checkout errors after the pricing deploy (all times Eastern)\nJul 3, 2025\n"
+                     "- 2:10pm pricing-svc v5 deployed\n- 2:15pm errors on checkout, ~12% of requests fail\n"
+                     "- 2:20pm Sam acked the page\n- 2:40pm rolled back to v4, error rate back to normal\n"
+                     "- 3:05pm all clear")
+    assert doc.summary["Duration"] == "25 minutes (18:15 - 18:40 UTC)"
+    assert doc.summary["Time zone"] == ("Times are converted to UTC from Eastern (UTC-04:00), the zone the notes "
+                                        "state")
+    assert [cells[:2] for cells in rows(doc.section("Timeline"))] == [
+        ["18:10", "14:10"], ["18:15", "14:15"], ["18:20", "14:20"], ["18:40", "14:40"], ["19:05", "15:05"]]
+    rows_ = detection(doc)
+    assert rows_["Time to acknowledge"][3] == "18:20"
+    assert rows_["Time to mitigate"][3] == "18:40"
+    assert rows_["Time to resolve"][3] == "19:05"
+    assert "pricing-svc v5 deployed" in doc.section("Root Cause")  # the trigger, shown with the root cause
+    assert doc.summary["Error Rate"] == "~12% of requests fail"
+
+
+def test_owners_priorities_and_due_dates_stay_on_their_rows(env: dict[str, str]) -> None:
+    doc = write(env, "Queue backlog 2025-05-20\n10:00 backlog alert\n10:30 workers scaled up, backlog back to "
+                     "normal\n\nAction items\n- alert on consumer lag earlier (owner: rosa) P1\n"
+                     "- @tariq document the scaling runbook by friday\n- Wen to add autoscaling on lag\n"
+                     "- load test the consumers — Ivo, urgent\n- review the retry policy (no owner yet)\n"
+                     "- [x] scale the workers (done during the incident)")
+    table = {cells[2]: cells for cells in actions(doc)}
+    assert table["Alert on consumer lag earlier"][1:4] == ["P1", "Alert on consumer lag earlier", "rosa"]
+    assert table["Document the scaling runbook"][3:5] == ["tariq", "by friday (2025-05-23)"]
+    assert table["Add autoscaling on lag"][3] == "Wen"
+    assert table["Load test the consumers"][1:4] == ["urgent", "Load test the consumers", "Ivo"]
+    assert table["Review the retry policy"][1:4] == ["-", "Review the retry policy", "unassigned"]
+    assert table["Scale the workers"][5] == "done"
+
+
+def test_what_the_notes_do_not_give_is_said_to_be_missing_in_its_place(env: dict[str, str]) -> None:
+    doc = write(env, "api blip\n- 03:05 5xx spike on the api\n- 03:20 back to normal by itself")
+    assert "not given in the notes" in doc.date_line and f"{date.today():%B %-d, %Y}" not in doc.date_line
+    assert doc.section("Root Cause").startswith("Not established: the notes do not state a root cause")
+    assert detection(doc)["Time to acknowledge"][3] == "not recorded"
+    assert detection(doc)["Time to mitigate"][3] == "not recorded"
+    impact = doc.section("Impact")
+    assert "- **Customers Affected**: not recorded" in impact and "- **Revenue Impact**: not recorded" in impact
+
+
+def test_labelled_facts_land_in_their_sections(env: dict[str, str]) -> None:
+    doc = write(env, "Search outage 2025-02-02\n09:00 search 5xx, all requests fail\n09:02 Ana acknowledged the "
+                     "page\n09:20 index rebuilt, search back to normal\n\nRoot cause: the nightly job wrote an empty "
+                     "index alias\nCustomers affected: ~3,100 shoppers\nRevenue: about $8k in lost orders\n"
+                     "Regions: eu-central-1")
+    assert doc.section("Root Cause").startswith("the nightly job wrote an empty index alias")
+    impact = doc.section("Impact")
+    assert "- **Customers Affected**: ~3,100 shoppers" in impact
+    assert "- **Revenue Impact**: about $8k in lost orders" in impact
+    assert "- **Regions**: eu-central-1" in impact
+    assert "The page was acknowledged" not in doc.section("What Went Poorly")
+
+
+def test_findings_come_from_the_notes_facts(env: dict[str, str]) -> None:
+    doc = write(env, "Billing emails 2025-09-09 (times UTC)\n05:00 invoice mails start bouncing\n"
+                     "05:02 BillingMailErrors alert paged the on-call, nobody acked\n"
+                     "08:10 support ticket: customers got no invoice\n08:25 Jo restarted the mailer\n"
+                     "08:30 mails sending again, closed")
+    poorly = doc.section("What Went Poorly")
+    assert "The page was not acknowledged: 05:02" not in poorly  # the time is shown with the clause, not first
+    assert "The page was not acknowledged" in poorly and "nobody acked" in poorly
+    assert detection(doc)["Time to acknowledge"][3] == "not recorded"
