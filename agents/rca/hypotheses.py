@@ -275,27 +275,51 @@ def _about_service(change: ChangeEvent, service: str) -> bool:
 _FLAG_WORDS = re.compile(r"flag|feature|toggle|rollout-percent|experiment", re.IGNORECASE)
 _MIGRATION = re.compile(r"migrat|schema|alembic|flyway|liquibase", re.IGNORECASE)
 _IMAGE = re.compile(r"^image ")
+# Causes whose effects are any new error, whatever it says.
+ANY_ERROR = ("bad-deploy", "job-saturating-database", "config-change", "bad-gitops-sync")
 
 
-def cause_of_change(change: ChangeEvent) -> Cause | None:
+def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Cause | None:
     """What kind of cause a change would be: a release, a configuration or flag change, a job run..."""
     text = f"{change.subject} {change.description} {' '.join(change.diff)}"
+    ref = change.object_ref or ""
     if change.kind == ChangeKind.DEPLOY:
+        if seen is not None and _synced(change, seen):
+            return CAUSES["bad-gitops-sync"]
         # A rollout that changed only env or annotations (a config hash) delivered a configuration change.
         if change.diff and not any(_IMAGE.match(d) for d in change.diff):
             return CAUSES["config-change"]
         return CAUSES["bad-deploy"]
     if change.kind == ChangeKind.CONFIG:
-        return CAUSES["change-regression"] if _FLAG_WORDS.search(change.subject) else CAUSES["config-change"]
+        if ref.startswith("Secret/") or re.search(r"\bsecret\b", change.description, re.IGNORECASE):
+            return CAUSES["secret-rotation"]
+        if _FLAG_WORDS.search(f"{change.subject} {' '.join(change.diff)}"):
+            return CAUSES["feature-flag"]
+        return CAUSES["configmap-change"] if ref.startswith("ConfigMap/") else CAUSES["config-change"]
     if change.kind == ChangeKind.FLAG:
-        return CAUSES["change-regression"]
+        return CAUSES["feature-flag"]
     if change.kind == ChangeKind.JOB:
-        return CAUSES["schema-migration"] if _MIGRATION.search(text) else CAUSES["batch-job"]
+        if _MIGRATION.search(text):
+            return CAUSES["schema-migration-lock"]
+        if re.search(r"flush|purge|cache", text, re.IGNORECASE):
+            return CAUSES["cache-stampede"]
+        return CAUSES["job-saturating-database"]
     if change.kind == ChangeKind.AUTOSCALER:
-        return CAUSES["capacity-limit"]
+        return CAUSES["autoscaler-at-max"]
     if change.kind == ChangeKind.CERTIFICATE and change.source == "kubernetes":
         return CAUSES["certificate-expired"]
     return None
+
+
+_GITOPS = re.compile(r"argo|flux|sync|gitops|helm", re.IGNORECASE)
+
+
+def _synced(change: ChangeEvent, seen: Observations) -> bool:
+    """A rollout a GitOps controller made: a sync event (Argo CD, Flux) for it moments before."""
+    return any(c is not change and _GITOPS.search(c.description) and c.kind != ChangeKind.DEPLOY
+               and timedelta(minutes=-5) <= change.at - c.at <= timedelta(minutes=5)
+               and (change.subject.lower() in c.description.lower() or (c.object_ref or "").startswith("Application"))
+               for c in seen.changes)
 
 
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
@@ -303,7 +327,7 @@ def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
     for change in seen.changes:
         if is_reversal(change) or change.at > onset + timedelta(minutes=2) or change.at < seen.window.start:
             continue
-        cause = cause_of_change(change)
+        cause = cause_of_change(change, seen)
         if cause is None:
             continue
         candidate = _test_change(cause, change, seen)
@@ -349,7 +373,7 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
     on_path = {candidate.component, *(c.name for c in seen.scope.subjects)}
     effects = [b for b in seen.bursts if change.at <= b.onset <= window_end and b.new
                and (b.component in on_path or b.component is None) and _is_problem(b)
-               and (cause.logs is None or cause.logs.search(b.example) or cause.id in ("bad-deploy", "batch-job"))]
+               and (cause.logs is None or cause.logs.search(b.example) or cause.id in ANY_ERROR)]
     moved = [f for f in seen.findings if f.component == candidate.component and f.signal.kind != SignalKind.TRAFFIC
              and change.at - timedelta(minutes=1) <= f.anomaly.onset <= window_end
              and candidate.component not in {c.name for c in seen.scope.subjects}]
@@ -537,7 +561,7 @@ def _merge(into: Candidate, other: Candidate) -> None:
 
 
 
-INFRASTRUCTURE = {"node-pressure", "node-failure", "noisy-neighbour", "dns-failure"}
+INFRASTRUCTURE = {"node-pressure", "node-not-ready", "noisy-neighbour", "dns-failure"}
 OFF_PATH = 2.0
 
 
