@@ -23,7 +23,8 @@ from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
 # What can trigger a mechanism, least deliberate first.
-TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.DEPLOY, ChangeKind.CONFIG,
+TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.JOB,
+                 ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG,
                  ChangeKind.FLAG]
 # Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
 SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full"}, timedelta(hours=3)
@@ -284,7 +285,7 @@ def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Ca
     text = f"{change.subject} {change.description} {' '.join(change.diff)}"
     ref = change.object_ref or ""
     if change.kind == ChangeKind.DEPLOY:
-        if seen is not None and _synced(change, seen):
+        if seen is not None and sync_of(change, seen) is not None:
             return CAUSES["bad-gitops-sync"]
         # A rollout that changed only env or annotations (a config hash) delivered a configuration change.
         if change.diff and not any(_IMAGE.match(d) for d in change.diff):
@@ -311,15 +312,10 @@ def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Ca
     return None
 
 
-_GITOPS = re.compile(r"argo|flux|sync|gitops|helm", re.IGNORECASE)
-
-
-def _synced(change: ChangeEvent, seen: Observations) -> bool:
-    """A rollout a GitOps controller made: a sync event (Argo CD, Flux) for it moments before."""
-    return any(c is not change and _GITOPS.search(c.description) and c.kind != ChangeKind.DEPLOY
-               and timedelta(minutes=-5) <= change.at - c.at <= timedelta(minutes=5)
-               and (change.subject.lower() in c.description.lower() or (c.object_ref or "").startswith("Application"))
-               for c in seen.changes)
+def sync_of(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The GitOps sync (Argo CD, Flux) that made a rollout: one of the same name moments before it."""
+    return next((c for c in seen.changes if c.kind == ChangeKind.GITOPS and _same_component(c.subject, change.subject)
+                 and timedelta(minutes=-2) <= change.at - c.at <= timedelta(minutes=5)), None)
 
 
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
@@ -331,11 +327,15 @@ def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
         if cause is None:
             continue
         candidate = _test_change(cause, change, seen)
+        if cause.id == "bad-gitops-sync":  # the sync is the change made; the rollout is how it arrived
+            candidate.trigger = sync_of(change, seen) or change
         key = (cause.id, candidate.component)
         # One candidate per change: a timeline note and the rollout it reports are one change.
         if key not in found or _support(candidate) > _support(found[key]) or (
                 change.source == "kubernetes" and found[key].trigger is not None
-                and found[key].trigger.source != "kubernetes" and _support(candidate) >= _support(found[key])):
+                and found[key].trigger.source != "kubernetes" and _support(candidate) >= _support(found[key])) or (
+                change.kind == ChangeKind.FLAG and found[key].trigger is not None
+                and found[key].trigger.kind != ChangeKind.FLAG and _support(candidate) >= _support(found[key]) - 0.5):
             found[key] = candidate
     return list(found.values())
 
@@ -363,6 +363,8 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
     component = _change_component(change, seen)
     if change.source != "kubernetes" and _about_service(change, seen.service.name):
         component = seen.service.name
+    if cause.id == "feature-flag" and seen.scope.subjects:  # a flag changes the code path of those who read it
+        component = seen.scope.subjects[0].name
     candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change,
                           mechanism=f"new errors followed {change.description[:120]}")
     source = "kubernetes" if change.source == "kubernetes" else "timeline"
@@ -422,7 +424,7 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
     match candidate.cause.id:
         case "dns-failure":
             return "dns" in subject
-        case "node-pressure":
+        case "node-pressure" | "node-not-ready":
             return change.kind == ChangeKind.NODE and candidate.component.lower() in subject
         case "dependency-outage" | "noisy-neighbour" | "certificate-expired":
             return candidate.component.lower() in subject
@@ -593,7 +595,8 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
             else:
                 candidate.against.append(evidence)
         total = _support(candidate)
-        lag = (candidate.onset - onset).total_seconds() / 60
+        began = candidate.onset if candidate.cause.signals or candidate.trigger is None else candidate.trigger.at
+        lag = (began - onset).total_seconds() / 60
         if not _has_effects(candidate):
             pass  # a change nothing followed: its time proves nothing
         elif lag <= 2:

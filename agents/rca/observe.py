@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from agents.rca.anomaly import Anomaly, detect
-from agents.rca.changes import changes_in_text
+from agents.rca.changes import announces, changes_in_log, changes_in_text
 from agents.rca.discovery import PEER_LABELS, SeriesSet, regex_value, signals_for
 from agents.rca.log_bursts import ERROR_PATTERN, INFO_PATTERN, LogBurst, bursts
 from agents.rca.scope import Component, Scope, build, link
@@ -26,7 +26,7 @@ from app.config import Service
 from app.integrations import cluster as cluster_objects
 from app.integrations.cluster import Cluster, hosts_in
 from app.integrations.kubernetes import PATHS, K8sEvent, PodInfo, _event, _pod
-from app.integrations.logs import LogQuery, LokiLogs
+from app.integrations.logs import LogQuery, LokiLogs, parse_line
 from app.integrations.telemetry import ChangeEvent, LogLine, Sample, Series, ToolFailed, ToolUnavailable
 
 log = logging.getLogger(__name__)
@@ -394,12 +394,26 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget) -> None:
     if lines:
         # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
         seen.bursts = await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end)
+        seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
         if distance is None or distance >= 2:
             continue
         for host in _hosts_in_lines(group):
             link(seen.scope, seen.cluster, host, distance + 1, "log")
+
+
+def _announced(lines: list[LogLine]) -> list[ChangeEvent]:
+    """Changes services announce in their own info lines (a flag flipped, a cache flushed), first line of each."""
+    found: dict[tuple[str, str], ChangeEvent] = {}
+    for line in lines:
+        if (line.level or "info") not in ("info", "notice", "warn", "debug") or not announces(line.message):
+            continue
+        parsed = parse_line(line.message)
+        for change in changes_in_log(parsed.message, parsed.fields, line.at, line.labels.get("component"),
+                                     line.query):
+            found.setdefault((change.kind, change.subject), change)
+    return list(found.values())
 
 
 def _loki_selectors(component: Component) -> list[str]:

@@ -16,6 +16,7 @@ from app.integrations.cluster import Cluster, Workload
 
 MAX_HOPS = 2
 MAX_COMPONENTS = 14
+_FLAGS = re.compile(r"(?:^|-)(?:flagd?|feature-?flags?|flags|toggles?|unleash|flipt)(?:-|$)")
 _DNS = re.compile(r"(?:^|-)(?:core|kube-?)?dns(?:-|$)")
 
 
@@ -153,6 +154,8 @@ def _nodes_and_dns(scope: Scope, cluster: Cluster) -> None:
     for workload in cluster.workloads.values():
         if _DNS.search(workload.name) and workload.namespace == "kube-system":
             scope.add(workload_component(workload, 1, "dns", "dns"))
+        elif _FLAGS.search(workload.name):  # services read their flags through it, often without an env var
+            scope.add(workload_component(workload, 1, "flags", "flags"))
 
 
 def link(scope: Scope, cluster: Cluster | None, peer: str, distance: int, via: str) -> Component | None:
