@@ -22,7 +22,7 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 
 # First match wins, in this order; anything else is a status question.
 RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("investigate", _rx(r"why", r"caus(?:e|ed|es|ing)", r"root[\s-]+cause", r"investigat\w*", r"rca",
+    ("investigate", _rx(r"why", r"caus(?:e|ed|es|ing)", r"root[\s-]+cause", r"investigate", r"rca",
                         r"diagnos\w*")),
     ("postmortem", _rx(r"post-?\s*mortems?", r"write-?\s*ups?", r"retro", r"retrospectives?")),
     ("runbook", _rx(r"runbooks?", r"playbooks?", r"restart\w*", r"roll\s*back\w*", r"rollbacks?", r"execut\w*",
@@ -41,8 +41,13 @@ OWNER_QUESTION = _rx(r"who(?:'s|\s+is|\s+are)?\s+(?:owns?|owning|handling|doing|
                      r"whose", r"owner\s+of", r"owned\s+by")
 
 
+# "I just got paged into this" is about the asker, not a request to page anyone.
+SELF_PAGED = _rx(r"(?:got|get|getting|was|were|been)\s+paged(?:\s+(?:in|into|for|about))?")
+
+
 def route(question: str) -> str:
     """The intent of a question, by keyword: investigate, postmortem, runbook, escalate, else status."""
+    question = SELF_PAGED.sub(" ", question)
     if declaration_asked(question) is not None:
         return "status"  # the commander declares it
     if OWNER_QUESTION.search(question) and not dict(RULES)["escalate"].search(question):

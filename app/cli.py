@@ -157,7 +157,6 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
     from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
     from app.incidents.models import Source
     from app.incidents.render import card_markdown
-    from app.warroom.models import StepState
 
     declaration = Declaration(
         title=" ".join(title), severity=severity, description=description,
@@ -172,7 +171,7 @@ def declare_command(title: tuple[str, ...], severity: str | None, description: s
         except InvalidDeclaration as exc:
             raise click.UsageError(str(exc)) from exc
         incident_id = opened.declared.incident.id
-        problems = [r.describe() for r in opened.reports or [] if r.state in (StepState.FAILED, StepState.SKIPPED)]
+        problems = [r.describe() for r in opened.reports or [] if r.is_problem or r.is_waiting]
         async with runtime.sessions() as session:
             incident = await service.get_incident_by_id(session, incident_id)
         text = card_markdown(build_card(incident, runtime.config, runtime.settings.incident_announce_channel))

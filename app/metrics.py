@@ -14,7 +14,8 @@ war_room_steps_failed = Counter(
     "incidentbot_war_room_steps_failed_total", "War-room set-up steps Slack refused", ["step", "error"]
 )
 war_room_steps = Counter(
-    "incidentbot_war_room_steps_total", "War-room set-up steps by outcome (done, failed, skipped)", ["step", "outcome"]
+    "incidentbot_war_room_steps_total", "War-room set-up steps by outcome (done, retrying, failed, skipped)",
+    ["step", "outcome"],
 )
 http_requests = Histogram(
     "incidentbot_http_request_duration_seconds", "HTTP requests by method, route template and status",

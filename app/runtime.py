@@ -29,6 +29,7 @@ from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
 from app.slack.escalations import SlackMessenger
 from app.slack.reminders import remind_overdue_updates
+from app.slack.warroom import SlackRooms
 from app.warroom.flows import WarRoom
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ class Runtime:
         slack = create_client(settings) if settings.slack_enabled else None
         war_room = None
         if slack is not None:
-            war_room = WarRoom(sessions, slack, config, settings.incident_announce_channel,
-                               lease=timedelta(seconds=settings.setup_lease_seconds))
+            war_room = WarRoom(sessions, SlackRooms(slack, config, settings.incident_announce_channel),
+                               lease=timedelta(seconds=settings.setup_lease_seconds),
+                               retry=timedelta(seconds=settings.setup_retry_seconds))
         else:
             log.info("Slack is disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
         pagerduty = PagerDuty(settings) if settings.paging_enabled else None
@@ -91,7 +93,7 @@ class Runtime:
             log.error("background task failed: %s", error, exc_info=error)
 
     async def sweep_war_rooms(self) -> None:
-        """Resume war-room set-ups left by a dead process, and forget old Slack request ids."""
+        """Resume war-room set-ups left by a dead process or due for a retry, and forget old Slack request ids."""
         assert self.war_room is not None
         war_room = self.war_room
 

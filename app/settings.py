@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     setup_lease_seconds: float = Field(120.0, validation_alias="INCIDENTBOT_SETUP_LEASE_SECONDS")
     # How often a running service looks for war-room set-ups left unfinished by a dead process.
     setup_sweep_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_SETUP_SWEEP_SECONDS")
+    # The first wait before a war-room step Slack did not answer (429, 5xx, timeout) is tried again; it
+    # doubles each time, up to five minutes, and is never shorter than Slack's Retry-After.
+    setup_retry_seconds: float = Field(5.0, validation_alias="INCIDENTBOT_SETUP_RETRY_SECONDS")
     # How often a running service looks for war rooms whose status update is overdue.
     reminder_check_seconds: float = Field(30.0, validation_alias="INCIDENTBOT_REMINDER_CHECK_SECONDS")
 

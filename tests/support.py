@@ -7,9 +7,14 @@ import hmac
 import json
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -138,3 +143,42 @@ def ack_text(response: httpx.Response) -> str:
     payload = json.loads(response.text)
     assert payload.get("response_type", "ephemeral") == "ephemeral"
     return str(payload["text"])
+
+
+@contextmanager
+def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """`incidentbot serve` in its own process, as an operator runs it."""
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    # The log goes to a file: a pipe nobody reads would block the server once it fills.
+    log = tempfile.NamedTemporaryFile(prefix="incidentbot-serve-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=log,
+    )
+    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
+    process.log_path = log.name  # type: ignore[attr-defined]
+    try:
+        _wait_healthy(process, timeout=30)
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not _healthy(process.url):  # type: ignore[attr-defined]
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"incidentbot serve did not become healthy (exit code {process.poll()})")
+        time.sleep(0.05)

@@ -60,6 +60,16 @@ def test_malformed_json_is_a_400_and_invalid_fields_a_422(server: AppServer) -> 
     assert api.get(url).json() == []
 
 
+def test_numbers_the_database_cannot_hold_are_a_422(server: AppServer) -> None:
+    api = server.api()
+    public_id = api.post(f"{server.url}/api/v1/incidents", json={"title": "Disk full", "severity": "SEV4"}).json()["id"]
+    incident = f"{server.url}/api/v1/incidents/{public_id}"
+    for response in (api.get(f"{incident}/postmortem", params={"version": 2**31}),
+                     api.get(f"{incident}/postmortem", params={"version": 0}),
+                     api.patch(f"{incident}/actions/99999999999", json={"status": "done"})):
+        assert response.status_code == 422 and response.json()["error"].startswith("invalid request"), response.text
+
+
 def test_control_characters_never_reach_the_database_from_the_api(server: AppServer, db: Engine) -> None:
     api = server.api()
     url = f"{server.url}/api/v1/incidents"

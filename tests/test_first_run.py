@@ -252,10 +252,11 @@ def test_logs_never_carry_credentials(capsys: pytest.CaptureFixture[str]) -> Non
     try:
         raise RuntimeError("Slack said no to xoxb-9999999999-8888888888-zzzzzzzzzzzz")
     except RuntimeError:
-        logging.getLogger("incidentbot.test").exception("call with signing-secret-1234 and sk-ant-api03-abcdef failed")
+        logging.getLogger("incidentbot.test").exception("call with signing-secret-1234 and sk-ant-api03-abcdef failed"
+                                                        " (Authorization: Bearer ib_Zq3-xY_0aBcDeFgHiJkLmNoPqRsTuVwX)")
     finally:
         root.handlers[:], root.level = kept
     [line] = capsys.readouterr().err.splitlines()
     record = json.loads(line)
-    assert record["message"] == "call with [redacted] and [redacted] failed"
+    assert record["message"] == "call with [redacted] and [redacted] failed (Authorization: Bearer [redacted])"
     assert record["level"] == "ERROR" and "RuntimeError: Slack said no to [redacted]" in record["exception"]

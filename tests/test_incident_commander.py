@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, text
 
 from agents import incident_commander as ic
 from agents.base import AgentRequest
@@ -17,6 +18,7 @@ from app.slack import render
 from app.slack.render import commander as slack_commander
 from tests.agent_corpus import corpus
 from tests.commander_records import stored
+from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import SlackSender
 from tests.test_events import mention, replies_to
@@ -83,6 +85,34 @@ SEVERITIES = [
 def test_assessed_severity_follows_the_impact_class(title: str, expected: str, impact_class: str | None) -> None:
     assessment = ic.assess_severity(title, None, CONFIG)
     assert (assessment.severity, assessment.impact_class) == (expected, impact_class), assessment.reasons
+
+
+# Other wordings of the same kinds of impact: the class must follow from the meaning, not from a phrase.
+CLASSES = [
+    ("customer PII in error messages returned by API", "security"),
+    ("users logged in as other users after cache change", "security"),
+    ("SQL injection found in search endpoint, exploited", "security"),
+    ("Not a security breach: phishing email reported", None),
+    ("audit logs missing for last 3 days", "data-loss"),
+    ("nightly ETL overwrote the analytics warehouse", "data-loss"),
+    ("merchants not receiving settlements", "payments"),
+    ("gift cards can't be redeemed", "payments"),
+    ("tax calculated wrong on EU orders", "payments"),
+    ("homepage returns 502 Bad Gateway", "outage"),
+    ("login loop - users redirected back to login forever", "outage"),
+    ("websocket connections dropping every few seconds", "degraded"),
+    ("SMS 2FA codes arriving late", "degraded"),
+    ("github actions runners offline", "internal"),
+    ("docker registry full, deploys failing", "internal"),
+    ("favicon missing", "cosmetic"),
+    ("outdated screenshot in onboarding docs", "cosmetic"),
+    ("index missing on orders table, queries slow", "degraded"),
+]
+
+
+@pytest.mark.parametrize(("title", "impact_class"), CLASSES)
+def test_the_class_follows_the_meaning_in_other_words(title: str, impact_class: str | None) -> None:
+    assert ic.assess_severity(title, None, CONFIG).impact_class == impact_class
 
 
 def test_the_first_reason_names_the_class_and_the_words_that_set_it() -> None:
@@ -286,7 +316,7 @@ def test_other_questions_get_what_can_be_answered() -> None:
     assert "This channel is about INC-2026-1125-001" in answer.text_markdown
 
 
-def test_other_intents_say_which_agent_will_handle_them_and_give_status() -> None:
+def test_other_intents_say_which_agent_answers_them_and_give_status() -> None:
     answer = ask("run the runbook", incident(), intent="runbook")
     assert answer.intent == "runbook" and answer.agent == "incident-commander"
     assert "runbook-executor" in answer.text_markdown and "**Status**: INVESTIGATING" in answer.text_markdown
@@ -419,3 +449,40 @@ def test_a_catch_up_and_a_question_nobody_wrote_down_over_slack(sender: SlackSen
     [reply] = replies_to(slack, room, asked)
     can_ask = _section_with(reply["blocks"], "*What you can ask*")
     assert "action items and their owners" in can_ask and "`who owns the rollback?`" in can_ask
+
+
+def test_asking_in_slack_to_declare_declares_with_the_assessed_severity(sender: SlackSender, slack: FakeSlack,
+                                                                        db: Engine) -> None:
+    general = slack.add_channel("general")
+    asked = mention(sender, slack, general, "declare an incident: webhooks to stripe failing since 10:05")
+    [reply] = replies_to(slack, general, asked)
+    public_id = reply["text"].split()[1]
+    announced = reply["blocks"][0]["text"]["text"]
+    assert f"*{public_id}*: *webhooks to stripe failing since 10:05*" in announced and "SEV2" in announced
+    why = _section_with(reply["blocks"], "*Severity assessment*")
+    assert why.splitlines()[1].startswith("• SEV2 for payments (payments and money movement)")
+    query = text("SELECT severity, declared_by, setup_state, channel_id FROM incidents WHERE public_id = :p")
+
+    def opened() -> tuple[str, ...] | None:
+        with db.connect() as connection:
+            row = tuple(connection.execute(query, {"p": public_id}).one())
+        return row if row[2] == "done" else None
+
+    severity, declared_by, _, room = wait_for(opened, what="war room")
+    assert (severity, declared_by) == ("SEV2", "U0BOB")  # declared by whoever asked, as /incident declare does
+    assert slack.channels[room]["name"].startswith(public_id.lower())
+
+
+def test_duration_counts_from_the_impact_start_a_note_gives() -> None:
+    noted = incident()
+    noted.timeline.append(TimelineEvent(id=7, kind="note", text="impact started 14:20 UTC per the error graph",
+                                        occurred_at=T0 + timedelta(minutes=5)))
+    answer = ask("how long has this been going on?", noted).text_markdown
+    assert answer.startswith("**Duration of INC-2026-1125-001**: 1h 17m, since 14:20 UTC (impact began)")
+    late = incident(declared_at=datetime(2026, 11, 25, 0, 10, tzinfo=UTC))
+    late.timeline = [TimelineEvent(id=1, kind="note", text="errors began at 23:50",
+                                   occurred_at=datetime(2026, 11, 25, 0, 12, tzinfo=UTC))]
+    request = AgentRequest(text="how long?", now=datetime(2026, 11, 25, 0, 30, tzinfo=UTC), config=CONFIG,
+                           incident=late)
+    assert "40m, since 2026-11-24 23:50 UTC (impact began)" in ic.answer(request).text_markdown
+    assert "(declared (impact start not recorded))" in ask("how long has this been going on?", incident()).text_markdown

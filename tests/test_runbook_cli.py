@@ -256,3 +256,13 @@ def test_an_interrupted_run_can_be_aborted_and_is_rolled_back(lite_env: dict[str
     assert cli(env, "runbook", "abort", "1").returncode == 1  # already finished
     again = cli(env, "runbook", "run", "slow-restart", "deployment=api-server", "--yes")
     assert again.returncode == 0, again.stdout  # the target is free again
+
+
+def test_the_database_failover_switches_to_the_candidate(lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
+    done = cli(lite_env, "runbook", "run", "database-failover-procedure", "cluster=pg", "candidate=pg-1", "--yes")
+    assert done.returncode == 0, done.stdout
+    assert ["exec", "pg-1", "-n", "databases", "-c", "postgres", "--", "patronictl", "switchover", "--leader", "pg-0",
+            "--candidate", "pg-1", "--force"] in kubectl.calls()  # the leader was read by the pre-flight check
+    assert kubectl.state["leader"] == "pg-1"
+    assert "- Candidate leads the cluster: PASS (| pg-1 | Leader | running |)" in done.stdout
+    assert "# Skipped - no pooler named" in done.stdout

@@ -244,7 +244,15 @@ def test_guided_run_posts_each_step_for_a_person(say: SlackSender, slack: FakeSl
         press(say, waiting_on(slack, room, step), "Done", "U0BOB", room)
     done = message_says(slack, room, "Result: SUCCESS")
     assert "confirmed by <@U0BOB>" in json.dumps(done["blocks"])
-    assert kubectl.calls() == []  # a guided run runs nothing itself
+    slack.delete_as_user(room, done["ts"])
+
+    say.command("runbook guide scale-deployment deployment=checkout replicas=3", channel=room)
+    for step in ("Deployment Exists", "Current Replicas"):
+        press(say, waiting_on(slack, room, step), "Done", "U0BOB", room)
+    press(say, waiting_on(slack, room, "Scale the deployment"), "Done", "U0BOB", room)
+    press(say, waiting_on(slack, room, "Wait for the rollout"), "Abort", "U0BOB", room)
+    message_says(slack, room, "Result: ABORTED")
+    assert kubectl.calls() == []  # a guided run runs nothing itself, not even a rollback
 
 
 @SQLITE_ONLY
@@ -262,3 +270,13 @@ def test_a_mention_gets_a_suggestion_never_a_run(say: SlackSender, slack: FakeSl
     [reply] = wait_for(lambda: [m for m in slack.messages(room) if m.get("thread_ts") == posted], what="a reply")
     assert "/incident runbook run pod-restart-graceful deployment=api-server" in json.dumps(reply["blocks"])
     assert kubectl.calls() == [] and rows(db, "SELECT id FROM runbook_runs") == []
+
+
+@SQLITE_ONLY
+def test_a_run_whose_message_cannot_be_posted_runs_nothing(say: SlackSender, kubectl: FakeKubectl,
+                                                           db: Engine) -> None:
+    answer = ack_text(say.command("runbook run cache-flush pod=redis-0", channel="C0NOWHERE"))
+    assert answer == ("Couldn't post the run here (channel_not_found): invite @incidentbot to this channel, or run "
+                      "it in the war room. Nothing was run.")
+    assert kubectl.calls() == []
+    assert rows(db, "SELECT state, lock_key FROM runbook_runs") == [{"state": "aborted", "lock_key": None}]

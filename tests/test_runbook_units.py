@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,35 @@ async def test_a_process_output_is_capped_and_only_allowed_bare_programs_run(kub
     with pytest.raises(process.ProgramRefused, match="no-such-tool is not installed here"):
         await process.run(["no-such-tool", "list"], ["kubectl", "no-such-tool"], timeout=5)
     assert kubectl.calls() == [["cluster-info"]]
+
+
+async def test_llm_mode_only_suggests_runbooks_that_exist_with_checked_values() -> None:
+    from agents.base import AgentRequest, AgentSettings
+    from agents.runbook_executor.agent import answer
+    from app.config import TeamConfig
+    from app.db.base import utcnow
+    from tests.fakes.anthropic import FakeAnthropic, tool_use
+
+    with FakeAnthropic() as claude:
+        settings = AgentSettings(anthropic_api_key="sk-ant-test", anthropic_base_url=claude.url)
+        claude.script(
+            tool_use("suggest_runbooks", {"suggestions": [{"runbook": "rm-everything"}]}),
+            tool_use("suggest_runbooks", {"suggestions": [{"runbook": "rollout-undo",
+                                                           "parameters": {"deployment": "api;rm -rf /"}}]}),
+            tool_use("suggest_runbooks", {"suggestions": [{"runbook": "rollout-undo", "why": "errors began at 2.3.1",
+                                                           "parameters": {"deployment": "checkout"}}]}))
+        got = await answer(AgentRequest(text="checkout broke after the deploy, what now?", now=utcnow(),
+                                        config=TeamConfig(), settings=settings))
+        results = [m["content"] for r in claude.requests[1:] for m in r["messages"][-1:]]
+    assert got.mode.startswith("llm (") and got.note is None
+    assert "`/incident runbook run rollout-undo deployment=checkout`" in got.text_markdown
+    assert "Why: errors began at 2.3.1" in got.text_markdown
+    told = json.dumps(results)
+    assert "there is no runbook 'rm-everything'" in told and "is refused: the value contains ';'" in told
+
+    with FakeAnthropic() as down:  # no scripted answer: the API fails, the keyword match answers
+        settings = AgentSettings(anthropic_api_key="sk-ant-test", anthropic_base_url=down.url, llm_wall_seconds=2)
+        fallback = await answer(AgentRequest(text="roll back the checkout deploy", now=utcnow(),
+                                             config=TeamConfig(), settings=settings))
+    assert fallback.mode == "deterministic" and fallback.note and "LLM mode unavailable" in fallback.note
+    assert "rollout-undo" in fallback.text_markdown

@@ -27,7 +27,7 @@ from tests.fakes.kubernetes import FakeKubernetes
 from tests.fakes.loki import FakeLoki
 from tests.prometheus import RunningPrometheus
 from tests.scenarios.generator.spec import CAUSE_KINDS
-from tests.scenarios.harness import heldout_scenarios, shared_prometheus, train_scenarios
+from tests.scenarios.harness import hanging_endpoint, heldout_scenarios, shared_prometheus, train_scenarios
 from tests.scenarios.loader import (
     CAUSES,
     Scenario,
@@ -126,6 +126,23 @@ def test_the_expected_answer_names_what_exists(name: str) -> None:
         matching = [o for o in found[plural] if o["metadata"]["name"] == trigger.object.name
                     and o["metadata"].get("namespace") in (None, trigger.object.namespace)]
         assert matching, f"{trigger.object} is not in the cluster"
+        _trigger_values_are_in_the_objects(found, trigger)
+
+
+def _trigger_values_are_in_the_objects(found: dict[str, list[dict[str, Any]]], trigger: Any) -> None:
+    """An image or env change is in the Deployment's ReplicaSets; a ConfigMap key is in the ConfigMap."""
+    if trigger.object.kind == "Deployment" and trigger.key:
+        templates = [rs["spec"]["template"]["spec"]["containers"][0] for rs in found["replicasets"]
+                     if rs["metadata"]["ownerReferences"][0]["name"] == trigger.object.name]
+        if trigger.key == "image":
+            images = {c["image"] for c in templates}
+            assert {v for v in (trigger.old, trigger.new) if v} <= images, images
+        elif trigger.key.startswith("env."):
+            values = {e["value"] for c in templates for e in c.get("env", []) if e["name"] == trigger.key[4:]}
+            assert {v for v in (trigger.old, trigger.new) if v} <= values, values
+    if trigger.object.kind == "ConfigMap" and trigger.key:
+        [config] = [c for c in found["configmaps"] if c["metadata"]["name"] == trigger.object.name]
+        assert any(trigger.key in key or trigger.key in value for key, value in config["data"].items())
 
 
 @pytest.mark.parametrize("name", GENERATED)
@@ -150,12 +167,15 @@ def test_names_are_valid_kubernetes_names(name: str) -> None:
 
 
 def test_the_generator_is_deterministic() -> None:
-    first, second = load(GENERATED[0]), load(GENERATED[0])
+    """Each spec expands to the same scenario every time, and the smallest renders to the same bytes."""
+    for name in GENERATED:
+        assert load(name).model_dump_json() == scenario(name).model_dump_json()
+    smallest = min(GENERATED, key=lambda n: len(scenario(n).metrics))
+    first, second = load(smallest), load(smallest)
     assert hashlib.sha256(openmetrics(first).encode()).digest() == \
         hashlib.sha256(openmetrics(second).encode()).digest()
     assert [r.line for r in log_records(first)] == [r.line for r in log_records(second)]
-    for name in GENERATED:
-        assert json.dumps(kubernetes_objects(load(name)), sort_keys=True) == json.dumps(objects(name), sort_keys=True)
+    assert json.dumps(kubernetes_objects(first), sort_keys=True) == json.dumps(objects(smallest), sort_keys=True)
 
 
 # --- served as the real servers serve it --------------------------------------------------------------------
@@ -262,6 +282,26 @@ def test_every_resource_lists_at_its_real_path(tmp_path: Path) -> None:
         groups = {g["name"] for g in httpx.get(f"{fake.url}/apis", headers={"Authorization": "Bearer test-token"})
                   .json()["groups"]}
         assert {"apps", "batch", "autoscaling", "events.k8s.io", "argoproj.io", "cert-manager.io"} <= groups
+
+
+def test_a_hanging_tool_times_out_the_client() -> None:
+    with hanging_endpoint() as url, pytest.raises(httpx.ReadTimeout):
+        httpx.get(f"{url}/api/v1/query", params={"query": "up"}, timeout=0.3)
+
+
+def test_loki_parses_json_and_logfmt_lines_as_loki_does() -> None:
+    name = next(n for n in GENERATED if load_spec(n).conventions.logs == "json")
+    s = scenario(name)
+    entries = log_entries(s)
+    with FakeLoki(entries) as loki, httpx.Client(base_url=loki.url) as http:
+        window = {"start": str(int(s.window.start.timestamp())), "end": str(int(s.window.end.timestamp())),
+                  "limit": "5000"}
+        key = "app" if "app" in entries[0][1] else "service_name"
+        app = next(labels[key] for _, labels, line in entries if line.startswith('{"level":"error"'))
+        query = f'{{{key}="{app}"}} | json | level="error" | __error__=""'
+        result = http.get("/loki/api/v1/query_range", params={"query": query, **window}).json()["data"]["result"]
+        assert result and all(stream["stream"]["level"] == "error" for stream in result)
+        assert all("msg" in stream["stream"] for stream in result)  # extracted fields are labels
 
 
 def test_loki_refuses_more_than_5000_entries_and_lists_labels() -> None:

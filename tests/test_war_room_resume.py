@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import Engine, text
 
@@ -22,37 +17,11 @@ from app.incidents.models import Source
 from app.incidents.service import WarRoomLease
 from app.settings import Settings
 from app.slack.client import create_client
+from app.slack.warroom import SlackRooms
 from app.warroom.flows import WarRoom
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
-from tests.support import SlackSender, ack_text, free_socket
-
-
-@contextmanager
-def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
-    """`incidentbot serve` in its own process, as an operator runs it."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    sock.close()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    process.url = f"http://127.0.0.1:{port}"  # type: ignore[attr-defined]
-    try:
-        wait_for(lambda: _healthy(process.url), timeout=30, what="incidentbot serve")  # type: ignore[attr-defined]
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+from tests.support import SlackSender, ack_text, serve
 
 
 def test_killed_after_the_ack_the_next_start_finishes_the_war_room(app_env: dict[str, str], slack: FakeSlack,
@@ -94,13 +63,13 @@ def _setup_state(db: Engine, public_id: str) -> str:
 async def war_room(database_url: str, slack: FakeSlack) -> Iterator[WarRoom]:
     engine = create_db_engine(database_url)
     settings = Settings(slack_bot_token=slack.bot_token, slack_signing_secret="s", slack_api_url=slack.url)
-    yield WarRoom(session_factory(engine), create_client(settings), TeamConfig(), "incidents",
+    yield WarRoom(session_factory(engine), SlackRooms(create_client(settings), TeamConfig(), "incidents"),
                   lease=timedelta(seconds=0))
     await engine.dispose()
 
 
 async def _declared_with_step_started(war_room: WarRoom, db: Engine, step: str) -> int:
-    declared = await declare(war_room.sessions, war_room.config,
+    declared = await declare(war_room.sessions, war_room.rooms.config,
                              Declaration(title="Disk full on db-1", severity="SEV3", declared_by="U0DECLARER",
                                          source=Source.SLACK),
                              war_room=WarRoomLease("a-dead-process", timedelta(0)))
@@ -116,7 +85,7 @@ async def test_a_channel_created_just_before_a_crash_is_adopted_not_created_agai
     incident_id = await _declared_with_step_started(war_room, db, "create_channel")
     public_id = _public_id(db, incident_id)
     # What the dead process managed: Slack made the channel, the database never heard.
-    created = await war_room.client.conversations_create(name=public_id.lower() + "-disk-full-on-db-1")
+    created = await war_room.rooms.client.conversations_create(name=public_id.lower() + "-disk-full-on-db-1")
     assert await war_room.resume_pending() == 1
     assert len(slack.calls_to("conversations.create")) == 1
     assert _incident(db, public_id)["channel_id"] == created["channel"]["id"]
@@ -125,7 +94,7 @@ async def test_a_channel_created_just_before_a_crash_is_adopted_not_created_agai
 async def test_a_card_posted_just_before_a_crash_is_not_posted_twice(
     war_room: WarRoom, slack: FakeSlack, db: Engine
 ) -> None:
-    first = await war_room.client.conversations_create(name="inc-scratch")
+    first = await war_room.rooms.client.conversations_create(name="inc-scratch")
     incident_id = await _declared_with_step_started(war_room, db, "post_card")
     public_id = _public_id(db, incident_id)
     channel_id = first["channel"]["id"]
@@ -134,7 +103,7 @@ async def test_a_card_posted_just_before_a_crash_is_not_posted_twice(
         for step in ("create_channel", "invite_declarer", "set_topic", "set_purpose"):
             c.execute(text("INSERT INTO war_room_steps (incident_id, step, state, updated_at) "
                            "VALUES (:i, :s, 'done', CURRENT_TIMESTAMP)"), {"i": incident_id, "s": step})
-    posted = await war_room.client.chat_postMessage(
+    posted = await war_room.rooms.client.chat_postMessage(
         channel=channel_id, text="card",
         metadata={"event_type": "incident_card", "event_payload": {"incident_id": public_id}},
     )
@@ -152,7 +121,7 @@ def _public_id(db: Engine, incident_id: int) -> str:
 async def test_a_set_up_that_lost_its_lease_stops_without_repeating_work(
     war_room: WarRoom, slack: FakeSlack, db: Engine
 ) -> None:
-    declared = await declare(war_room.sessions, war_room.config,
+    declared = await declare(war_room.sessions, war_room.rooms.config,
                              Declaration(title="Queue backlog", severity="SEV3", declared_by="U0DECLARER",
                                          source=Source.SLACK),
                              war_room=WarRoomLease(war_room.owner, timedelta(minutes=2)))

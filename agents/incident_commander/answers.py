@@ -22,10 +22,12 @@ from app.incidents.render import datetime_utc
 INCIDENT_ID = re.compile(r"\bINC-\d{4}-\d{4}-\d{3}\b", re.IGNORECASE)
 
 
-# The agents that will take over these intents; until they exist the commander answers with status.
-DEFERRED_AGENTS = {
-    "runbook": ("runbook-executor", "running runbooks"),
-    "escalate": ("escalation-manager", "escalations and paging"),
+# The agents that answer the router's other intents, should one reach the commander (it answers with status).
+OTHER_AGENTS = {
+    "investigate": ("rca-agent", "Root causes"),
+    "postmortem": ("postmortem-writer", "Postmortems"),
+    "runbook": ("runbook-executor", "Runbooks"),
+    "escalate": ("escalation-manager", "Escalations and paging"),
 }
 
 HELP = [
@@ -95,11 +97,11 @@ def _help(incident: Incident | None, open_incidents: list[Incident], now: dateti
                      Entry(text=ELSEWHERE)])], footer=about)
 
 
-def _deferred_notice(intent: str) -> str | None:
-    if intent not in DEFERRED_AGENTS:
+def _other_agent_notice(intent: str) -> str | None:
+    if intent not in OTHER_AGENTS:
         return None
-    agent, work = DEFERRED_AGENTS[intent]
-    return f"{work.capitalize()} will be handled by the {agent} once it is available. Here is what I know."
+    agent, work = OTHER_AGENTS[intent]
+    return f"{work} are the {agent}'s (`incidentbot agent run {agent}`). Here is the status."
 
 
 def _full_report(report: StatusReport, notice: str | None) -> Reply:
@@ -116,7 +118,7 @@ def reply(request: AgentRequest, *, intent: str = "status") -> Reply:
     """
     incident, question, now = request.incident, request.text, request.now
     named = named_incident_id(question)
-    notice = _deferred_notice(intent)
+    notice = _other_agent_notice(intent)
     if named and (incident is None or incident.public_id != named):
         return _open_incidents(request.open_incidents, now, f"I can't find {named}.")
     if incident is None:

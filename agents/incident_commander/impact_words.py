@@ -42,11 +42,11 @@ class Found:
     words: str
 
 
-def find(pattern: re.Pattern[str], text: str) -> list[Found]:
-    """Every match not negated by the few words before it ("no data loss", "not down")."""
+def find(pattern: re.Pattern[str], text: str, negatable: bool = True) -> list[Found]:
+    """Every match, without those negated by the few words before it ("no data loss", "not down")."""
     found = []
     for match in pattern.finditer(text):
-        if NEGATION.search(text[max(0, match.start() - 30):match.start()]):
+        if negatable and NEGATION.search(text[max(0, match.start() - 30):match.start()]):
             continue
         found.append(Found(match.start(), match.end(), " ".join(match.group(0).split())))
     return found
@@ -57,10 +57,13 @@ def first(pattern: re.Pattern[str], text: str) -> Found | None:
     return hits[0] if hits else None
 
 
-def near(a: re.Pattern[str], b: re.Pattern[str], text: str, window: int = 4) -> Found | None:
-    """The first place where words of both groups occur within `window` words of each other, in either order."""
-    for x in find(a, text):
-        for y in find(b, text):
+def near(subject: re.Pattern[str], symptom: re.Pattern[str], text: str, window: int = 4) -> Found | None:
+    """The first place where a subject and a symptom occur within `window` words of each other, in either order.
+
+    Only the symptom can be negated: in "merchants not receiving settlements" the "not" belongs to the failure.
+    """
+    for x in find(subject, text, negatable=False):
+        for y in find(symptom, text):
             if x.start < y.end and y.start < x.end:
                 continue  # the same words
             left, right = (x, y) if x.start < y.start else (y, x)
@@ -73,8 +76,14 @@ def near(a: re.Pattern[str], b: re.Pattern[str], text: str, window: int = 4) -> 
 
 INTRUSION = terms("breach*", "compromis*", "intrusion*", "intruder*", "hack*", "unauthori[sz]ed", "ransom*",
                   "malware", "backdoor*", "exfiltrat*", "account takeover*", "brute forc*", "credential stuffing",
-                  "crypto ?min(?:er|ing)", "cryptojack*", "rootkit*", "data theft", "attacker*", "stolen",
-                  "impersonat*", "privilege escalation")
+                  "crypto ?min(?:er|ing)", "cryptojack*", "rootkit*", "data theft", "attack\\w*", "stolen",
+                  "impersonat*", "privilege escalation", "phish\\w*", "spoof\\w*", "\\w*injection", "exploit\\w*",
+                  "xss",
+                  "csrf", "rce", "zero ?days?", "fraud\\w*", "fake (?:signups?|accounts?|login pages?)", "skimm\\w*",
+                  "botnets?", "scrap(?:ed|ing) (?:customer|user) data")
+# Someone saying it is not a breach ("not a security incident: phishing email reported") is believed.
+SECURITY_DENIED = terms("not (?:a |an )?(?:security )?(?:breach|incident|compromise|hack|attack|issue)",
+                        "no (?:breach|compromise|intrusion|data exposed)", "false (?:alarm|positive)")
 LOGIN = terms("log ?ins?", "logged", "logging in", "sign ?ins?", "signed in", "signing in", "sessions?", "access*",
               "connections? from", "ssh(?:ed)?")
 STRANGER = terms("unknown", "unrecogni[sz]ed", "suspicious", "unfamiliar", "foreign", "outside", "outsiders?",
@@ -91,7 +100,8 @@ CREDENTIAL = terms("credentials?", "creds", "secrets?", "passwords?", "passwds?"
 EXPOSED = terms("leak*", "expos*", "visible", "public*", "github", "gitlab", "pastebin", "plain ?text", "clear ?text",
                 "in (?:the )?(?:app |application |server )?logs?", "showing up", "shows? up", "committed", "pushed",
                 "posted", "published", "dump*", "page source", "in the url", "world readable", "unencrypted",
-                "stolen", "readable by", "shared with")
+                "stolen", "readable by", "shared with", "in (?:error )?(?:messages?|responses?|urls?|emails?|exports?|"
+                "screenshots?|analytics|crash reports?)", "emailed to", "exposure")
 OTHER_PARTY = terms("other (?:customers?|users?|tenants?|orgs?|organi[sz]ations?|accounts?|companies|merchants?|"
                     "clients?|people|workspaces?|teams?)(?:'s?)?",
                     "another (?:customer|user|tenant|org|organi[sz]ation|account|company|merchant|client)(?:'s)?",
@@ -120,7 +130,13 @@ DATA_STORE = terms("data", "writes?", "db", "dbs", "databases?", "tables?", "buc
                    "records?", "rows?", "s3", "volumes?", "disks?", "messages?", "orders?", "documents?", "photos?",
                    "attachments?", "accounts?", "history", "transactions?", "ledgers?", "blobs?", "objects?",
                    "snapshots?", "partitions?", "index(?:es)?", "collections?", "schemas?", "entries", "events",
-                   "submissions?", "carts?", "backups?")
+                   "submissions?", "carts?", "backups?", "warehouse", "data ?lake",
+                   "storage", "bigquery", "redshift", "snowflake", "logs?")
+# A store whose things can be missing: "files missing" is lost data; "index missing" is not.
+STORED_THINGS = terms("data", "records?", "rows?", "logs?", "audit logs?", "events", "messages?", "files?", "uploads?",
+                      "photos?", "images?", "documents?", "transactions?", "entries", "history", "backups?", "emails?",
+                      "attachments?", "submissions?", "notes", "comments?", "posts?")
+GONE = terms("missing", "gone", "disappeared", "vanished", "empty", "gaps?")
 
 # --- payments and money movement -------------------------------------------------------------------------------
 
@@ -129,14 +145,20 @@ MONEY = terms("payments?", "pay", "paying", "paid", "payouts?", "checkouts?", "c
               "credit cards?", "card payments?", "stripe", "paypal", "adyen", "braintree", "klarna", "amex",
               "visa", "mastercard", "wires?", "ach", "sepa", "transfers?", "settlements?", "ledgers?",
               "wallets?", "subscriptions?", "renewals?", "purchases?", "orders?", "money", "funds",
-              "top ?ups?", "deposits?", "withdrawals?", "remittances?", "payment gateway", "psp", "payroll")
+              "top ?ups?", "deposits?", "gift ?cards?", "vouchers?", "coupons?", "promo codes?",
+              "store credits?", "loyalty points", "3ds", "taxe?s?", "vat", "premium", "withdrawals?", "remittances?",
+              "payment gateway", "psp", "payroll")
 MONEY_FAILS = terms("fail*", "declin*", "stuck", "pending", "not (?:going out|sent|processed|processing|working|"
                     "arriving|received|paid|settling|going through|completing)", "never (?:sent|arrived|processed)",
                     "errors?", "erroring", "broken", "down", "5\\d\\ds?", "5xx", "double\\w*", "twice", "duplicat*",
                     "overcharg*", "wrong amounts?", "incorrect amounts?", "rejected", "bounc*", "can't", "cannot",
                     "unable to", "timeouts?", "timing out", "halted", "blocked", "frozen", "on hold", "unpaid",
-                    "missing", "lost", "out of sync", "mismatch\\w*", "discrepanc\\w*", "not reconcil\\w*",
+                    "lost", "hang\\w*", "freez\\w*", "spinn\\w*", "not (?:being |getting )?\\w+(?:ed|ing)",
+                    "can't be \\w+", "cannot be \\w+", "out of sync", "mismatch\\w*", "discrepanc\\w*",
+                    "not reconcil\\w*",
                     "reconciliation (?:fail\\w*|broken|off)")
+MISPRICED = terms("(?:calculated|charged|billed|priced|computed|applied) (?:wrong\\w*|incorrect\\w*)",
+                  "wrong (?:tax|vat|totals?|currency conversion)", "incorrect (?:tax|vat|totals?)")
 WRONGFUL_CHARGE = terms("double ?charg\\w*", "charg\\w* twice", "overcharg*", "duplicate charges?",
                         "charged (?:the )?wrong", "wrong amounts?", "incorrect amounts?", "billed twice")
 
@@ -147,7 +169,11 @@ DOWN = terms("down", "outage", "offline", "unreachable", "unavailable", "inacces
              "won't (?:load|open|start|resolve)", "unresponsive", "dead", "refus\\w+ connections",
              "connection refused", "broken", "blank (?:page|screen)", "white screen", "nxdomain", "servfail",
              "(?:cert|certificate|ssl|tls)s? (?:has |have )?expired", "expired (?:cert|certificate|ssl|tls)s?",
-             "at all", "completely broken", "totally broken", "gone dark")
+             "at all", "completely broken", "totally broken", "gone dark", "bad gateway", "service unavailable",
+             "gateway time ?out",
+             "stuck on (?:the )?(?:splash|loading|launch|start|login|white|blank) ?(?:screen|page)?",
+             "(?:redirect|login|crash|boot|reload) ?loops?", "infinite (?:loading|spinner|loop|redirect)\\w*",
+             "spinner forever", "forever")
 NOBODY = terms("nobody", "no ?one", "no users?", "no customers?", "none of (?:our|the) (?:users|customers)")
 CERTIFICATE = terms("certs?", "certificates?", "ssl", "tls", "domains?")
 EXPIRED = terms("expired", "expir\\w*", "invalid", "revoked", "lapsed")
@@ -188,7 +214,8 @@ DEGRADED = terms("slow*", "latenc*", "lag", "lags", "lagging", "laggy", "delay*"
                  "dropp(?:ed|ing) (?:calls|frames|connections|messages)", "disconnect\\w*", "flicker\\w*", "spam",
                  "bounc\\w*", "undeliver\\w*", "rejected", "twice", "duplicat\\w*", "double\\w*", "saturat\\w*",
                  "(?:cpu|memory|disk|load|connections?) (?:at|is at|hit|hitting|above|over) \\d+ ?%", "maxed(?: out)?",
-                 "pegged", "overload\\w*", "high (?:cpu|memory|load)", "wrong results?", "empty results?")
+                 "pegged", "overload\\w*", "high (?:cpu|memory|load)", "wrong results?", "empty results?", "dropp\\w*",
+                 "drops", "expir\\w*", "late", "behind", "empty", "blank", "inconsistent", "out of order")
 TOTAL_FAILURE = terms("crash\\w* (?:on|at|during|when|after) (?:launch\\w*|start\\w*|open\\w*|login|log ?in|"
                       "checkout|boot\\w*)", "not (?:arriving|received|delivered|sending|working)",
                       "never (?:arrive|arrives|arrived|sent)", "at all", "every time", "(?:crash|fail)\\w* for all",
@@ -239,12 +266,14 @@ COSMETIC = terms("cosmetic", "typos?", "misspel\\w*", "spelling", "grammar", "wo
                  "links? (?:are |is )?broken", "dead links?", "footer", "banner", "dark mode", "z-index",
                  "overlap\\w*", "cut off", "pixel\\w*", "visual\\w*", "ui glitch\\w*", "render(?:ing)? glitch\\w*",
                  "tooltips?", "emojis?", "placeholder text", "lorem ipsum", "capitali[sz]ation", "translations?",
-                 "look(?:s)? (?:off|weird|wrong)", "ugly")
+                 "look(?:s)? (?:off|weird|wrong)", "ugly", "favicons?", "screenshots?", "placeholder\\w*",
+                 "copy ?writing", "hyphenation", "kerning", "line breaks?", "truncated (?:text|labels?|titles?)")
 WRONG = terms("wrong", "incorrect", "inaccurate", "misleading", "outdated", "mislabell?ed", "mismatched")
 DISPLAY = terms("symbols?", "labels?", "text", "components?", "dates?", "names?", "titles?", "formats?", "status",
                 "wording", "messages?", "copy", "images?", "photos?", "headings?", "captions?", "currency",
                 "shows?", "showing", "displays?", "displaying", "says", "reads", "listed", "listing", "as down",
-                "as up", "as degraded")
+                "as up", "as degraded", "screenshots?", "docs", "documentation", "help (?:articles?|pages?|center)",
+                "instructions", "examples?", "tooltips?", "descriptions?")
 SAYS = terms("says", "reads", "spelled", "spelt", "shows the text", "displays the text", "reads as")
 CUSTOMER_DOCUMENT = terms("invoices?", "invoic\\w*", "receipts?", "bills?", "statements?", "status ?page",
                           "pdfs?", "quotes?", "contracts?", "emails? to customers", "customer emails?",

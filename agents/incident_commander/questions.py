@@ -6,13 +6,14 @@ Every answer says what the record holds and, where it holds nothing, says "not r
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from agents.incident_commander.impact_words import terms
 from agents.incident_commander.intents import role_named
 from agents.incident_commander.record import IncidentRecord, Item, Line
 from agents.incident_commander.reply import Entry, Reply, Section
 from agents.incident_commander.status import StatusReport, human_duration, next_update_text, ref
+from app.incidents.render import clock
 
 NOT_RECORDED = "not recorded"
 MAX_CATCH_UP = 14  # entries: the first few and the latest, so a long incident still fits a message
@@ -221,7 +222,7 @@ def owner_of(rec: IncidentRecord, question: str) -> Reply:
     """The owner on the action item the question names; a role's holder when it names a role instead."""
     items = _best_items(rec, question)
     role = role_named(question)
-    if not items and role is not None:
+    if role is not None and (not items or len(_words(question)) <= 1):  # "who's on comms?"
         return role_holder(rec, question)
     if not items:
         return _reply("owner_of", rec, "Which item?", "no action item matches that", [
@@ -275,11 +276,16 @@ def exec_summary(rec: IncidentRecord, question: str) -> Reply:
 
 def duration(rec: IncidentRecord, question: str) -> Reply:
     start, end, r = rec.impact_start, rec.end, rec.report
+    days = r.spans_days or start.date() != end.date()
+
+    def at(value: datetime) -> str:
+        return f"{clock(value, days)} UTC"
+
     basis = "impact began" if rec.impact_start_recorded else "declared (impact start not recorded)"
-    until = f"resolved {r.at(end)}" if not r.is_open else f"now, {r.at(end)}"
-    answer = f"{human_duration(end - start)}, since {r.at(start)} ({basis}) until {until}"
+    until = f"resolved {at(end)}" if not r.is_open else f"now, {at(end)}"
+    answer = f"{human_duration(end - start)}, since {at(start)} ({basis}) until {until}"
     return _reply("duration", rec, f"Duration of {r.public_id}", answer,
-                  [Section(entries=[Entry(text=f"Declared {r.at(rec.incident.declared_at)}")])])
+                  [Section(entries=[Entry(text=f"Declared {at(rec.incident.declared_at)}")])])
 
 
 def acknowledgement(rec: IncidentRecord, question: str) -> Reply:

@@ -6,8 +6,9 @@ same facts: the entries in time order, when impact started, who acknowledged, wh
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from agents.base import AgentRequest
 from agents.incident_commander.status import StatusReport, status_report
@@ -18,6 +19,10 @@ from app.incidents.models import Incident
 # Timeline kinds that say when impact began, and that someone took the page (PagerDuty, Slack or by hand).
 IMPACT_STARTED = "impact_started"
 ACKNOWLEDGED = ("escalation.acknowledged", "acknowledged")
+# A note that says when impact began: `/incident note impact started 14:25` (UTC, the note's day or the one before).
+IMPACT_NOTE = re.compile(r"\b(?:customer\s+)?(?:impact|errors?|outage|failures?|problems?|issues?|symptoms?)\s+"
+                         r"(?:began|begun|started|starting|start)\s+(?:at\s+|around\s+|~\s*)?"
+                         r"(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)\s*(?:utc|z)?\b", re.IGNORECASE)
 # Entries that are bookkeeping, not events of the incident.
 NOISE = ("agent_result", "reminder", "war_room.", "escalation.started", "escalation.skipped")
 
@@ -54,13 +59,15 @@ class IncidentRecord:
 
     @property
     def impact_start(self) -> datetime:
-        """When impact began, if recorded; else when the incident was declared."""
+        """When impact began, if recorded (an entry, or a note saying so); else when the incident was declared."""
         started = [line.at for line in self.timeline if line.kind == IMPACT_STARTED]
+        started += [at for line in self.timeline if line.kind == "note" and (at := _stated_start(line)) is not None]
         return min(started) if started else self.incident.declared_at
 
     @property
     def impact_start_recorded(self) -> bool:
-        return any(line.kind == IMPACT_STARTED for line in self.timeline)
+        return self.impact_start != self.incident.declared_at or any(
+            line.kind == IMPACT_STARTED for line in self.timeline)
 
     @property
     def end(self) -> datetime:
@@ -82,6 +89,15 @@ class IncidentRecord:
 
     def open_items(self) -> list[Item]:
         return [item for item in self.items if not item.done]
+
+
+def _stated_start(line: Line) -> datetime | None:
+    """The time a note gives for the start of impact, on the note's day (the day before if that is later)."""
+    match = IMPACT_NOTE.search(line.text)
+    if match is None:
+        return None
+    stated = line.at.replace(hour=int(match["hour"]), minute=int(match["minute"]), second=0, microsecond=0)
+    return stated - timedelta(days=1) if stated > line.at else stated
 
 
 def _unfilled(incident: Incident, config: TeamConfig) -> list[tuple[str, str]]:

@@ -101,12 +101,15 @@ def _without(found: w.Found | None, text: str, spoiler: re.Pattern[str]) -> w.Fo
 
 
 def _security(text: str, v: Vocabulary) -> Evidence | None:
+    if w.first(w.SECURITY_DENIED, text):
+        return None
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
         (lambda: w.first(v.intrusion, text), "means an intrusion or a breach"),
-        (lambda: _without(w.near(w.STRANGER, w.LOGIN, text, 3), text, w.NOT_A_STRANGER),
+        (lambda: _without(w.near(w.LOGIN, w.STRANGER, text, 3), text, w.NOT_A_STRANGER),
          "means someone unknown got in"),
         (lambda: w.near(w.CREDENTIAL, w.EXPOSED, text, 4), "means leaked credentials"),
-        (lambda: w.near(w.OTHER_PARTY, w.SEES_DATA, text, 4), "means customer data reached the wrong people"),
+        (lambda: w.near(w.LOGIN, w.OTHER_PARTY, text, 3), "means people got into accounts that are not theirs"),
+        (lambda: w.near(w.SEES_DATA, w.OTHER_PARTY, text, 4), "means customer data reached the wrong people"),
         (lambda: w.near(w.PERSONAL_DATA, w.EXPOSED, text, 4), "means personal data was exposed"),
         (lambda: w.near(w.DATA_STORE, w.EXPOSED_PLACE, text, 5), "means stored data was open to anyone"),
     ]
@@ -122,12 +125,14 @@ def _first_evidence(impact_class: str, checks: list[tuple[Callable[[], w.Found |
 
 
 def _data_loss(text: str, v: Vocabulary) -> Evidence | None:
-    found = w.first(v.direct_loss, text) or _without(w.near(w.LOSS, w.DATA_STORE, text, 4), text, w.NOT_DATA)
+    found = (w.first(v.direct_loss, text) or _without(w.near(w.DATA_STORE, w.LOSS, text, 4), text, w.NOT_DATA)
+             or w.near(w.STORED_THINGS, w.GONE, text, 2))
     return Evidence("data-loss", found, "means data was lost or corrupted") if found else None
 
 
 def _payments(text: str, v: Vocabulary) -> Evidence | None:
-    found = w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
+    found = (w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
+             or w.near(v.money, w.MISPRICED, text, 4))
     return Evidence("payments", found, "means money is not moving as it should") if found else None
 
 
@@ -140,7 +145,7 @@ def _internal(text: str, v: Vocabulary) -> Evidence | None:
 
 def _cosmetic(text: str, v: Vocabulary) -> Evidence | None:
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
-        (lambda: w.near(w.WRONG, w.DISPLAY, text, 3), "is wrong information on display, not a failure"),
+        (lambda: w.near(w.DISPLAY, w.WRONG, text, 3), "is wrong information on display, not a failure"),
         (lambda: w.first(v.cosmetic, text), "is cosmetic: nothing is broken"),
         (lambda: None if _any_failure(text, v) else w.first(w.SAYS, text), "is about what a page says, not what "
                                                                           "it does"),
@@ -155,8 +160,8 @@ def _any_failure(text: str, v: Vocabulary) -> bool:
 def _outage(text: str, v: Vocabulary) -> Evidence | None:
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
         (lambda: w.first(w.FULL, text), "means a full outage"),
-        (lambda: w.near(w.CANT, w.USE, text, 2), "means customers cannot use it"),
-        (lambda: w.near(w.NOBODY, w.USE, text, 2), "means nobody can use it"),
+        (lambda: w.near(w.USE, w.CANT, text, 2), "means customers cannot use it"),
+        (lambda: w.near(w.USE, w.NOBODY, text, 2), "means nobody can use it"),
         (lambda: w.first(v.down, text), "means it is down for its users"),
         (lambda: w.near(w.CERTIFICATE, w.EXPIRED, text, 4), "means clients cannot connect"),
         (lambda: w.first(w.FAILURE, text) if w.first(w.BROAD, text) else None, "fails for everyone"),

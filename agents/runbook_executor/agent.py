@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from pydantic import BaseModel, Field
 
+from agents import llm
 from agents.base import AgentAnswer, AgentRequest
-from agents.runbook_executor import request as asks
+from agents.runbook_executor import llm_mode
 from agents.runbook_executor.report import AGENT, RunbookReport
-from app.incidents.models import Incident
-from app.runbooks.loader import Catalog, folders, load
-from app.runbooks.schema import Runbook
+from agents.runbook_executor.suggest import RunbookSuggestions, suggest
+from app.runbooks.loader import folders, load
 
 _env = Environment(loader=PackageLoader("agents.runbook_executor", "templates"), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
@@ -66,73 +65,29 @@ def report_answer(report: RunbookReport) -> AgentAnswer:
                        data=report.model_dump(mode="json"))
 
 
-# --- suggesting ----------------------------------------------------------------------------------------------
-
-class Suggestion(BaseModel):
-    runbook: str
-    description: str
-    command: str  # what a person types to start it
-    missing: list[str] = Field(default_factory=list)  # parameters the person still has to give
-
-
-class RunbookSuggestions(BaseModel):
-    agent: str = AGENT
-    kind: str = "suggestions"
-    request: str
-    incident_id: str | None = None
-    suggestions: list[Suggestion] = Field(default_factory=list)
-    available: list[str] = Field(default_factory=list)
-    problems: list[str] = Field(default_factory=list)  # runbook files that did not load
-
-
-def suggest(catalog: Catalog, text: str, incident: Incident | None = None, *, verb: str = "run",
-            limit: int = 3) -> RunbookSuggestions:
-    """Runbooks whose name or keywords the request mentions, best first, with parameters it names filled in."""
-    said = asks.words(text)
-    ask = asks.read(text)
-    phrases = re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)+", text.lower())  # "the pod-restart runbook"
-    scored = []
-    for book in catalog.runbooks.values():
-        score = 10 if ask.name == book.name or book.name in text.lower() else 0
-        score += max([5 if book.name.startswith(p) else 3 if p in book.name else 0 for p in phrases] or [0])
-        score += 3 * len(set(asks.words(book.name.replace("-", " "))) & said)
-        score += sum(2 for k in book.keywords if set(asks.words(k)) <= said)
-        if score:
-            scored.append((score, book.name, book))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    target = asks.target_word(text) or (incident.affected_service if incident else None)
-    return RunbookSuggestions(
-        request=text, incident_id=incident.public_id if incident else None,
-        suggestions=[_suggestion(book, target, verb) for _, _, book in scored[:limit]],
-        available=sorted(catalog.runbooks), problems=catalog.problems)
-
-
-def _suggestion(book: Runbook, target: str | None, verb: str) -> Suggestion:
-    words, missing = [], []
-    for name, spec in book.parameters.items():
-        if spec.default is not None:
-            continue
-        if target and not any(w.startswith(f"{name}=") for w in words) and re.fullmatch(spec.pattern, target):
-            words.append(f"{name}={target}")
-            target = None
-        else:
-            words.append(f"{name}=…")
-            missing.append(name)
-    return Suggestion(runbook=book.name, description=book.description, missing=missing,
-                      command=" ".join([f"/incident runbook {verb}", book.name, *words]))
-
-
 def suggestions_markdown(s: RunbookSuggestions) -> str:
     return _env.get_template("runbook_suggestions.md.j2").render(s=s)
 
 
 async def answer(request: AgentRequest) -> AgentAnswer:
-    """Which runbook fits; executing one is for a person to start (the answer says how)."""
+    """Which runbook fits; executing one is for a person to start (the answer says how).
+
+    With an Anthropic key the model picks among the runbooks (checked like a person's input); on any failure,
+    or without a key, the keyword match answers.
+    """
     catalog = load(folders(request.config.runbooks_dir))
     verb = "guide" if re.search(r"\bguide\b", request.text, re.IGNORECASE) else "run"
+    mode, note = "deterministic", None
     s = suggest(catalog, request.text, request.incident, verb=verb)
+    if request.settings.anthropic_api_key is not None:
+        try:
+            s, model = await llm_mode.suggest(catalog, request, verb)
+            mode = f"llm ({model})"
+        except (llm.LlmFailed, ValueError) as failed:
+            note = f"LLM mode unavailable ({failed}); keyword suggestions shown"
     top = s.suggestions[0].runbook if s.suggestions else None
     line = (f"Suggested runbook: {top} (a person starts it: {s.suggestions[0].command})" if top
             else "No runbook matches; `/incident runbook list` shows them")
-    return AgentAnswer(agent=AGENT, intent="runbook", incident_id=s.incident_id, summary=line,
-                       text_markdown=suggestions_markdown(s), fallback_text=line, data=s.model_dump(mode="json"))
+    return AgentAnswer(agent=AGENT, mode=mode, note=note, intent="runbook", incident_id=s.incident_id,
+                       summary=line, text_markdown=suggestions_markdown(s), fallback_text=line,
+                       data=s.model_dump(mode="json"))

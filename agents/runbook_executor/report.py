@@ -107,7 +107,8 @@ def build(run: RunbookRun, incident_public_id: str | None = None, now: datetime 
             number += 1
             report.steps.append(_line(number, step, row, run.params))
         else:
-            (report.preflight if phase == Phase.PREFLIGHT else report.verification).append(_check(step, row))
+            (report.preflight if phase == Phase.PREFLIGHT else report.verification).append(
+                _check(step, row, run.params))
     if run.state == RunState.COMPLETED and any(c.status == "FAIL" for c in report.verification):
         report.result = "VERIFICATION FAILED"  # the steps ran; what they were for is not there
     if run.state in (RunState.COMPLETED, RunState.FAILED, RunState.ABORTED):
@@ -160,10 +161,10 @@ def _all_known(argv: list[str], values: dict[str, str]) -> bool:
     return all(values.get(m.group(1)) for a in argv if (m := PLACEHOLDER.fullmatch(a)))
 
 
-def _check(step: Step, row: RunbookStep | None) -> Check:
+def _check(step: Step, row: RunbookStep | None, values: dict[str, str]) -> Check:
     if row is None:
         return Check(name=step.name, status="PENDING", details="")
-    details = row.note if row.state != StepState.COMPLETED and row.note else _first_line(row.output)
+    details = row.note if row.state != StepState.COMPLETED and row.note else _telling_line(step, row.output, values)
     return Check(name=step.name, status=CHECK_STATUS.get(StepState(row.state), str(row.state).upper()),
                  details=details or "")
 
@@ -186,6 +187,17 @@ def _waiting(run: RunbookRun, book: Runbook, latest: dict[tuple[int, Phase], Run
     return Waiting(position=run.next_position, name=step.name,
                    command=command(shown) if shown else _planned(step, run.params), rollback=rollback,
                    guide=run.mode == RunMode.GUIDE, retry=retry)
+
+
+def _telling_line(step: Step, output: str | None, values: dict[str, str]) -> str:
+    """The line of the output the check looked for, else its first line."""
+    wanted = step.expect.output_contains
+    if wanted:
+        wanted = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), wanted)
+        hit = next((line for line in (output or "").splitlines() if wanted in line), None)
+        if hit is not None:
+            return _first_line(hit)
+    return _first_line(output)
 
 
 def _first_line(text: str | None) -> str:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +50,9 @@ class ActionItemIn(BaseModel):
     due_on: date | None = None
 
 
+ItemNumber = Annotated[int, Path(ge=1, le=errors.MAX_INT, description="The item's number, from 1")]
+
+
 class ActionItemPatch(BaseModel):
     status: Literal["done", "open"]
 
@@ -81,7 +84,8 @@ async def add_action(public_id: str, body: ActionItemIn, runtime: RuntimeDep) ->
 
 
 @router.patch("/incidents/{public_id}/actions/{number}", responses=errors.change(404))
-async def mark_action(public_id: str, number: int, body: ActionItemPatch, runtime: RuntimeDep) -> ActionItemOut:
+async def mark_action(public_id: str, number: ItemNumber, body: ActionItemPatch, runtime: RuntimeDep
+                      ) -> ActionItemOut:
     """Setting the status an item already has changes nothing and answers 200."""
     async with runtime.sessions.begin() as session:  # a 404 inside rolls back
         incident = await _incident(session, public_id, lock=True)

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -36,6 +37,8 @@ MEANINGS = {
     422: "The body or a parameter is malformed or fails validation",
     503: "The incident database is unreachable; try again shortly",
 }
+# The largest number a path or query parameter may carry: the databases' 32-bit INTEGER.
+MAX_INT = 2**31 - 1
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"description": "Bearer challenge (RFC 6750)", "schema": {"type": "string"}}}
 
@@ -78,6 +81,13 @@ def install(app: FastAPI) -> None:
             reason = (unparsable.get("ctx") or {}).get("error", "cannot be parsed")
             return JSONResponse({"error": f"the body is not valid JSON: {reason}"}, status_code=400)
         return JSONResponse({"error": f"invalid request: {describe(exc.errors())}"}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def does_not_fit(_: Request, exc: DataError) -> JSONResponse:
+        # Validation should have caught it; when it did not, the value was the client's and the answer a 4xx.
+        log.warning("a request value the database refused: %s", type(exc.orig).__name__)
+        return JSONResponse({"error": "invalid request: a value does not fit (too long or out of range)"},
+                            status_code=422)
 
     for error in DATABASE_UNAVAILABLE:
         @app.exception_handler(error)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from agents import runtime as agent_runtime
@@ -52,12 +52,16 @@ class StatusIn(BaseModel):
     author: str | None = Author
 
 
+VersionNumber = Annotated[int | None, Query(ge=1, le=errors.MAX_INT,
+                                            description="A given version (default: the latest)")]
+
+
 def _actor(author: str | None) -> str:
     return f"api:{author}" if author else "api"
 
 
 @router.get("/incidents/{public_id}/postmortem", responses=errors.of(404))
-async def read_postmortem(public_id: str, runtime: RuntimeDep, version: int | None = None) -> VersionOut:
+async def read_postmortem(public_id: str, runtime: RuntimeDep, version: VersionNumber = None) -> VersionOut:
     incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
         row = await (postmortems.version(session, incident.id, version) if version

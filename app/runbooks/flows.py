@@ -160,13 +160,13 @@ class Executor:
         heartbeat = asyncio.create_task(self._heartbeat(run_id))
         try:
             while await self._one(run_id, gate):
-                await notify(run_id)
+                await _tell(notify, run_id)
         except asyncio.CancelledError:
             await asyncio.shield(self._interrupted(run_id))
             raise
         finally:
             heartbeat.cancel()
-        await notify(run_id)
+        await _tell(notify, run_id)
         async with self.sessions() as session:
             run = await service.get_run(session, run_id)
             assert run is not None
@@ -220,8 +220,9 @@ class Executor:
         if step.when is not None and not step.when.holds(values.get(step.when.param)):
             await self._settle(session, run, phase, step, StepState.SKIPPED, note=step.when.describe())
             return None
-        missing = sorted(step.placeholders() - {k for k, v in values.items() if v})
-        if missing and not (run.mode == RunMode.DRY_RUN and phase != Phase.PREFLIGHT):
+        missing = sorted(_names(step.command) - {k for k, v in values.items() if v})
+        runs_here = run.mode == RunMode.EXECUTE or (run.mode == RunMode.DRY_RUN and phase == Phase.PREFLIGHT)
+        if missing and runs_here:
             await self._fail(session, run, phase, step, f"{{{missing[0]}}} has no value: the step that captures "
                                                         "it did not run")
             return None
@@ -318,6 +319,8 @@ class Executor:
         undone = {s.position for s in run.steps if s.phase == Phase.ROLLBACK and s.state != StepState.RUNNING}
         todo = [s for s in reversed(run.steps) if s.phase == Phase.STEP and s.state == StepState.COMPLETED
                 and steps[s.position][1].rollback and s.position not in undone]
+        if run.mode == RunMode.GUIDE:
+            todo = []  # a person ran those steps; undoing them is theirs to do, not the bot's
         if not todo:
             rollbacks = [s for s in run.steps if s.phase == Phase.ROLLBACK]
             failed = [s for s in rollbacks if s.state != StepState.COMPLETED]
@@ -335,6 +338,12 @@ class Executor:
                           name=f"Roll back: {done.name}", argv=argv, mutating=True, state=StepState.RUNNING,
                           started_at=utcnow())
         session.add(row)
+        unknown = sorted(_names(step.rollback) - {k for k, v in run.params.items() if v})
+        if unknown:  # never run a command with a placeholder left in it
+            row.state, row.finished_at = StepState.FAILED, utcnow()
+            row.note = f"not run: {{{unknown[0]}}} has no value"
+            await session.flush()
+            return await self._rollback_prepare(session, await _reloaded(session, run))
         return row, argv, step.timeout
 
     async def _record_rollback(self, session: AsyncSession, run: RunbookRun, row: RunbookStep,
@@ -398,6 +407,20 @@ class Executor:
         with contextlib.suppress(Exception):
             async with self.sessions() as session, session.begin():
                 await service.renew(session, run_id, self.owner, timedelta(seconds=-1))
+
+
+async def _reloaded(session: AsyncSession, run: RunbookRun) -> RunbookRun:
+    fresh = await service.get_run(session, run.id)
+    assert fresh is not None
+    return fresh
+
+
+async def _tell(notify: Notify, run_id: int) -> None:
+    """Telling people is not worth stopping a half-done runbook for: a failure is logged and the run goes on."""
+    try:
+        await notify(run_id)
+    except Exception:
+        log.exception("could not report progress of runbook run %s", run_id)
 
 
 def _substitute(argv: list[str], values: dict[str, str]) -> list[str]:

@@ -36,14 +36,14 @@ def _step(number: int, step: Step) -> str:
         flags.insert(0, "*changes*")
     if step.when is not None:
         flags.append(step.when.condition())
-    text = f"{number}. **{step.name}**: `{_join(step.command)}` ({', '.join(flags)})"
+    text = f"{number}. **{step.name}**: `{join_args(step.command)}` ({', '.join(flags)})"
     if step.capture:
         text += f"; keeps {', '.join(c.name for c in step.capture)}"
     if step.rollback:
-        text += f"\n   Rollback: `{_join(step.rollback)}`"
+        text += f"\n   Rollback: `{join_args(step.rollback)}`"
     return text
 
 
-def _join(argv: list[str]) -> str:
+def join_args(argv: list[str]) -> str:
     """Arguments as a person would type them; `{parameter}` placeholders are left unquoted to read easily."""
     return " ".join(a if PLACEHOLDER.fullmatch(a) else shlex.quote(a) for a in argv)

@@ -89,7 +89,7 @@ async def _brief_owner(runtime: Runtime, reply: Reply, incident: Incident, item:
             f"{escape(item.text)} ({_details(item)}).{room}\nWhen it's done: "
             f"`/incident action {incident.public_id} done {number}`")
     try:
-        await runtime.war_room.client.chat_postMessage(channel=item.owner, text=text)
+        await runtime.slack.chat_postMessage(channel=item.owner, text=text)
     except SlackApiError as exc:
         await reply(f"Couldn't tell {mention(item.owner)} by DM ({exc.response.get('error')}).")
 
@@ -173,6 +173,6 @@ async def _post(runtime: Runtime, incident: Incident, text: str) -> None:
     if runtime.war_room is None or not incident.channel_id:
         return
     try:
-        await runtime.war_room.client.chat_postMessage(channel=incident.channel_id, text=text)
+        await runtime.slack.chat_postMessage(channel=incident.channel_id, text=text)
     except SlackApiError as exc:
         log.warning("posting to the %s war room failed: %s", incident.public_id, exc.response.get("error"))

@@ -26,7 +26,7 @@ from app.incidents.render import clock
 from app.runtime import Runtime
 from app.slack.blocks import escape, mention, unescape
 from app.slack.failures import is_transient
-from app.warroom.flows import HINTS
+from app.slack.warroom import HINTS
 
 log = logging.getLogger(__name__)
 

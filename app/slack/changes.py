@@ -26,7 +26,7 @@ from app.incidents.render import SLACK_USER_ID
 from app.runtime import Runtime
 from app.slack.blocks import escape, mention
 from app.slack.render import commander
-from app.warroom.flows import refresh
+from app.slack.warroom import refresh
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -67,7 +67,7 @@ async def _post(runtime: Runtime, incident: Incident, text: str | None,
     if runtime.war_room is None or not incident.channel_id:
         return []
     try:
-        await runtime.war_room.client.chat_postMessage(channel=incident.channel_id, text=text or "",
+        await runtime.slack.chat_postMessage(channel=incident.channel_id, text=text or "",
                                                        blocks=blocks, unfurl_links=False)
     except SlackApiError as exc:
         return [f"war-room post: {exc.response.get('error')}"]
@@ -165,7 +165,7 @@ async def _post_handoff(runtime: Runtime, incident: Incident, _: None) -> list[s
         return []
     report = handoff(incident, utcnow())
     try:
-        await runtime.war_room.client.chat_postMessage(
+        await runtime.slack.chat_postMessage(
             channel=incident.channel_id, text=commander.handoff_text(report), blocks=commander.handoff_blocks(report))
     except SlackApiError as exc:
         log.warning("posting the handoff for %s failed: %s", incident.public_id, exc.response.get("error"))
@@ -213,7 +213,7 @@ async def _brief(runtime: Runtime, incident: Incident, assigned: Assigned) -> li
     brief = (f"You are *{assigned.role.name}* for *{incident.public_id}*: {escape(incident.title)} "
              f"({incident.severity}, {incident.status}). War room: <#{incident.channel_id}>\n\n{assigned.role.brief}")
     try:
-        await runtime.war_room.client.chat_postMessage(channel=assigned.user_id, text=brief)
+        await runtime.slack.chat_postMessage(channel=assigned.user_id, text=brief)
     except SlackApiError as exc:
         return [f"role brief DM to {mention(assigned.user_id)}: {exc.response.get('error')}"]
     return []
@@ -224,7 +224,7 @@ async def check_assignee(runtime: Runtime, user_id: str) -> str | None:
     if runtime.war_room is None or not SLACK_USER_ID.match(user_id):
         return None
     try:
-        user = (await runtime.war_room.client.users_info(user=user_id))["user"]
+        user = (await runtime.slack.users_info(user=user_id))["user"]
     except SlackApiError as exc:
         if exc.response.get("error") == "user_not_found":
             return f"I can't find {mention(user_id)} in this workspace."

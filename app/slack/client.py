@@ -47,7 +47,9 @@ def _failure(response: HttpResponse | None, error: Exception | None) -> str | No
 def create_client(settings: Settings, *, wait_on_ratelimit: bool = True) -> AsyncWebClient:
     """`wait_on_ratelimit=False` for callers that schedule their own retry (the inbox): a 429 is raised at once."""
     assert settings.slack_bot_token is not None
-    ratelimit = [AsyncRateLimitErrorRetryHandler(max_retry_count=5)] if wait_on_ratelimit else []
+    # Only a few waits in the call: a war-room step that still fails is kept and retried later from its step
+    # table (app/warroom/flows.py), so a long storm does not hold a set-up slot.
+    ratelimit = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)] if wait_on_ratelimit else []
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,

@@ -12,8 +12,8 @@ from app.incidents.models import Incident
 from app.runtime import Runtime
 from app.slack.blocks import escape
 from app.slack.replies import Reply
+from app.slack.warroom import setup_summary
 from app.warroom.flows import StepReport
-from app.warroom.models import StepState
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,3 @@ async def _war_room_report(runtime: Runtime, incident: Incident, reports: list[S
     async with runtime.sessions() as session:
         channel_id = (await session.get_one(Incident, incident.id)).channel_id
     return setup_summary(incident.public_id, channel_id, reports)
-
-
-def setup_summary(public_id: str, channel_id: str | None, reports: list[StepReport]) -> str:
-    problems = [r.describe() for r in reports if r.state in (StepState.FAILED, StepState.SKIPPED)]
-    room = f"<#{channel_id}>" if channel_id else "no war room"
-    if not problems:
-        return (f":white_check_mark: War room for {public_id} is ready: {room}. You are the Incident "
-                "Commander until someone else takes the role.")
-    lines = "\n".join(f"• {p}" for p in problems)
-    return f":warning: {public_id} is recorded ({room}), but some war-room steps failed:\n{lines}"

@@ -168,7 +168,7 @@ def _reply_for(runtime: Runtime, body: dict[str, Any], metadata: dict[str, str])
     if metadata.get("response_url"):
         webhook = AsyncWebhookClient(metadata["response_url"])
         return Reply(None, lambda **kwargs: webhook.send(**kwargs))
-    return EphemeralReply(runtime.war_room.client, metadata.get("channel_id"), body["user"]["id"])
+    return EphemeralReply(runtime.slack, metadata.get("channel_id"), body["user"]["id"])
 
 
 async def _on_incident(runtime: Runtime, body: dict[str, Any], view: dict[str, Any],
@@ -180,10 +180,10 @@ async def _on_incident(runtime: Runtime, body: dict[str, Any], view: dict[str, A
 
     async def run() -> None:
         incident = await find_incident(runtime, None, public_id)
-        reply = EphemeralReply(runtime.war_room.client, incident.channel_id if incident else None, user)
+        reply = EphemeralReply(runtime.slack, incident.channel_id if incident else None, user)
         if incident is None:
             await reply(f"{public_id} no longer exists.")
             return
         await work(incident, reply, Actor(user, Source.SLACK))
 
-    await _telling_outages(EphemeralReply(runtime.war_room.client, None, user), run())
+    await _telling_outages(EphemeralReply(runtime.slack, None, user), run())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -22,7 +23,6 @@ from app.runbooks import service
 from app.runbooks.flows import Decision
 from app.runbooks.models import RunMode, RunState
 from app.runbooks.params import ParameterError, split_pairs
-from app.runbooks.render import outline
 from app.runbooks.runner import UnknownRunbook
 from app.runbooks.service import RunRefused
 from app.runtime import Runtime
@@ -73,7 +73,7 @@ async def run(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: d
         except UnknownRunbook as exc:
             await reply(escape(str(exc)))
             return
-        await reply(f"Runbook {book.name}", blocks=outline_blocks(outline(book)))
+        await reply(f"Runbook {book.name}", blocks=outline_blocks(book))
     elif sub in ("run", "guide") and rest:
         await _start(runtime, reply, client, command, incident, sub, rest)
     elif sub == "resume":
@@ -172,6 +172,9 @@ async def _edit(runtime: Runtime, client: AsyncWebClient, run_id: int) -> None:
                                  blocks=run_blocks(report))
     except SlackApiError as exc:
         log.warning("could not update runbook run %s's message: %s", run_id, exc.response.get("error"))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not update runbook run %s's message: Slack unreachable (%s)", run_id,
+                    type(exc).__name__)
 
 
 async def _incident_of(runtime: Runtime, incident_id: int | None) -> Incident | None:

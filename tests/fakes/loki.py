@@ -1,7 +1,9 @@
 """A fake Loki served over loopback HTTP.
 
 `FakeLoki` answers `GET /loki/api/v1/query_range` in Loki's wire format for a real subset of LogQL: a stream
-selector (`=`, `!=`, `=~`, `!~`) followed by any chain of line filters (`|=`, `!=`, `|~`, `!~`), with
+selector (`=`, `!=`, `=~`, `!~`) followed by line filters (`|=`, `!=`, `|~`, `!~`), the `json` and `logfmt`
+parsers (extracted fields become labels, so entries group into streams by them, as in Loki) and string label
+filters (`| level="error"`, `| __error__=""`), with
 `start`/`end` in nanoseconds (end exclusive), `limit` and `direction`. Results are grouped into streams by
 label set, as Loki does. A malformed query gets Loki's 400 `text/plain` "parse error ..." answer, and a `limit`
 above 5000 Loki's "max entries limit per query exceeded" 400. The label API (`/loki/api/v1/labels`,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,7 +38,7 @@ class LogQLError(Exception):
     """Answered as Loki does: 400, text/plain, the message as the body."""
 
 
-_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)|(?P<op>\|=|\|~|!=|!~|=~|=|\||\{|\}|,)'
+_TOKEN = re.compile(r'\s*(?:(?P<str>"(?:[^"\\]|\\.)*"|`[^`]*`)|(?P<op>\|=|\|~|!=|!~|=~|==|=|\||\{|\}|,)'
                     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_.]*)|(?P<other>\S))")
 _GO_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\", '"': '"',
                "'": "'"}
@@ -85,9 +88,83 @@ def _re2(pattern: str) -> re2._Regexp:
 
 
 @dataclass(frozen=True)
+class Parser:
+    """`| json` or `| logfmt`: the line's fields become labels (nested JSON keys joined by `_`), as Loki's
+    parsers extract them; a line that does not parse gets `__error__`."""
+
+    kind: str
+
+    def extract(self, line: str) -> dict[str, str]:
+        if self.kind == "logfmt":
+            return {_label_name(k): _logfmt_unquote(v) for k, v in _LOGFMT.findall(line)}
+        try:
+            value = json.loads(line)
+        except ValueError:
+            return {"__error__": "JSONParserErr", "__error_details__": "invalid JSON"}
+        if not isinstance(value, dict):
+            return {"__error__": "JSONParserErr", "__error_details__": "not an object"}
+        return dict(_flatten(value))
+
+
+@dataclass(frozen=True)
+class LabelFilter:
+    """`| name op "value"` after a parser: a string matcher on the stream and extracted labels."""
+
+    matcher: Matcher
+
+
+Stage = LineFilter | Parser | LabelFilter
+
+
+@dataclass(frozen=True)
 class LogQuery:
     matchers: tuple[Matcher, ...]
-    filters: tuple[LineFilter, ...]
+    filters: tuple[LineFilter, ...]  # the line filters before any parser
+    stages: tuple[Stage, ...] = ()  # everything after the selector, in order
+
+    def apply(self, labels: dict[str, str], line: str) -> dict[str, str] | None:
+        """The entry's labels after the pipeline, or None when a stage drops it."""
+        for stage in self.stages:
+            if isinstance(stage, LineFilter):
+                if not stage.keeps(line):
+                    return None
+            elif isinstance(stage, Parser):
+                extracted = stage.extract(line)
+                labels = {**labels, **{(f"{k}_extracted" if k in labels else k): v for k, v in extracted.items()}}
+            elif not stage.matcher.matches(labels):
+                return None
+        return labels
+
+
+_LOGFMT = re.compile(r'([^\s="]+)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def _logfmt_unquote(value: str) -> str:
+    if value.startswith('"') and value.endswith('"') and len(value) >= 2:
+        return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), value[1:-1])
+    return value
+
+
+def _label_name(key: str) -> str:
+    """Loki sanitizes extracted keys into label names: anything but [a-zA-Z0-9_] becomes `_`."""
+    name = re.sub(r"[^a-zA-Z0-9_]", "_", key)
+    return f"_{name}" if name[:1].isdigit() else name
+
+
+def _flatten(value: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, item in value.items():
+        name = _label_name(f"{prefix}_{key}" if prefix else key)
+        if isinstance(item, dict):
+            out += _flatten(item, name)
+        elif isinstance(item, bool):
+            out.append((name, "true" if item else "false"))
+        elif isinstance(item, int | float | str):
+            out.append((name, str(item)))
+        elif item is None:
+            out.append((name, ""))
+        # arrays are not extracted by the json parser without parameters
+    return out
 
 
 def _tokens(query: str) -> list[_Token]:
@@ -147,14 +224,34 @@ class _Parser:
             self.take(",")
             matchers.append(self.matcher())
         self.take("}")
-        filters = []
-        while self.peek().text in ("|=", "!=", "|~", "!~"):
-            op = self.take("|=", "!=", "|~", "!~").text
-            filters.append(LineFilter(op, _unquote(self.take("str"))))
-        if self.peek().text == "|":
-            raise LogQLError("fake Loki does not support parser or formatting stages (| json, | logfmt, ...)")
+        stages: list[Stage] = []
+        while self.peek().text in ("|=", "!=", "|~", "!~", "|"):
+            if self.peek().text != "|":
+                op = self.take("|=", "!=", "|~", "!~").text
+                stages.append(LineFilter(op, _unquote(self.take("str"))))
+                continue
+            self.take("|")
+            stages.append(self.stage())
         self.take("end")
-        return LogQuery(tuple(matchers), tuple(filters))
+        leading = []
+        for stage in stages:
+            if not isinstance(stage, LineFilter):
+                break
+            leading.append(stage)
+        return LogQuery(tuple(matchers), tuple(leading), tuple(stages))
+
+    def stage(self) -> Stage:
+        token = self.take("ident")
+        if token.text in ("json", "logfmt"):
+            return Parser(token.text)
+        if token.text in ("line_format", "label_format", "unpack", "pattern", "regexp", "decolorize", "drop",
+                          "keep", "unwrap"):
+            raise LogQLError(f"fake Loki does not support the {token.text} stage")
+        op = self.take("=", "==", "!=", "=~", "!~", "other").text
+        if op in (">", "<"):
+            raise LogQLError("fake Loki does not support numeric label filters")
+        value = self.take("str")
+        return LabelFilter(Matcher(token.text, "=" if op == "==" else op, _unquote(value)))
 
     def matcher(self) -> Matcher:
         name = self.take("ident").text
@@ -269,16 +366,21 @@ class FakeLoki(LoopbackFake):
         selected = [all(m.matches(labels) for m in query.matchers) for labels in self._label_sets]
         lo, hi = bisect.bisect_left(self._times, start), bisect.bisect_left(self._times, end)
         positions = range(lo, hi) if forward else range(hi - 1, lo - 1, -1)
-        streams: dict[int, list[list[str]]] = {}
+        streams: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], list[list[str]]]] = {}
         taken = 0
         for position in positions:
             if taken >= limit:
                 break
             ns, label_set, line = self._rows[position]
-            if selected[label_set] and all(f.keeps(line) for f in query.filters):
-                streams.setdefault(label_set, []).append([str(ns), line])
-                taken += 1
-        return [{"stream": self._label_sets[key], "values": values} for key, values in streams.items()]
+            if not selected[label_set] or not all(f.keeps(line) for f in query.filters):
+                continue
+            labels = query.apply(self._label_sets[label_set], line) if query.stages else self._label_sets[label_set]
+            if labels is None:
+                continue
+            key = tuple(sorted(labels.items()))  # after a parser, entries group by their extracted labels too
+            streams.setdefault(key, (labels, []))[1].append([str(ns), line])
+            taken += 1
+        return [{"stream": labels, "values": values} for labels, values in streams.values()]
 
 
 def _read_params(request: Request) -> tuple[str, int, int, int, bool]:

@@ -52,6 +52,10 @@ MAX_CHANNEL_NAME, MAX_TOPIC, MAX_TEXT = 80, 250, 40_000
 SHARE_TARGET = re.compile(r"[CGDZ][A-Z0-9]{8,}")
 
 
+def _outage(status: int) -> Response:
+    return Response("<html><body>Service Unavailable</body></html>", status, media_type="text/html")
+
+
 # --- the fake ---------------------------------------------------------------------------------
 
 
@@ -84,6 +88,7 @@ class FakeSlack:
         self._faults: dict[str, deque[Response]] = {}
         self._delays: dict[str, float] = {}
         self._gates: dict[str, asyncio.Event] = {}
+        self._storm: tuple[float, Response | None] = (0.0, None)
         self._last_ts = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: uvicorn.Server | None = None
@@ -216,8 +221,17 @@ class FakeSlack:
 
     def server_error(self, method: str, status: int = 503, times: int = 1) -> None:
         """Slack having an outage: an HTTP 5xx with an HTML body, as its load balancers answer."""
-        self._add_fault(method, Response("<html><body>Service Unavailable</body></html>", status,
-                                         media_type="text/html"), times)
+        self._add_fault(method, _outage(status), times)
+
+    def storm(self, seconds: float, *, status: int = 503, retry_after: int = 1) -> None:
+        """For the next `seconds`, every Web API call answers `status`: 429 (with Retry-After) or a 5xx."""
+        if status == 429:
+            response: Response = JSONResponse({"ok": False, "error": "ratelimited"}, 429,
+                                              headers={"Retry-After": str(retry_after)})
+        else:
+            response = _outage(status)
+        with self._lock:
+            self._storm = (time.monotonic() + seconds, response)
 
     def delay(self, method: str, seconds: float) -> None:
         """Every later call to `method` sleeps first; `seconds=0` removes the delay."""
@@ -242,6 +256,11 @@ class FakeSlack:
         """A canned response is immutable once built, so one object can answer `times` calls."""
         with self._lock:
             self._faults.setdefault(method, deque()).extend([response] * times)
+
+    def _storm_fault(self) -> Response | None:
+        with self._lock:
+            until, response = self._storm
+            return response if time.monotonic() < until else None
 
     def _next_fault(self, method: str) -> Response | None:
         with self._lock:
@@ -354,7 +373,7 @@ class FakeSlack:
             await asyncio.sleep(seconds)
         if gate is not None:
             await gate.wait()
-        fault = self._next_fault(method)
+        fault = self._next_fault(method) or self._storm_fault()
         if fault is not None:
             return fault
         try:

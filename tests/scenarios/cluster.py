@@ -260,7 +260,8 @@ def _node(s: Scenario, n: NodeSpec) -> dict[str, Any]:
             "spec": {"podCIDR": f"10.{64 + len(n.name) % 64}.{n.ip.split('.')[-1]}.0/24",
                      "providerID": _provider_id(s, n),
                      **({"unschedulable": True} if n.unschedulable else {}),
-                     **({"taints": [_taint(t) for t in n.taints if t.at is None or t.at <= snapshot]}
+                     **({"taints": [_taint(t) for t in n.taints
+                                 if (t.at is None or t.at <= snapshot) and (t.until is None or t.until > snapshot)]}
                         if n.taints else {})},
             "status": {"capacity": {"cpu": n.cpu, "memory": n.memory, "pods": "110",
                                     "ephemeral-storage": "104845292Ki"},

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -123,6 +125,37 @@ def shared_prometheus(names: Iterable[str], tmp_path: Path) -> Iterator[RunningP
     """A real Prometheus serving the shared TSDB of these scenarios (for a session fixture)."""
     with RunningPrometheus(copy_tsdb(shared_tsdb(names), tmp_path / "shared-tsdb")) as prometheus:
         yield prometheus
+
+
+@contextmanager
+def hanging_endpoint() -> Iterator[str]:
+    """A URL that accepts connections and never answers: a tool that times out (point any *_URL at it)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])  # keep it open, say nothing
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    thread = threading.Thread(target=accept, daemon=True, name="hanging-endpoint")
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for connection in held:
+            connection.close()
+        server.close()
 
 
 @contextmanager

@@ -383,6 +383,7 @@ class Taint(Strict):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
     value: str | None = None
     at: When | None = None
+    until: When | None = None  # removed then
 
 
 class DataEdit(Strict):

@@ -4,9 +4,12 @@ waits), the runbook list and outline, and the agent's suggestions. Rendered from
 from __future__ import annotations
 
 from agents.base import AgentAnswer
-from agents.runbook_executor.agent import DECIDED, RunbookSuggestions, duration
+from agents.runbook_executor.agent import DECIDED, duration
 from agents.runbook_executor.report import RunbookReport, StepLine
+from agents.runbook_executor.suggest import RunbookSuggestions
 from app.runbooks.loader import Catalog
+from app.runbooks.render import join_args
+from app.runbooks.schema import Runbook, Step
 from app.slack.blocks import Block, context, escape, header, mention, section
 
 APPROVE, SKIP, ABORT, RESUME, DONE = ("runbook_approve", "runbook_skip", "runbook_abort", "runbook_resume",
@@ -133,17 +136,33 @@ def list_blocks(catalog: Catalog) -> list[Block]:
     return blocks
 
 
-def outline_blocks(book_markdown: str) -> list[Block]:
-    """The runbook's outline (the same text as `incidentbot runbook show`), in sections Slack accepts."""
-    text = escape(book_markdown).replace("**", "*")
-    chunks, current = [], ""
-    for line in text.splitlines():
-        if len(current) + len(line) > 2800:
-            chunks.append(current)
-            current = ""
-        current += line.removeprefix("## ").removeprefix("### ") + "\n"
-    chunks.append(current)
-    return [section(c) for c in chunks if c.strip()][:45]
+def outline_blocks(book: Runbook) -> list[Block]:
+    """A runbook's parameters and steps, as `incidentbot runbook show` prints them."""
+    blocks: list[Block] = [header(f"Runbook: {book.name}"), section(escape(book.description) + (
+        f"\n*Target*: {escape(book.target)}" if book.target else ""))]
+    rows = [f"• `{name}` {_default(p.default)}" + (f": {escape(p.description)}" if p.description else "")
+            + f" · pattern {_code(p.pattern)}" for name, p in book.parameters.items()]
+    blocks.append(section("*Parameters*\n" + ("\n".join(rows) or "_none_")))
+    for title, steps in (("Pre-flight checks", book.preflight), ("Steps", book.steps), ("Verification", book.verify)):
+        if steps:
+            blocks.append(section(f"*{title}*\n" + "\n".join(_outline_step(n, st) for n, st in enumerate(steps, 1))))
+    blocks.append(context("Steps marked :raised_hand: wait for the Incident Commander or a runbook approver. "
+                          f"`/incident runbook run {book.name} key=value …`"))
+    return blocks
+
+
+def _default(value: str | None) -> str:
+    return "(required)" if value is None else "(optional)" if value == "" else f"(default {_code(value)})"
+
+
+def _outline_step(number: int, step: Step) -> str:
+    mark = ":raised_hand: " if step.mutating else ""
+    line = f"{number}. {mark}*{escape(step.name)}* {_code(join_args(step.command))}"
+    if step.when is not None:
+        line += f" · {escape(step.when.condition())}"
+    if step.rollback:
+        line += f"\n      rollback: {_code(join_args(step.rollback))}"
+    return line
 
 
 def answer_blocks(answer: AgentAnswer) -> list[Block]:
@@ -159,6 +178,7 @@ def suggestion_blocks(s: RunbookSuggestions) -> list[Block]:
         return [section(f"No runbook matches that. Runbooks: {escape(', '.join(s.available)) or 'none'}")]
     rows = [f"{n}. *{escape(x.runbook)}*: {escape(x.description)}\n      {_code(x.command)}"
             + (f" (fill in {escape(', '.join(x.missing))})" if x.missing else "")
+            + (f"\n      _{escape(x.why)}_" if x.why else "")
             for n, x in enumerate(s.suggestions, 1)]
     return [section("*Runbook suggestions*\n" + "\n".join(rows)),
             context("A runbook runs only when a person starts it; changing steps wait for approval.")]

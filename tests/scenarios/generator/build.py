@@ -40,6 +40,10 @@ class Pod:
     reason: str | None = None
     message: str | None = None
     ready: bool = True
+    unready: list[tuple[datetime, datetime]] = field(default_factory=list)  # failing its readiness probe
+
+    def ready_at(self, at: datetime) -> bool:
+        return not any(start <= at < end for start, end in self.unready)
 
 
 @dataclass
@@ -261,6 +265,19 @@ class Build:
                     pod.ended, pod.deleted = at, True
             count = replicas
         return out
+
+    def replace_pod(self, pod: Pod, at: datetime, nodes: list[str]) -> Pod:
+        """A new pod of the same ReplicaSet, created at `at` on one of `nodes` (after an eviction)."""
+        assert self._pods is not None
+        rev = next(r for r in self.revisions[pod.service] if r.number == pod.revision)
+        suffix = self.digest("replacement", pod.name, length=5)
+        new = Pod(name=f"{pod.service}-{rev.hash}-{suffix}", service=pod.service, namespace=pod.namespace,
+                  node=nodes[len(self._pods[pod.service]) % len(nodes)], started=at, ended=None,
+                  revision=pod.revision, ip=f"10.{self.rng.randint(64, 127)}.{self.rng.randint(0, 255)}."
+                                            f"{self.rng.randint(2, 254)}",
+                  uid=self.digest("uid", "replacement", pod.name, length=12, alphabet="0123456789abcdef"))
+        self._pods[pod.service].append(new)
+        return new
 
     # --- health effects -----------------------------------------------------------------------------------
 

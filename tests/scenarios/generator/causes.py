@@ -90,6 +90,8 @@ def _bad_deploy(b: Build, c: CauseDef) -> None:
 @plan("config-change")
 def _plan_config_change(b: Build, c: CauseDef) -> None:
     key, new = c.params["key"], str(c.params["new"])
+    if "old" in c.params:  # the value the running template had
+        b.revisions[c.target][-1].env[key] = str(c.params["old"])
     b.rollout(c.target, b.cause_at, env={key: new}, change_cause=_p(c, "change_cause", None))
     _recovery_rollback(b, c.target)
 
@@ -308,6 +310,7 @@ def _dependency_outage(b: Build, c: CauseDef) -> None:
     text = _p(c, "error", "no healthy upstream")
     b.fail(c.target, onset, _p(c, "ratio", 0.9), latency=3.0, why=text, code=503, ramp=45)
     for pod in b.pods(c.target):
+        pod.unready.append((onset + timedelta(seconds=30), b.until))
         b.event(onset + timedelta(seconds=30), "Unhealthy",
                 "Readiness probe failed: HTTP probe failed with statuscode: 503", "Pod", pod.name,
                 namespace=pod.namespace, type="Warning", host=pod.node, count=40,
@@ -411,20 +414,27 @@ def _node_lost(b: Build, c: CauseDef) -> None:
     node.conditions += [{"type": t, "status": "Unknown", "at": b.cause_at + timedelta(seconds=40),
                          "reason": "NodeStatusUnknown", "message": "Kubelet stopped posting node status."}
                         for t in ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")]
+    back = b.recovered_at  # the instance came back: the kubelet posts status again and the taints go
     node.taints += [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule",
-                     "at": b.cause_at + timedelta(seconds=40)},
+                     "at": b.cause_at + timedelta(seconds=40), "until": back},
                     {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute",
-                     "at": b.cause_at + timedelta(seconds=41)}]
+                     "at": b.cause_at + timedelta(seconds=41), "until": back}]
+    if back:
+        node.conditions += [{"type": "Ready", "status": "True", "at": back}] + [
+            {"type": t, "status": "False", "at": back} for t in ("MemoryPressure", "DiskPressure", "PIDPressure")]
     b.event(b.cause_at + timedelta(seconds=40), "NodeNotReady", f"Node {node.name} status is now: NodeNotReady",
             "Node", node.name, source="node-controller")
     for pod in b.all_pods():
         if pod.node == node.name and pod.started < b.cause_at and (pod.ended is None or pod.ended > b.cause_at):
             b.event(b.cause_at + timedelta(seconds=41), "NodeNotReady", "Node is not ready", "Pod", pod.name,
                     namespace=pod.namespace, type="Warning", source="node-controller")
-            b.event(b.cause_at + timedelta(minutes=5, seconds=41), "TaintManagerEviction",
-                    f"Marking for deletion Pod {pod.namespace}/{pod.name}", "Pod", pod.name,
-                    namespace=pod.namespace, source="taint-eviction-controller")
+            evicted = b.cause_at + timedelta(minutes=5, seconds=41)  # the default 300 s toleration
+            b.event(evicted, "TaintManagerEviction", f"Marking for deletion Pod {pod.namespace}/{pod.name}", "Pod",
+                    pod.name, namespace=pod.namespace, source="taint-eviction-controller")
             pod.ready = False
+            if pod.revision is not None:  # its ReplicaSet replaces it on a node that is up
+                pod.ended, pod.deleted = evicted, True
+                b.replace_pod(pod, evicted + timedelta(seconds=9), [n.name for n in b.nodes if n is not node])
     for svc in c.params.get("pinned", []):
         text = f"dial tcp {b.namespace(svc)}: connect: no route to host"
         b.fail(svc, b.cause_at, 1.0, latency=4.0, why=_p(c, "error", text), code=503, ramp=20)

@@ -164,3 +164,28 @@ def _warnings(b: Build, d: Distraction) -> None:
     b.burst(d.target, at, at + timedelta(minutes=d.params.get("minutes", 15)), d.params.get("per_minute", 12),
             [{"message": d.params.get("message", "deprecated API version used | api=v1beta1 client=legacy-sdk"),
               "level": d.params.get("level", "warn")}])
+
+
+@_effects("flux-reconcile")
+def _flux(b: Build, d: Distraction) -> None:
+    """A Flux Kustomization applying a commit: kustomize-controller's events and the Kustomization's status."""
+    at = b.at(d.at)
+    revision = f"main@sha1:{b.digest('flux', d.target, length=40, alphabet='0123456789abcdef')}"
+    changed = d.params.get("changed", f"ConfigMap/{d.params.get('namespace', 'flux-system')}/{d.target}-values")
+    api = "kustomize.toolkit.fluxcd.io/v1"
+    b.event(at, "Progressing", f"{changed} configured", "Kustomization", d.target, namespace="flux-system",
+            source="kustomize-controller", api_version=api)
+    b.event(at + timedelta(seconds=3), "ReconciliationSucceeded",
+            "Reconciliation finished in 2.41s, next run in 10m0s", "Kustomization", d.target,
+            namespace="flux-system", source="kustomize-controller", api_version=api)
+    stamp = (at + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    b.custom["kustomizations"].append({
+        "apiVersion": api, "kind": "Kustomization",
+        "metadata": {"name": d.target, "namespace": "flux-system", "uid": b.digest("ks", d.target, length=12),
+                     "creationTimestamp": (b.start - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "resourceVersion": "51234"},
+        "spec": {"interval": "10m0s", "path": f"./clusters/prod/{d.target}", "prune": True,
+                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+        "status": {"lastAppliedRevision": revision, "lastAttemptedRevision": revision,
+                   "conditions": [{"type": "Ready", "status": "True", "reason": "ReconciliationSucceeded",
+                                   "message": f"Applied revision: {revision}", "lastTransitionTime": stamp}]}})

@@ -20,6 +20,7 @@ from tests.scenarios.generator.render import (
     deployment_state,
     kube_state,
     node_metrics,
+    scrape_health,
     service_stream,
     stream_labels,
     target_labels,
@@ -83,6 +84,7 @@ def _render(b: Build) -> dict[str, Any]:
         deployment_state(b, svc.name)
     coredns(b)
     node_metrics(b)
+    scrape_health(b)
     host = f"{spec.incident.service}.{PUBLIC_DOMAIN}"
     b.certificates.setdefault(host, [(b.start, float(int((b.declared + timedelta(days=47)).timestamp())))])
     probes(b)
@@ -238,7 +240,7 @@ def _streams(b: Build, health: Health) -> list[dict[str, Any]]:
     out = []
     for svc in b.spec.services:
         if svc.kind in ("http", "grpc", "worker"):
-            per_minute = max(3.0, min(12.0, svc.rps * 0.3)) if svc.kind != "worker" else 2.0
+            per_minute = max(2.0, min(8.0, svc.rps * 0.2)) if svc.kind != "worker" else 2.0
             out.append(service_stream(b, health, svc, per_minute))
         elif svc.kind == "postgres" and b.bursts[svc.name]:
             labels, pod_label = stream_labels(b, svc.name, b.namespace(svc.name), svc.team)
@@ -269,8 +271,9 @@ def _kubernetes(b: Build) -> dict[str, Any]:
     deployments, pods = [], []
     for svc in [*(s for s in spec.services if s.kind in ("http", "grpc", "worker")), COREDNS]:
         ns = b.namespace(svc.name)
+        changes = [n for t, n in b.replica_changes[svc.name] if t <= b.end]
         deployments.append({
-            "name": svc.name, "namespace": ns, "replicas": b.replicas[svc.name],
+            "name": svc.name, "namespace": ns, "replicas": changes[-1] if changes else b.replicas[svc.name],
             "labels": {"app.kubernetes.io/name": svc.name, "app.kubernetes.io/part-of": svc.team}
             if svc.name != "coredns" else {"k8s-app": "kube-dns"},
             "env_from": [f"{svc.name}-config"] if svc.name != "coredns" else [],

@@ -121,6 +121,26 @@ def _framework(b: Build, svc: ServiceDef) -> str:
     return svc.framework or "go"
 
 
+def scrape_health(b: Build) -> None:
+    """`up` for every target Prometheus scrapes: the services' pods, the kubelets and node-exporters (0 while a
+    node does not answer)."""
+    for svc in b.spec.services:
+        if svc.kind not in ("http", "grpc"):
+            continue
+        for pod in b.pods(svc.name):
+            if _alive(b, pod):
+                b.metric("up", "gauge", target_labels(b, pod), [(b.start, 1.0)], **_presence(b, pod))
+    for n in b.nodes:
+        down = [(b.start, 1.0)]
+        if n.lost_at:
+            back = b.recovered_at or b.end
+            down += [(n.lost_at, 1.0), (n.lost_at, 0.0), (back, 0.0), (back, 1.0)]
+        for labels in ({"job": "node-exporter", "instance": f"{n.ip}:9100", "namespace": "monitoring"},
+                       {"job": "kubelet", "metrics_path": "/metrics/cadvisor", "instance": f"{n.ip}:10250",
+                        "node": n.name}):
+            b.metric("up", "gauge", labels, down, integer=True)
+
+
 def app_metrics(b: Build, health: Health, svc: ServiceDef) -> None:
     fw = _framework(b, svc)
     inst = INSTRUMENTATION[fw]
@@ -243,14 +263,32 @@ def kube_state(b: Build, pods: list[Pod], container: str, owner_kind: str, owner
         info = {"namespace": pod.namespace, "pod": pod.name, "uid": pod.uid, "node": pod.node, "pod_ip": pod.ip,
                 "host_ip": b.node(pod.node).ip, "created_by_kind": owner_kind, "created_by_name": owner}
         b.metric("kube_pod_info", "gauge", _ksm(info), [(b.start, 1.0)], **presence)
+        ready = [(b.start, 1.0)]
+        for start, end in pod.unready:
+            ready += [(start, 1.0), (start, 0.0), (end, 0.0), (end, 1.0)]
+        pod_labels = {"namespace": pod.namespace, "pod": pod.name, "uid": pod.uid}
+        b.metric("kube_pod_status_ready", "gauge", _ksm({**pod_labels, "condition": "true"}), ready, **presence)
+        b.metric("kube_pod_status_ready", "gauge", _ksm({**pod_labels, "condition": "false"}),
+                 [(t, 1.0 - v) for t, v in ready], **presence)
+        repeated = [at for at in sorted(pod.restarts)[1:] if at < b.end]
+        if repeated:  # repeated restarts back off: the container waits in CrashLoopBackOff between them
+            waiting: Shape = [(b.start, 0.0)]
+            for i, at in enumerate(repeated, 1):
+                following = repeated[i] if i < len(repeated) else b.end
+                until = min(at + timedelta(seconds=10 * 2 ** min(i, 5)), following)
+                waiting += [(at, 0.0), (at, 1.0), (until, 1.0), (until, 0.0)]
+            b.metric("kube_pod_container_status_waiting_reason", "gauge", {**labels, "reason": "CrashLoopBackOff"},
+                     waiting, integer=True, present=[repeated[0], presence.get("present", [b.start, b.end])[1]])
 
 
 def deployment_state(b: Build, service: str) -> None:
     ns = b.namespace(service)
     labels = _ksm({"namespace": ns, "deployment": service})
     desired = [(b.start, float(b.replicas[service])), *((t, float(n)) for t, n in b.replica_changes[service])]
-    available = _on_breakpoints(b, [desired], lambda t: float(sum(
-        1 for p in b.pods(service) if p.started <= t < (p.ended or b.end + timedelta(days=1)) and p.ready
+    moments = [[(t, 0.0)] for p in b.pods(service) for t in (p.started, p.ended, *(x for w in p.unready for x in w))
+               if t is not None and b.start <= t <= b.end]
+    available = _on_breakpoints(b, [desired, *moments], lambda t: float(sum(
+        1 for p in b.pods(service) if p.started <= t < (p.ended or b.end + timedelta(days=1)) and p.ready_at(t)
         and not (b.node(p.node).lost_at and b.node(p.node).lost_at <= t))))
     b.metric("kube_deployment_spec_replicas", "gauge", labels, _steps(desired), integer=True)
     b.metric("kube_deployment_status_replicas_available", "gauge", labels, _steps(available), integer=True)

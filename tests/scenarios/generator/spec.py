@@ -3,12 +3,12 @@ changes around it, the conventions of the cluster, and the expected answer. `exp
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from tests.scenarios.model import Expected, Strict
+from tests.scenarios.model import Expected, Strict, absolute_time
 
 CAUSE_KINDS = (
     "bad-deploy", "config-change", "configmap-change", "secret-rotation", "feature-flag",
@@ -17,7 +17,7 @@ CAUSE_KINDS = (
     "job-saturating-database", "cache-stampede", "schema-migration-lock", "bad-gitops-sync",
 )
 DISTRACTION_KINDS = ("deploy", "rollback", "configmap", "secret", "scale", "cronjob", "cert-renewal", "gitops-sync",
-                     "flag", "node-cordon", "warning-burst")
+                     "flag", "node-cordon", "warning-burst", "flux-reconcile")
 
 
 class Conventions(Strict):
@@ -118,15 +118,27 @@ class GeneratorSpec(Strict):
     expected: Expected
     seed: int = 0
 
-    def at(self, clock: str) -> datetime:
-        """HH:MM[:SS] on the scenario's day, or an ISO time."""
-        from tests.scenarios.model import absolute_time
+    @model_validator(mode="after")
+    def _evening_before(self) -> GeneratorSpec:
+        """Expected times written as clock times follow the same rule as `at`."""
+        declared = self._on_day(self.incident.declared)
+        for entry in self.expected.ruled_out:
+            if entry.at is not None and entry.at - declared > timedelta(hours=12):
+                entry.at -= timedelta(days=1)
+        return self
 
+    def at(self, clock: str) -> datetime:
+        """HH:MM[:SS] on the scenario's day, or an ISO time. A clock time more than twelve hours after the
+        declaration is the evening before (an incident just after midnight)."""
         if "T" in clock:
             return absolute_time(clock)
-        parts = [int(p) for p in clock.split(":")]
-        moment = datetime.combine(self.day, time(*parts), tzinfo=absolute_time("2000-01-01T00:00:00Z").tzinfo)
+        moment = self._on_day(clock)
+        if moment - self._on_day(self.incident.declared) > timedelta(hours=12):
+            moment -= timedelta(days=1)
         return moment
+
+    def _on_day(self, clock: str) -> datetime:
+        return datetime.combine(self.day, time(*(int(p) for p in clock.split(":"))), tzinfo=UTC)
 
     def service(self, name: str) -> ServiceDef:
         found = next((s for s in self.services if s.name == name), None)
