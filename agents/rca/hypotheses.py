@@ -19,6 +19,7 @@ from agents.rca.log_bursts import ERROR_PATTERN, LEADING_TIME, LogBurst
 from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
+from app.integrations.cluster import ordered_hosts
 from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
@@ -153,6 +154,10 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
         if finding is not None and finding.labels.get("peer"):
             return finding.labels["peer"]
         text = burst.example if burst else ""
+        own = burst.component if burst else None
+        host = next((h for h in ordered_hosts(text) if h.split(".")[0] != own), None)
+        if host:
+            return host.split(".")[0] if ".svc" in host or "." not in host else host
         match = next((m for pattern in _PEER_IN_LOG if (m := pattern.search(text))), None)
         return match["peer"] if match else "a dependency"
     if cause.id == "dns-failure":
@@ -492,7 +497,9 @@ def _same_change(a: ChangeEvent | None, b: ChangeEvent | None) -> bool:
 def _absorb_explained_changes(candidates: list[Candidate]) -> list[Candidate]:
     """A change whose effect a mechanism explains (the flag that leaked the pool) is that mechanism's trigger,
     not a rival cause: its evidence joins the mechanism's."""
-    mechanisms = [c for c in candidates if c.cause.signals and c.trigger is not None]
+    # A dependency failing after a change to it is explained by the change, not the other way round.
+    mechanisms = [c for c in candidates if c.cause.signals and c.trigger is not None
+                  and c.cause.id != "dependency-outage"]
     kept = []
     for candidate in candidates:
         explained_by = next((m for m in mechanisms if not candidate.cause.signals
@@ -543,6 +550,10 @@ def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate
         inside = [c for c in candidates if c is not outage and c.cause.signals and c.cause.id != outage.cause.id
                   and _same_component(outage.component, c.component) and id(c) not in absorbed]
         terminal = [c for c in inside if c.cause.id not in WAITING and c.cause.id not in INFRASTRUCTURE]
+        # A dependency that failed right after it was changed failed because of the change.
+        terminal += [c for c in candidates if not c.cause.signals and c.trigger is not None and id(c) not in absorbed
+                     and _same_component(outage.component, c.component) and _has_effects(c)
+                     and c.trigger.at <= outage.onset + timedelta(minutes=2)]
         if terminal:
             _merge(min(terminal, key=lambda c: c.onset), outage)
             absorbed.add(id(outage))

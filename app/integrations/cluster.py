@@ -126,6 +126,13 @@ def build(objects: dict[str, list[Obj]]) -> Cluster:
     return cluster
 
 
+def ordered_hosts(text: str) -> list[str]:
+    """The hosts a line names, in the order it names them."""
+    found = [(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)]
+    found += [f"{m['name']}.{m['ns']}.svc".lower() for m in _CLUSTER_HOST.finditer(text)]
+    return list(dict.fromkeys(h for h in found if len(h) > 1))
+
+
 def hosts_in(text: str) -> set[str]:
     """Host names a string points at: `postgres.db.svc.cluster.local:5432`, `redis://cache:6379/0`, URLs."""
     found = {(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)}
