@@ -166,9 +166,10 @@ async def _escalation(runtime: Runtime, request: AgentRequest, author: str | Non
 
 async def _declare(runtime: Runtime, ask: DeclareAsk, author: str | None) -> AgentAnswer:
     """Declare through the one declare flow (as `incidentbot declare` and `/incident declare` do), then the card."""
-    source = Source.CLI if author is None or author.startswith("cli:") else Source.SLACK
+    # The CLI names its operator (cli:name), Slack the user who asked; the API names nobody.
+    source = Source.API if author is None else Source.CLI if author.startswith("cli:") else Source.SLACK
     declaration = Declaration(title=ask.title, severity=ask.severity, description=ask.description, source=source,
-                              declared_by=author or "cli:incidentbot")
+                              declared_by=author or "api")
     try:
         # A CLI process exits right after: the war room is set up before it answers, escalations by the service.
         opened = await declare_and_open(runtime, declaration, kick_escalations=source != Source.CLI,

@@ -1,4 +1,5 @@
-"""Baseline for the ack benchmark: a Bolt app on FastAPI that verifies the signature and only acks."""
+"""Baseline for the ack benchmarks: a Bolt app on FastAPI that verifies the signature and only acks
+(slash commands and message events)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ def create() -> FastAPI:
     @bolt.command("/incident")
     async def incident(ack) -> None:  # type: ignore[no-untyped-def]
         await ack(text="ok")
+
+    @bolt.event("message")
+    async def message() -> None:  # Bolt acks events itself, before the listener runs
+        return None
 
     handler = AsyncSlackRequestHandler(bolt)
     api = FastAPI()

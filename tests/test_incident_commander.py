@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import Engine, text
 
 from agents import incident_commander as ic
-from agents.base import AgentRequest
+from agents.base import AgentRequest, AgentSettings
 from agents.router import AGENT_FOR_INTENT, INTENTS, route
 from agents.runtime import AGENTS
 from app.config import SeverityLevel, TeamConfig
 from app.incidents.models import Incident, NextAction, RoleAssignment, Status, TimelineEvent
+from app.settings import Settings
 from app.slack import render
 from app.slack.render import commander as slack_commander
 from tests.agent_corpus import corpus
@@ -113,6 +114,27 @@ CLASSES = [
 @pytest.mark.parametrize(("title", "impact_class"), CLASSES)
 def test_the_class_follows_the_meaning_in_other_words(title: str, impact_class: str | None) -> None:
     assert ic.assess_severity(title, None, CONFIG).impact_class == impact_class
+
+
+# Scope moves the class's usual level, however it is worded.
+SCOPED = [
+    ("the app is completely down", "SEV1", "outage"),
+    ("images not loading for some customers", "SEV3", "degraded"),
+    ("elevated errors on search, 40% of requests failing", "SEV2", "degraded"),
+    ("a few payouts delayed", "SEV3", "payments"),
+    ("payout for one seller failed", "SEV3", "payments"),
+    ("backups have not run for a week", "SEV3", "internal"),
+    ("sandbox payments api down", "SEV5", "internal"),
+    ("all pods crashlooping in prod", "SEV1", "outage"),
+    ("new users can't register", "SEV2", "outage"),
+    ("customers' saved addresses wiped", "SEV1", "data-loss"),
+]
+
+
+@pytest.mark.parametrize(("title", "expected", "impact_class"), SCOPED)
+def test_scope_moves_the_level_in_other_words(title: str, expected: str, impact_class: str) -> None:
+    assessment = ic.assess_severity(title, None, CONFIG)
+    assert (assessment.severity, assessment.impact_class) == (expected, impact_class), assessment.reasons
 
 
 def test_the_first_reason_names_the_class_and_the_words_that_set_it() -> None:
@@ -486,3 +508,15 @@ def test_duration_counts_from_the_impact_start_a_note_gives() -> None:
                            incident=late)
     assert "40m, since 2026-11-24 23:50 UTC (impact began)" in ic.answer(request).text_markdown
     assert "(declared (impact start not recorded))" in ask("how long has this been going on?", incident()).text_markdown
+
+
+def test_a_request_carries_the_agent_settings_not_the_slack_or_paging_credentials() -> None:
+    settings = Settings(_env_file=None, slack_bot_token="xoxb-secret", pagerduty_api_key="pd-secret",
+                        anthropic_api_key="sk-model", loki_url="http://loki:3100")
+    request = AgentRequest(text="status?", now=T0, config=CONFIG, settings=settings)
+    assert isinstance(request.settings, AgentSettings)
+    assert request.settings.loki_url == "http://loki:3100"
+    assert request.settings.anthropic_api_key is not None
+    assert request.settings.anthropic_api_key.get_secret_value() == "sk-model"
+    dumped = request.settings.model_dump_json()
+    assert "xoxb" not in dumped and "pd-secret" not in dumped and not hasattr(request.settings, "slack_bot_token")

@@ -4,6 +4,7 @@ fake Slack Web API, and the fake kubectl first on PATH."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def test_changing_steps_wait_for_the_commander_or_an_approver(say: SlackSender, 
     room = declare(say, db)
     ack = ack_text(say.command("runbook run pod-restart-graceful deployment=api-server namespace=production",
                                channel=room))
-    assert ack == ("Run #1 of pod-restart-graceful started on deployment/api-server (namespace: production); the "
+    assert ack == ("Starting run #1 of pod-restart-graceful on deployment/api-server (namespace: production); its "
                    "message in the channel follows it.")
     waiting = message_says(slack, room, "Approve this step?", "Scale down by 1 replica", "--replicas 4")
     assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
@@ -273,10 +274,28 @@ def test_a_mention_gets_a_suggestion_never_a_run(say: SlackSender, slack: FakeSl
 
 
 @SQLITE_ONLY
-def test_a_run_whose_message_cannot_be_posted_runs_nothing(say: SlackSender, kubectl: FakeKubectl,
-                                                           db: Engine) -> None:
+def test_a_run_whose_message_cannot_be_posted_runs_nothing(say: SlackSender, slack: FakeSlack,
+                                                           kubectl: FakeKubectl, db: Engine) -> None:
     answer = ack_text(say.command("runbook run cache-flush pod=redis-0", channel="C0NOWHERE"))
-    assert answer == ("Couldn't post the run here (channel_not_found): invite @incidentbot to this channel, or run "
-                      "it in the war room. Nothing was run.")
+    assert answer.startswith("Starting run #1 of cache-flush")
+    told = wait_for(lambda: [r["text"] for r in slack.responses if "Couldn't post" in r.get("text", "")],
+                    what="a private answer")
+    assert told == ["Couldn't post run #1 here (channel_not_found): invite @incidentbot to this channel, or run "
+                    "it in the war room. Nothing was run."]
     assert kubectl.calls() == []
     assert rows(db, "SELECT state, lock_key FROM runbook_runs") == [{"state": "aborted", "lock_key": None}]
+
+
+@SQLITE_ONLY
+def test_the_command_is_acked_before_a_slow_slack_posts_the_run(say: SlackSender, slack: FakeSlack,
+                                                                kubectl: FakeKubectl, db: Engine) -> None:
+    room = declare(say, db)
+    slack.delay("chat.postMessage", 4.5)  # longer than the 3 s Slack gives a command's ack
+    started = time.monotonic()
+    ack = ack_text(say.command("runbook run pod-restart-graceful deployment=api-server", channel=room))
+    assert time.monotonic() - started < 3.0
+    assert ack.startswith("Starting run #1 of pod-restart-graceful on deployment/api-server")
+    assert run_message(slack, room) is None  # the ack did not wait for the message
+    waiting = message_says(slack, room, "Approve this step?", "Scale down by 1 replica")
+    assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
+    assert not [c for c in kubectl.calls() if c[0] == "scale"]

@@ -52,8 +52,8 @@ def find(pattern: re.Pattern[str], text: str, negatable: bool = True) -> list[Fo
     return found
 
 
-def first(pattern: re.Pattern[str], text: str) -> Found | None:
-    hits = find(pattern, text)
+def first(pattern: re.Pattern[str], text: str, negatable: bool = True) -> Found | None:
+    hits = find(pattern, text, negatable)
     return hits[0] if hits else None
 
 
@@ -131,7 +131,9 @@ DATA_STORE = terms("data", "writes?", "db", "dbs", "databases?", "tables?", "buc
                    "attachments?", "accounts?", "history", "transactions?", "ledgers?", "blobs?", "objects?",
                    "snapshots?", "partitions?", "index(?:es)?", "collections?", "schemas?", "entries", "events",
                    "submissions?", "carts?", "backups?", "warehouse", "data ?lake",
-                   "storage", "bigquery", "redshift", "snowflake", "logs?")
+                   "storage", "bigquery", "redshift", "snowflake", "logs?", "addresses", "profiles?", "settings",
+                   "preferences", "contacts?", "playlists?", "wishlists?", "drafts?", "projects?", "workspaces?",
+                   "content", "libraries", "library", "notes", "comments?", "posts?")
 # A store whose things can be missing: "files missing" is lost data; "index missing" is not.
 STORED_THINGS = terms("data", "records?", "rows?", "logs?", "audit logs?", "events", "messages?", "files?", "uploads?",
                       "photos?", "images?", "documents?", "transactions?", "entries", "history", "backups?", "emails?",
@@ -159,6 +161,7 @@ MONEY_FAILS = terms("fail*", "declin*", "stuck", "pending", "not (?:going out|se
                     "reconciliation (?:fail\\w*|broken|off)")
 MISPRICED = terms("(?:calculated|charged|billed|priced|computed|applied) (?:wrong\\w*|incorrect\\w*)",
                   "wrong (?:tax|vat|totals?|currency conversion)", "incorrect (?:tax|vat|totals?)")
+MONEY_LATE = terms("delayed", "late", "held up", "behind")  # right after the money: "payouts delayed"
 WRONGFUL_CHARGE = terms("double ?charg\\w*", "charg\\w* twice", "overcharg*", "duplicate charges?",
                         "charged (?:the )?wrong", "wrong amounts?", "incorrect amounts?", "billed twice")
 
@@ -173,22 +176,26 @@ DOWN = terms("down", "outage", "offline", "unreachable", "unavailable", "inacces
              "gateway time ?out",
              "stuck on (?:the )?(?:splash|loading|launch|start|login|white|blank) ?(?:screen|page)?",
              "(?:redirect|login|crash|boot|reload) ?loops?", "infinite (?:loading|spinner|loop|redirect)\\w*",
-             "spinner forever", "forever")
+             "spinner forever", "forever", "crash ?loop\\w*", "crashloopbackoff")
 NOBODY = terms("nobody", "no ?one", "no users?", "no customers?", "none of (?:our|the) (?:users|customers)")
 CERTIFICATE = terms("certs?", "certificates?", "ssl", "tls", "domains?")
 EXPIRED = terms("expired", "expir\\w*", "invalid", "revoked", "lapsed")
 CANT = terms("can't", "cant", "cannot", "can not", "unable to", "couldn't", "not able to")
 USE = terms("log ?in", "login", "sign ?in", "sign ?up", "access", "reach", "connect", "load", "open", "use",
             "check ?out", "stream", "upload", "download", "search", "send", "see", "view", "place orders?", "book",
-            "authenticat\\w*", "get in")
+            "authenticat\\w*", "get in", "register", "create (?:an )?accounts?", "subscribe", "join", "enroll",
+            "onboard", "play", "watch", "stream", "order")
 FULL = terms("(?:full|total|complete|major|global|site ?wide|platform ?wide|widespread|company ?wide|hard) "
-             "(?:outage|down|downtime|failure)", "everything (?:is )?down")
+             "(?:outage|down|downtime|failure)", "everything (?:is )?down",
+             "(?:completely|totally|entirely|fully) (?:down|offline|broken|unavailable|dead)")
 WHOLE_PRODUCT = terms("site", "website", "web ?site", "platform", "production", "prod", "everything",
                       "all services", "(?:whole|entire) \\w+", "public api", "dns", "domains?", "cdn",
-                      "load ?balancers?", "ingress", "front ?door", "home ?page", "the product")
+                      "load ?balancers?", "ingress", "front ?door", "home ?page", "the product", "the app",
+                      "our app")
 BROAD = terms("all (?:users|customers|regions|requests|traffic|tenants|merchants|accounts|transactions|payments|"
               "orders|checkouts|calls|endpoints|pages|services|clients|sellers|buyers|assets|images|files|apis|sites|"
-              "devices|platforms|browsers|queries|searches|logins|uploads|downloads)",
+              "devices|platforms|browsers|queries|searches|logins|uploads|downloads|pods|nodes|instances|servers|"
+              "hosts|replicas|workers|containers)",
               "every(?:one|body)", "every (?:user|customer|request|region|page|call|endpoint|tenant)",
               "nobody", "no ?one", "globally", "worldwide", "site ?wide", "across (?:all )?regions",
               "for everything", "entirely", "all of (?:them|prod|production)",
@@ -197,9 +204,11 @@ REGIONAL = terms("apac", "emea", "latam", "(?:eu|us|ap|sa|ca|me|af)-[a-z]+(?:-\\
                  "one region", "a single region", "(?:eu|us|uk|european|american|asian|german|french|japanese|"
                  "australian|indian|canadian|brazilian) (?:customers|users)", "in (?:the )?(?:eu|us|uk|asia)")
 PARTIAL = terms("some", "a few", "few", "intermittent\\w*", "partial\\w*", "sporadic\\w*", "occasional\\w*",
-                "subset", "small (?:number|percentage|fraction|share)", "~? ?\\d{1,2}(?:\\.\\d+)? ?%",
+                "subset", "small (?:number|percentage|fraction|share)", "~? ?(?:1?\\d|0)(?:\\.\\d+)? ?%",
                 "certain", "flaky", "flapping", "one in \\d+", "on and off", "now and then", "sometimes",
                 "randomly")
+MAJOR_SHARE = terms("~? ?[3-9]\\d(?:\\.\\d+)? ?%", "most (?:users|customers|requests|traffic|calls|people)",
+                    "(?:half|majority) of (?:the |our )?(?:users|customers|requests|traffic|calls)", "majority")
 SINGLE = terms("(?:a|one|single|specific|individual|1|a single) (?:customer|user|tenant|account|merchant|client|"
                "org|organi[sz]ation|seller|buyer|shop|store)")
 DEGRADED = terms("slow*", "latenc*", "lag", "lags", "lagging", "laggy", "delay*", "taking (?:long|forever|ages)",
@@ -215,7 +224,8 @@ DEGRADED = terms("slow*", "latenc*", "lag", "lags", "lagging", "laggy", "delay*"
                  "bounc\\w*", "undeliver\\w*", "rejected", "twice", "duplicat\\w*", "double\\w*", "saturat\\w*",
                  "(?:cpu|memory|disk|load|connections?) (?:at|is at|hit|hitting|above|over) \\d+ ?%", "maxed(?: out)?",
                  "pegged", "overload\\w*", "high (?:cpu|memory|load)", "wrong results?", "empty results?", "dropp\\w*",
-                 "drops", "expir\\w*", "late", "behind", "empty", "blank", "inconsistent", "out of order")
+                 "drops", "expir\\w*", "late", "behind", "empty", "blank", "inconsistent", "out of order",
+                 "yesterday'?s (?:data|numbers|figures|prices|results)", "not up to date")
 TOTAL_FAILURE = terms("crash\\w* (?:on|at|during|when|after) (?:launch\\w*|start\\w*|open\\w*|login|log ?in|"
                       "checkout|boot\\w*)", "not (?:arriving|received|delivered|sending|working)",
                       "never (?:arrive|arrives|arrived|sent)", "at all", "every time", "(?:crash|fail)\\w* for all",
@@ -250,6 +260,9 @@ INTERNAL_CRITICAL = terms("can't deploy", "cannot deploy", "unable to deploy", "
                           "(?:fail\\w*|broken|not running|missing|stopped)", "all (?:employees|staff)",
                           "(?:whole|entire) (?:company|org)", "everyone (?:in|at) the (?:company|office)",
                           "all engineers", "can't (?:page|alert)", "nobody (?:gets|got) paged")
+BACKUPS = terms("backups?", "restores?", "snapshots?", "dumps?", "replication")
+BACKUPS_FAIL = terms("fail\\w*", "broken", "not \\w+", "(?:haven't|hasn't|have not|has not|never) \\w+", "stopped",
+                     "missing", "skipped", "stale", "behind", "corrupt\\w*")
 CUSTOMER_FACING = terms("customers?", "customer's", "users?", "clients?", "merchants?", "sellers?", "buyers?",
                         "shoppers?", "public", "prod api", "production api", "mobile app", "ios", "android",
                         "website", "storefront", "checkout", "members?", "subscribers?", "patients?", "players?",

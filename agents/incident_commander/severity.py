@@ -132,7 +132,7 @@ def _data_loss(text: str, v: Vocabulary) -> Evidence | None:
 
 def _payments(text: str, v: Vocabulary) -> Evidence | None:
     found = (w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
-             or w.near(v.money, w.MISPRICED, text, 4))
+             or w.near(v.money, w.MISPRICED, text, 4) or w.near(v.money, w.MONEY_LATE, text, 0))
     return Evidence("payments", found, "means money is not moving as it should") if found else None
 
 
@@ -167,7 +167,7 @@ def _outage(text: str, v: Vocabulary) -> Evidence | None:
         (lambda: w.first(w.FAILURE, text) if w.first(w.BROAD, text) else None, "fails for everyone"),
     ]
     evidence = _first_evidence("outage", checks)
-    if evidence is not None and w.first(w.PARTIAL, text):
+    if evidence is not None and w.first(w.PARTIAL, text, False):
         return Evidence("degraded", evidence.found, evidence.meaning + ", for part of the traffic")
     return evidence
 
@@ -180,29 +180,30 @@ def _degraded(text: str, v: Vocabulary) -> Evidence | None:
 def _level(evidence: Evidence, text: str) -> Verdict:
     """The class's usual level, moved by the words about scope."""
     verdict = Verdict(level=BASE_LEVEL[evidence.impact_class])
-    single = w.first(w.SINGLE, text)
-    broad = w.first(w.BROAD, text)
+    # Words about scope are read as written: "not loading for some customers" is still some customers.
+    single, broad = w.first(w.SINGLE, text, False), w.first(w.BROAD, text, False)
+    partial, major = w.first(w.PARTIAL, text, False), w.first(w.MAJOR_SHARE, text, False)
     if evidence.impact_class == "data-loss":
         verdict.move(2, single, "limits it to one customer")
     elif evidence.impact_class == "payments":
         wrongful = w.first(w.WRONGFUL_CHARGE, text)
         verdict.move(1, broad or wrongful, "means the money of many is affected")
-        verdict.move(3, None if broad or wrongful else w.first(w.PARTIAL, text), "means part of the payments fail")
+        verdict.move(3, None if broad or wrongful or major else partial, "means part of the payments fail")
         verdict.move(3, single, "limits it to one customer")
     elif evidence.impact_class == "outage":
-        regional = w.first(w.REGIONAL, text)
-        whole = w.first(w.WHOLE_PRODUCT, text) if not regional else None
+        regional = w.first(w.REGIONAL, text, False)
+        whole = w.first(w.WHOLE_PRODUCT, text, False) if not regional else None
         verdict.move(1, w.first(w.FULL, text) or broad or whole, "means the whole product")
         verdict.move(2, regional if verdict.level < 2 else None, "limits it to one region")
         verdict.move(3, single, "limits it to one customer")
     elif evidence.impact_class == "degraded":
-        partial = w.first(w.PARTIAL, text)
-        verdict.move(2, broad or (None if partial else w.first(w.TOTAL_FAILURE, text)),
+        verdict.move(2, broad or major or (None if partial else w.first(w.TOTAL_FAILURE, text)),
                      "means customers cannot use it at all")
-        verdict.move(4, None if broad else w.first(w.SECONDARY, text), "is a secondary feature")
+        verdict.move(4, None if broad or major else w.first(w.SECONDARY, text, False), "is a secondary feature")
         verdict.move(4, single, "limits it to one customer")
     elif evidence.impact_class == "internal":
-        verdict.move(3, w.first(w.INTERNAL_CRITICAL, text), "stops the team from shipping, alerting or recovering")
+        verdict.move(3, w.first(w.INTERNAL_CRITICAL, text) or w.near(w.BACKUPS, w.BACKUPS_FAIL, text, 3),
+                     "stops the team from shipping, alerting or recovering")
     elif evidence.impact_class == "cosmetic" and evidence.meaning.startswith("is wrong information"):
         verdict.move(4, w.first(w.CUSTOMER_DOCUMENT, text), "is something customers rely on")
     return verdict

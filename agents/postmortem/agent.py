@@ -42,6 +42,9 @@ def document(request: AgentRequest) -> Postmortem:
 
 
 def answer(pm: Postmortem, version: int | None = None) -> AgentAnswer:
+    """The typed document as the answer's data, with its Markdown; Slack renders the data (app/slack/render)."""
+    if version is not None:
+        pm = pm.model_copy(update={"version": version})
     return AgentAnswer(agent=AGENT, mode=pm.mode, note=pm.note, intent="postmortem", incident_id=pm.incident_id,
-                       summary=render.summary(pm), text_markdown=render.markdown(pm), blocks=render.blocks(pm, version),
+                       summary=render.summary(pm), text_markdown=render.markdown(pm),
                        fallback_text=render.summary(pm), data=pm.model_dump(mode="json"))

@@ -101,6 +101,7 @@ class Postmortem(BaseModel):
     timezone_note: str | None = None  # how the notes' times were read ("converted from PST (UTC-08:00)")
     local_zone: str | None = None  # the zone of the timeline's local column
     authors: list[str]
+    version: int | None = None  # the stored version this document is, once kept on its incident
     status: str = "Draft"
     draft_reason: str | None = None  # e.g. "the incident is still open"
     severity: str | None = None

@@ -121,7 +121,8 @@ def _detection(found: moments.Moments) -> Detection | None:
 
 def _root_cause_known(stated: Facts, timeline: events.Timeline, found: moments.Moments) -> bool:
     given = stated.root_cause
-    return (given is not None and not given.unknown) or (given is None and moments.cause(timeline, found) is not None)
+    return (given is not None and not given.unknown) or (given is None and (
+        moments.cause(timeline, found) is not None or moments.summary_cause(stated.summary) is not None))
 
 
 def _root_cause(stated: Facts, timeline: events.Timeline, found: moments.Moments) -> str:
@@ -132,6 +133,13 @@ def _root_cause(stated: Facts, timeline: events.Timeline, found: moments.Moments
         event = moments.cause(timeline, found)
         if event is not None:
             return f"As the responders described it at {event.at:%H:%M} UTC: {event.line.text}"
+        said_why = moments.summary_cause(stated.summary)
+        if said_why is not None:
+            return f"As the summary puts it: {said_why}"
+        lead = moments.last_finding(timeline, found)
+        if lead is not None:
+            return (f"Not established: the notes do not state a root cause. The last finding before the mitigation "
+                    f"({lead.at:%H:%M} UTC): {lead.line.text}")
     said = f" (the notes: \"{given.value}\")" if given else ""
     return f"Not established: the notes do not state a root cause{said}."
 

@@ -1,4 +1,5 @@
-"""The postmortem rendered: Markdown in the seed's layout, and a short Slack summary beside the file."""
+"""The postmortem as Markdown in the seed's layout (a Jinja2 template beside this module), and its one-line
+summary. Block Kit is rendered from the same data in app/slack/render/postmortem.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from agents.postmortem.document import ActionRow, Postmortem
 from app.incidents.render import clock, person, plain
-from app.slack.blocks import Block, context, escape, fields, header, section
 
 _env = Environment(loader=PackageLoader("agents.postmortem", "templates"), undefined=StrictUndefined,
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
@@ -24,7 +24,7 @@ def _minutes(value: int | None) -> str:
 
 
 def _due(row: ActionRow) -> str:
-    if row.due_text and row.due_on:
+    if row.due_text and row.due_on and row.due_text != row.due_on.isoformat():
         return f"{row.due_text} ({row.due_on:%Y-%m-%d})"
     if row.due_text:
         return row.due_text
@@ -62,23 +62,3 @@ def summary(pm: Postmortem) -> str:
     """One line for the timeline and the message beside the file."""
     return f"Postmortem ({pm.status}) for {pm.incident_id or pm.title}: {duration(pm)}; {len(pm.action_items)} " \
            f"action items"
-
-
-def blocks(pm: Postmortem, version: int | None = None) -> list[Block]:
-    heading = f"Postmortem: {pm.title}" + (f" (v{version})" if version else "")
-    out: list[Block] = [
-        header(heading),
-        fields([("Status", pm.status + (" (draft)" if pm.draft_reason else "")), ("Duration", duration(pm)),
-                ("Severity", pm.severity or "not given"), ("Action items", str(len(pm.action_items)))]),
-        section(f"*What happened*\n{escape(plain(pm.what_happened))}"),
-        section(f"*Root cause*\n{escape(plain(pm.root_cause))}"),
-    ]
-    if pm.action_items:
-        rows = [f"• {a.priority or '-'} {escape(plain(a.text))}" + (f" ({person(a.owner)})" if a.owner else "")
-                for a in pm.action_items[:8]]
-        out.append(section("*Action items*\n" + "\n".join(rows)))
-    footer = f"{pm.agent} · {pm.mode}" + (f" · {pm.note}" if pm.note else "")
-    out.append(context(escape(footer)))
-    return out
-
-

@@ -63,6 +63,3 @@ class Spool:
             except (OSError, ValueError, KeyError, TypeError):
                 log.error("unreadable inbox spool file %s: moved aside", path)
                 path.rename(path.with_suffix(".bad"))
-
-    def __len__(self) -> int:
-        return len(list(self.directory.glob("*.json"))) if self.directory.is_dir() else 0

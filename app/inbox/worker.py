@@ -19,7 +19,8 @@ from app.inbox.models import InboxItem
 from app.inbox.service import Inbox
 
 log = logging.getLogger(__name__)
-BATCH = 20
+BATCH = 50
+CONCURRENCY = 4  # the pool has 10 connections, and acks must still get theirs
 KEEP_HANDLED = timedelta(days=1)
 _retrying: contextvars.ContextVar[bool] = contextvars.ContextVar("retrying", default=False)
 
@@ -70,13 +71,25 @@ class InboxWorker:
                 await asyncio.wait_for(self.inbox.arrived.wait(), poll_seconds)
 
     async def run_once(self) -> int:
-        """Unspool, then handle everything due; how many items were handled."""
+        """Unspool, then handle everything due, a few at a time; how many items were handled.
+
+        Slack itself delivers events in no guaranteed order (retries overtake), and the listeners are
+        written for that, so items need not wait for each other.
+        """
         await self.inbox.unspool()
         handled = 0
-        while batch := await self.inbox.take_due(BATCH):
-            for item in batch:
+        gate = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(item: InboxItem) -> None:
+            async with gate:
                 await self.process(item)
-                handled += 1
+
+        while batch := await self.inbox.take_due(BATCH):
+            outcomes = await asyncio.gather(*(one(item) for item in batch), return_exceptions=True)
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome  # the database went away: end the round, the rest are taken up again
+            handled += len(batch)
         return handled
 
     async def process(self, item: InboxItem) -> None:

@@ -117,6 +117,13 @@ class Executor:
             if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
                 await self._finish(session, run, RunState.ABORTED, reason)
 
+    async def release(self, run_id: int) -> None:
+        """Give back a resumed run before anything ran (its message could not be posted): interrupted again."""
+        async with self.sessions() as session, session.begin():
+            run = await service.get_run(session, run_id)
+            if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
+                run.state, run.owner, run.lease_until = RunState.INTERRUPTED, None, None
+
     async def decide(self, run_id: int, position: int, decision: Decision, user: str) -> bool:
         """A person's answer to the waiting step; False when it was already answered (a second click)."""
         async with self.sessions() as session, session.begin():

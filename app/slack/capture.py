@@ -17,6 +17,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.incidents import capture, service
@@ -86,7 +87,7 @@ def register(app: AsyncApp, runtime: Runtime) -> None:
     async def message(event: dict[str, Any], context: AsyncBoltContext) -> None:
         channel = str(event.get("channel") or "")
         change = transcript_change(event, context)
-        if change is not None and await _in_a_war_room(runtime, channel):
+        if change is not None:
             await _in_war_room(runtime, channel, change)
 
     @app.event("member_joined_channel")
@@ -129,8 +130,10 @@ def _pin_mark(event: dict[str, Any], context: AsyncBoltContext) -> Mark | None:
 
 
 async def _war_room(runtime: Runtime, channel: str) -> Incident | None:
+    """The channel's incident, its row only: a message or a mark needs none of its timeline or roles."""
     async with runtime.sessions() as session:
-        return await service.incident_for_channel(session, channel)
+        return await session.scalar(select(Incident).where(Incident.channel_id == channel)
+                                    .order_by(Incident.id.desc()).limit(1))
 
 
 def _is_card(incident: Incident, mark: Mark) -> bool:
@@ -245,10 +248,11 @@ def _from_bot_itself(message: dict[str, Any], context: AsyncBoltContext) -> bool
 
 
 async def _in_war_room(runtime: Runtime, channel: str, change: Change) -> None:
+    incident = await _war_room(runtime, channel)
+    if incident is None:
+        return
     async with runtime.sessions() as session, session.begin():
-        incident = await service.incident_for_channel(session, channel)
-        if incident is not None:
-            await change(session, incident)
+        await change(session, await session.get_one(Incident, incident.id))
 
 
 # --- joining ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from app.db.errors import DATABASE_UNAVAILABLE
 from app.incidents.models import Incident
 from app.postmortems import service as postmortems
 from app.runtime import Runtime
+from app.slack import render
 from app.slack.changes import find_incident
 from app.slack.command_parser import OnIncident
 from app.slack.files import post_markdown
@@ -97,4 +98,4 @@ async def _post(runtime: Runtime, reply: Reply, incident: Incident, answer: Agen
 
 async def _not_posted(reply: Reply, incident: Incident, answer: AgentAnswer, reason: str) -> None:
     await reply(f"The postmortem is written and kept, but I couldn't post it in the war room ({reason}). "
-                f"`incidentbot postmortem export {incident.public_id}` prints it.", blocks=answer.blocks)
+                f"`incidentbot postmortem export {incident.public_id}` prints it.", blocks=render.blocks_for(answer))

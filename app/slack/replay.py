@@ -47,9 +47,10 @@ def handler(replayer: AsyncApp, runtime: Runtime) -> Handler:
     async def handle(item: InboxItem) -> None:
         body = json.loads(item.body)
         durable = intake.durable(body, lambda _: True) or intake.Durable(item.key, item.key)
-        async with runtime.sessions() as session:
-            if await claims.handled_before(session, durable.claim, durable.window):
-                raise claims.AlreadyHandled(durable.claim)
+        if item.attempts or durable.window:  # a retry, or a click whose double was a different item
+            async with runtime.sessions() as session:
+                if await claims.handled_before(session, durable.claim, durable.window):
+                    raise claims.AlreadyHandled(durable.claim)
         outcome = _Outcome()
         token = _outcome.set(outcome)
         try:

@@ -96,25 +96,18 @@ async def _start(runtime: Runtime, reply: Reply, client: AsyncWebClient, command
     except (UnknownRunbook, ParameterError, RunRefused) as exc:
         await reply(escape(str(exc)))
         return
-    channel = command["channel_id"]
-    try:
-        await _post(runtime, client, started.id, channel)
-    except SlackApiError as exc:
-        error = exc.response.get("error", "error")
-        await executor.cancel(started.id, f"Its message could not be posted in the channel ({error})")
-        await reply(f"Couldn't post the run here ({error}): invite @incidentbot to this channel, or run it in "
-                    "the war room. Nothing was run.")
-        return
     what = {RunMode.DRY_RUN: "Dry run", RunMode.GUIDE: "Guided run"}.get(mode, "Run")
-    await reply(f"{what} #{started.id} of {book.name} started on {escape(started.target)}; the message in the "
-                "channel follows it.")
-    runtime.background(_advance(runtime, client, started.id))
+    # Slack wants the ack within 3 s: answer first, then post the run's message and run it.
+    await reply(f"Starting {what.lower()} #{started.id} of {book.name} on {escape(started.target)}; its message "
+                "in the channel follows it.")
+    runtime.background(_post_and_advance(runtime, reply, client, started.id, command["channel_id"], fresh=True))
 
 
 async def _resume(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: dict[str, Any],
                   incident: Incident | None, rest: list[str]) -> None:
     executor = runtime.runbooks.executor
-    await executor.sweep(notify=lambda run_id: _edit(runtime, client, run_id))
+    stale = await executor.sweep()
+    runtime.background(_edit_all(runtime, client, stale))
     async with runtime.sessions() as session:
         if rest and rest[0].lstrip("#").isdigit():
             target = await service.get_run(session, int(rest[0].lstrip("#")))
@@ -133,10 +126,42 @@ async def _resume(runtime: Runtime, reply: Reply, client: AsyncWebClient, comman
     if not await executor.resume(target.id):
         await reply(f"Run #{target.id} was resumed by someone else.")
         return
-    if not target.message_ts:  # started from the CLI: its approvals need a message here
-        await _post(runtime, client, target.id, command["channel_id"])
     await reply(f"Resuming run #{target.id} of {target.runbook} from its next step.")
-    runtime.background(_advance(runtime, client, target.id))
+    # Started from the CLI, it has no message here yet: its approvals need one.
+    channel = None if target.message_ts else command["channel_id"]
+    runtime.background(_post_and_advance(runtime, reply, client, target.id, channel, fresh=False))
+
+
+async def _post_and_advance(runtime: Runtime, reply: Reply, client: AsyncWebClient, run_id: int,
+                            channel: str | None, *, fresh: bool) -> None:
+    """After the ack: post the run's message (when `channel` is given), then run it. A run whose message cannot
+    be posted does not go on, and the person who started it is told privately."""
+    if channel is not None:
+        try:
+            await _post(runtime, client, run_id, channel)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
+            error = exc.response.get("error", "error") if isinstance(exc, SlackApiError) else "Slack unreachable"
+            await _not_posted(runtime, reply, run_id, error, fresh=fresh)
+            return
+    await _advance(runtime, client, run_id)
+
+
+async def _not_posted(runtime: Runtime, reply: Reply, run_id: int, error: str, *, fresh: bool) -> None:
+    executor = runtime.runbooks.executor
+    if fresh:
+        await executor.cancel(run_id, f"Its message could not be posted in the channel ({error})")
+        told = (f"Couldn't post run #{run_id} here ({error}): invite @incidentbot to this channel, or run it in "
+                "the war room. Nothing was run.")
+    else:
+        await executor.release(run_id)
+        told = (f"Couldn't post run #{run_id} here ({error}), so it was not resumed and is still interrupted: "
+                "invite @incidentbot to this channel and resume it again.")
+    await reply(told)
+
+
+async def _edit_all(runtime: Runtime, client: AsyncWebClient, run_ids: list[int]) -> None:
+    for run_id in run_ids:
+        await _edit(runtime, client, run_id)
 
 
 async def _post(runtime: Runtime, client: AsyncWebClient, run_id: int, channel: str) -> None:

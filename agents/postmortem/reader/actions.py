@@ -27,9 +27,11 @@ OWNER_MARKS = [
     re.compile(r"\bowner\s*[:\-–]\s*(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
     re.compile(r"\bassigned to\s+(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
     re.compile(r"(?:->|→)\s*(?P<o>[^,;]+?)(?=\s+to\s+|\s*[,;]|\s*$)"),
+    re.compile(r"\((?!(?:P[0-4]|Due|Urgent|High|Low|Done)\b)(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s*,[^)]*\)"),
     re.compile(r"(?<![\w.])@(?P<o>[\w.-]*\w)"),
 ]
 NAME_COLON = re.compile(r"^(?P<o>@?[\w][\w.'-]*):\s+")
+NAME_DASH = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s+[-–—]\s+(?=[a-z])")
 NAME_TO = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?(?:\s*\([^)]*\))?)\s+to\s+(?=[a-z])")
 LOWER_TO = re.compile(r"^(?P<o>[a-z][\w'-]+)\s+to\s+(?=[a-z])")
 NOT_NAMES = {"ask", "need", "needs", "go", "try", "how", "time", "want", "move", "switch", "plan", "look", "make",
@@ -49,11 +51,11 @@ DUE = re.compile(
     rf"quarter)|\d{{4}}-\d{{2}}-\d{{2}}|{MONTHS}\.?\s+\d{{1,2}})"
     rf"|\b(?P<d3>today|tomorrow|tonight|next sprint|next week|next month|next quarter|this week|this sprint|"
     rf"end of (?:the )?(?:week|month|quarter))\b"
-    rf"|\b(?P<d4>{_DAY})\b", IC)
+    rf"|\b(?P<d4>{_DAY})\b"
+    rf"|\b(?P<d5>(?:within|in)\s+\d+\s*(?:h|hrs?|hours?|d|days?)\b(?:\s+(?:from|of)\s+\w+)?)", IC)
 DONE = re.compile(r"\bdone during\b|\(done\b|\balready done\b", IC)
 TODO = re.compile(r"\bTODO\b\s*:?\s*", IC)
-SPLIT_LIST = re.compile(r"(?<=\)),\s+|,\s+(?=(?:me|[A-Za-z][\w.-]*):\s)|(?<=[.;])\s+(?=[A-Z][a-z]+\s+(?:to\s|alert|"
-                        r"add|write|check|ask|fix))")
+SPLIT_LIST = re.compile(r"(?<=\)),\s+|,\s+(?=(?:me|[A-Za-z][\w.-]*):\s)|(?<=[.;])\s+(?=[A-Z])")
 SEGMENT = re.compile(r"\s+[-–—]\s+")
 
 
@@ -136,7 +138,7 @@ def _inline_lists(text: str) -> list[str]:
     for i, m in enumerate(marks):
         end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
         chunks.append(text[m.end():end].strip(" ."))
-    listed = re.search(r"\baction items?\s*:\s*(?P<rest>.+)$", text, IC)
+    listed = re.search(r"\b(?:action items?|follow[- ]?ups?|next steps|AIs)\s*:\s*(?P<rest>.+)$", text, IC)
     if listed and not marks:
         chunks.append(listed["rest"])
     return [c for c in chunks if c]
@@ -185,10 +187,10 @@ def _owner(text: str, line: Line, who: People) -> tuple[str | None, str]:
     if colon and colon["o"].lower() not in NOT_NAMES:
         name = colon["o"]
         return (_writer(line, who) if name.lower() == "me" else _name(name)), text[colon.end():]
-    for pattern in (NAME_TO, LOWER_TO):
+    for pattern in (NAME_DASH, NAME_TO, LOWER_TO):
         m = pattern.match(text)
         if m and m["o"].split()[0].lower() not in NOT_NAMES and (
-                pattern is NAME_TO or m["o"].lower() in who.names):
+                pattern is not LOWER_TO or m["o"].lower() in who.names):
             return _name(m["o"]), text[m.end():]
     segments = SEGMENT.split(text)
     for segment in segments[1:]:
@@ -242,12 +244,16 @@ def _due(text: str, day: date) -> tuple[str | None, date | None]:
     if m is None:
         return None, None
     stated = m.group(0).strip()
-    value = next(g for g in (m["d1"], m["d2"], m["d3"], m["d4"]) if g)
+    value = next(g for g in (m["d1"], m["d2"], m["d3"], m["d4"], m["d5"]) if g)
     return stated, _due_date(value.lower(), day)
 
 
 def _due_date(value: str, day: date) -> date | None:
     value = value.removeprefix("next ").strip() if re.match(rf"next {_DAY}", value) else value
+    within = re.match(r"(?:within|in)\s+(\d+)\s*(h|d)", value)
+    if within:  # "within 72h": counted from the incident's day
+        amount = int(within.group(1))
+        return day + timedelta(days=-(-amount // 24) if within.group(2) == "h" else amount)
     if value in ("today", "tonight", "eod"):
         return day
     if value == "tomorrow":
@@ -257,7 +263,8 @@ def _due_date(value: str, day: date) -> date | None:
         return day + timedelta(days=ahead)
     if re.search(r"\d", value):
         try:
-            return dateparser.parse(value, default=datetime(day.year, day.month, day.day), dayfirst=True).date()
+            iso = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
+            return dateparser.parse(value, default=datetime(day.year, day.month, day.day), dayfirst=not iso).date()
         except (ValueError, OverflowError):
             return None
     return None

@@ -16,15 +16,15 @@ from zoneinfo import ZoneInfo
 from dateutil import parser as dateparser
 
 # A clock time. Not part of a UTC offset (UTC+02:00), a ratio or a longer number.
-TIME = re.compile(r"(?<![\d:/.])(?<!UTC[+-])(?<!GMT[+-])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?"
-                  r"(?!\d|:\d)"
+TIME = re.compile(r"(?<![\d:/.])(?<!UTC[+-])(?<!GMT[+-])(?P<h>[01]?\d|2[0-3])(?::|h(?=\d\d(?!\s*m(?:in)?\b)))"
+                  r"(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?!\d|:\d|m\b|min)"
                   r"(?:\s*(?P<ap>[ap]\.?m\b\.?))?|(?<![\d:/.])(?P<h12>1[0-2]|0?[1-9])\s*(?P<ap12>[ap]m)\b",
                   re.IGNORECASE)
 MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
 WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 DATE = re.compile(
-    rf"\b(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})\b"
+    rf"(?<![\d-])(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})(?![\d-])"
     rf"|\b{WEEKDAY}(?P<mdy>{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?P<y1>\d{{4}}))?)\b"
     rf"|\b{WEEKDAY}(?P<dmy>\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTHS}\.?(?:,?\s+(?P<y2>\d{{4}}))?)\b"
     rf"|(?<![\d/])(?P<slash>\d{{1,2}}/\d{{1,2}}(?:/(?P<y3>\d{{2,4}}))?)(?![\d/])",
@@ -52,6 +52,8 @@ STATED_ZONE = re.compile(
 # "11:47 PM PST", "11:48 UTC": a zone written after a time.
 ZONE_AFTER_TIME = re.compile(rf"\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*(?:[ap]\.?m\.?)?\s*(?P<zone>{ZONE_TOKEN})",
                              re.IGNORECASE)
+# "Timeline (PT)", "(UK time)": a zone in parentheses, on its own.
+ZONE_IN_PARENTHESES = re.compile(rf"\(\s*(?:in\s+)?(?P<zone>{ZONE_TOKEN})(?:\s+time)?\s*\)", re.IGNORECASE)
 OFFSET = re.compile(r"(?:UTC|GMT)\s*(?P<sign>[+-])\s*(?P<h>\d{1,2})(?::?(?P<m>\d{2}))?", re.IGNORECASE)
 
 
@@ -92,7 +94,7 @@ def zone_named(text: str) -> tzinfo | None:
 
 def stated_zone(notes: str) -> Zone:
     """The zone the notes say their times are in; else one written after the first times; else UTC."""
-    for pattern in (STATED_ZONE, ZONE_AFTER_TIME):
+    for pattern in (STATED_ZONE, ZONE_IN_PARENTHESES, ZONE_AFTER_TIME):
         for match in pattern.finditer(notes):
             phrase = match["zone"].strip()
             first = re.split(r"\s*/\s*", phrase)[0]

@@ -14,13 +14,15 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from agents.postmortem.reader.clock import Clock, Zone, clocks, dates
-from agents.postmortem.reader.labels import labelled
+from agents.postmortem.reader.labels import MOMENT_KEYS, labelled
 from agents.postmortem.reader.lines import Line
 
 NOT_EVENTS = {"actions", "lessons", "went_well", "went_poorly", "lucky", "impact", "root_cause", "trigger",
               "contributing"}
 FACT_LABELS = {"root_cause", "trigger", "impact", "window", "customers", "revenue", "regions", "when", "went_well",
-               "went_poorly", "lucky", "lessons", "severity"}
+               "went_poorly", "lucky", "lessons", "severity", *MOMENT_KEYS}
+MOMENT_NAMES = {"t_start": "Impact started", "t_end": "Impact ended", "t_detected": "Detected",
+                "t_ack": "Acknowledged", "t_mitigated": "Mitigated", "t_resolved": "Resolved"}
 MIDNIGHT = timedelta(hours=6)  # a leading time this much earlier than the last one is on the next day
 CLAUSE = re.compile(r"(?<=[.;!?])\s+|,\s+|\s+(?=\([^)]*\d:\d\d)|\s+[-–—]\s+")
 PAIR = re.compile(r"^\s*(?:-|–|—|to|and|until)\s*$", re.IGNORECASE)
@@ -35,6 +37,7 @@ class Event:
     line: Line
     inline: bool = False
     range_end: bool = False
+    field: str | None = None  # the template field it comes from ("t_start" for "Started: 13:05")
 
 
 @dataclass
@@ -91,6 +94,7 @@ def build(lines: list[Line], day: date, zone: Zone, twelve_hour: bool) -> Timeli
     events: list[Event] = []
     inline: list[Event] = []
     windows: list[Window] = []
+    fields: dict[str, datetime] = {}
     for line in lines:
         if line.header or line.heading is not None or line.in_actions or line.extra.get("columns"):
             continue
@@ -98,6 +102,13 @@ def build(lines: list[Line], day: date, zone: Zone, twelve_hour: bool) -> Timeli
         facts_only = facts and facts[0].at_line_start and line.lead is None
         lead_at = days.lead(line.lead, line.lead_date) if line.lead is not None else None
         windows += _windows(line, facts, lead_at, days)
+        for fact in facts:
+            found = clocks(fact.value) if fact.key in MOMENT_KEYS else []
+            if found and fact.key not in fields:  # "Resolved: 15:10": a moment the template gives
+                at = days.near(found[0], lead_at)
+                fields[fact.key] = at
+                events.append(Event(at=zone.to_utc(at), local=at, text=f"{MOMENT_NAMES[fact.key]}: {fact.value}",
+                                    own=f"{MOMENT_NAMES[fact.key]}: {fact.value}", line=line, field=fact.key))
         if line.section in NOT_EVENTS or facts_only:
             continue
         spans = [(f.start, f.end) for f in facts]
@@ -116,6 +127,8 @@ def build(lines: list[Line], day: date, zone: Zone, twelve_hour: bool) -> Timeli
                                                       second=clock.second)
             inline.append(Event(at=zone.to_utc(at), local=at, text=text, own=text, line=line, inline=True,
                                 range_end=is_end))
+    if "t_start" in fields and "t_end" in fields and fields["t_end"] >= fields["t_start"]:
+        windows.insert(0, Window(zone.to_utc(fields["t_start"]), zone.to_utc(fields["t_end"]), True, lines[0]))
     taken = {_minute(e.at) for e in events}
     for event in inline:
         if _minute(event.at) not in taken:

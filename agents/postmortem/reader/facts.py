@@ -13,20 +13,22 @@ from agents.postmortem.reader.labels import labelled
 from agents.postmortem.reader.lines import Line
 
 UNKNOWN = re.compile(r"^\W*(?:unknown|unkown|tbd|tbc|n/?a|not known|not yet known|we don'?t know|don'?t know|\?+$|"
-                     r"none yet|pending|under investigation|to be determined|not sure)\b", re.IGNORECASE)
+                     r"none yet|pending|under investigation|to be determined|not sure|"
+                     r"no (?:\w+ )?(?:figures?|numbers?|estimates?|data)(?: yet)?)\b", re.IGNORECASE)
 NO_IMPACT = re.compile(r"\bno (?P<what>customer|revenue|user) impact\b", re.IGNORECASE)
 ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected)\b",
                          re.IGNORECASE)
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")
 EVERYONE_FAILED = re.compile(r"\b(?:every|all)\b.*\bfail\w*|(?<![\d,.])[45]\d\d(?![\d,.]).*\b(?:every|all)\b|"
                              r"\b(?:every|all)\b.*\breturned\s+[45]\d\d\b", re.IGNORECASE)
-COUNTED = re.compile(r"(?:~|about |around |approx\.? )?\d[\d,.\s]*k?\+?\s+(?:\w+\s+){0,2}(?:customers?|users?|"
+COUNTED = re.compile(r"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s+(?:of\s+)?(?:\w+\s+){0,2}"
+                     r"(?:customers?|users?|"
                      r"accounts?|sessions?|merchants?|clients?|orders?|tenants?|shops?|stores?)\b|"
                      r"(?:~|\ball\b|\bevery\b)\s*(?:\w+\s+)?(?:customers?|users?|accounts?|merchants?|clients?)\b",
                      re.IGNORECASE)
 REGION = re.compile(r"\b(?:APAC|EMEA|AMER|LATAM|EU|Europe|European|US|USA|North America|South America|Asia|"
                     r"Africa|Australia|all regions|global(?:ly)?|worldwide|[a-z]{2}-(?:[a-z]+-)?[a-z]+-\d)\b")
-CLAUSE = re.compile(r"(?<=[.;])\s+|,\s+(?=[a-z~\d])")
+CLAUSE = re.compile(r"(?<=[.;])\s+|,\s+")
 SEVERITY = re.compile(r"\bSEV-?([0-5])\b", re.IGNORECASE)
 LISTS = ("went_well", "went_poorly", "lucky", "lessons")
 
@@ -77,7 +79,7 @@ def read(lines: list[Line]) -> Facts:
     facts.regions = _labelled_or(facts, "regions", lambda: _clause(facts.impact, REGION))
     for key in LISTS:
         facts.lists[key] = [*_split(facts.labels[key]), *_section(facts, key)]
-    summary = _section(facts, "summary")
+    summary = [*facts.labels["summary"], *_section(facts, "summary")]
     facts.summary = " ".join(s.value for s in summary) or None
     severity = next((SEVERITY.search(line.text) for line in lines if SEVERITY.search(line.text)), None)
     facts.severity = f"SEV{severity.group(1)}" if severity else None
@@ -137,7 +139,7 @@ def _clause(stated: list[Stated], pattern: re.Pattern[str] | None) -> Stated | N
                 if (PERCENT.search(clause) and ERROR_WORDS.search(clause)) or EVERYONE_FAILED.search(clause):
                     return Stated(clause.strip(" ."), s.line)
             elif pattern.search(clause):
-                return Stated(clause.strip(" ."), s.line)
+                return Stated(clause.strip(" ."), s.line, bool(UNKNOWN.match(clause)))
     return None
 
 

@@ -12,12 +12,13 @@ from datetime import date, datetime
 from agents.postmortem.reader.clock import dates
 from agents.postmortem.reader.events import Event, Timeline
 from agents.postmortem.reader.facts import Facts, Stated
+from agents.postmortem.reader.labels import labelled
 from agents.postmortem.reader.lines import Line
 from agents.postmortem.reader.moments import ALERT, CUSTOMER, NEGATED, Moments, cause, is_ack
 
 IC = re.IGNORECASE
 FAST_ACK_MINUTES = 5
-SLOW_ACK_MINUTES = 15
+SLOW_ACK_MINUTES = 10
 FAST_DETECTION_MINUTES = 5
 SLOW_DETECTION_MINUTES = 15
 QUICK_MITIGATION_MINUTES = 20
@@ -31,9 +32,18 @@ NO_ALERT = re.compile(r"\b(?:there (?:is|was) no|no|without an?)\s+(?:[\w-]+\s+)
 EMPHASIS = re.compile(r"[^.;()]*?(?:\(!\)|!(?=\s|\)|$))", IC)
 TOOK_BECAUSE = re.compile(r"[^.;]*\btook\s+\d+\s*(?:min|minutes|h|hours)\b[^.;]*\b(?:because|bc|due to)\b[^.;]*", IC)
 LUCKY = re.compile(r"[^.;()]*\b(?:never stopped|peaked at|no lost|nothing (?:was )?lost|no data (?:was )?lost|"
-                   r"no data loss|luckily|fortunately|lucky|phew|no evidence)\b[^.;()]*", IC)
+                   r"no data loss|luckily|fortunately|lucky|phew|no evidence|thankfully|by chance|happened to|"
+                   r"good thing|saved us|could have been (?:much )?worse)\b[^.;()]*", IC)
 BUT = re.compile(r"(?:,|;)\s*but\s+(?P<what>[^.;]+)", IC)
 MANUAL = re.compile(r"[^.;,]*\b(?:by hand|manual(?:ly)?)\b[^.;,]*", IC)
+# Untimed remarks in the notes' prose that say something hurt or helped.
+HURT = re.compile(r"[^.;]*\b(?:unfortunately|no runbook|runbook was (?:outdated|out of date|wrong)|out of date|"
+                  r"outdated|did(?:n'?t| not) have|no access|lacked|nobody knew|no one knew|unclear who|confus\w+|"
+                  r"took too long|slow to|could(?:n'?t| not)|was(?:n'?t| not) able|unable to|had to wait|waited)\b"
+                  r"[^.;]*", IC)
+HELPED = re.compile(r"[^.;]*\b(?:worked (?:well|as expected|as designed)|thanks to|helped|"
+                    r"was already (?:scripted|in place)|saved (?:us|time)|paid off)\b[^.;]*", IC)
+PROSE_SECTIONS = (None, "summary", "other", "timeline")
 SINCE_DATE = re.compile(r"[^.;]*\bsince\s+(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}|"
                         r"\d{4}-\d{2}-\d{2})[^.;]*")
 
@@ -58,9 +68,9 @@ def find(facts: Facts, timeline: Timeline, moments: Moments, lines: list[Line], 
         poorly=[_stated(s) for s in facts.lists["went_poorly"]],
         lucky=[_stated(s) for s in facts.lists["lucky"]],
     )
-    out.well += _derived_well(moments)
+    out.well += _derived_well(moments) + _remarks(lines, HELPED)
     out.poorly += _derived_poorly(timeline, moments, lines, day)
-    out.poorly += _impact_buts(facts) + _manual_cause(facts, timeline, moments)
+    out.poorly += _impact_buts(facts) + _manual_cause(facts, timeline, moments) + _remarks(lines, HURT)
     out.lucky += _derived_lucky(lines)
     return Findings(well=_unique(out.well), poorly=_unique(out.poorly), lucky=_unique(out.lucky))
 
@@ -101,8 +111,9 @@ def _derived_well(m: Moments) -> list[Finding]:
         taken = _minutes(m.detected.at, m.start_at)
         if 0 <= taken <= FAST_DETECTION_MINUTES:
             how = "synthetic checks" if re.search(r"synthetic|probe|pingdom", m.detected.own, IC) else "monitoring"
-            well.append(Finding(f"Detected by {how} within {_plural(taken)} of impact starting "
-                                f"({_clock(m.detected.at)})", m.detected.line.raw.strip(), False))
+            when = "as impact began" if taken == 0 else f"within {_plural(taken)} of impact starting"
+            well.append(Finding(f"Detected by {how} {when} ({_clock(m.detected.at)})", m.detected.line.raw.strip(),
+                                False))
     if m.mitigated and m.detected and UNDO.search(m.mitigated.own):
         taken = _minutes(m.mitigated.at, m.detected.at)
         if 0 <= taken <= QUICK_MITIGATION_MINUTES:
@@ -135,6 +146,9 @@ def _derived_poorly(timeline: Timeline, m: Moments, lines: list[Line], day: date
     for line in lines:
         if line.header or (line.in_actions and not NO_ALERT.search(line.text)):
             continue
+        if line.section in ("went_well", "went_poorly", "lucky") or any(
+                f.key in ("went_well", "went_poorly", "lucky") for f in labelled(line.text)):
+            continue  # said under its own heading already
         poorly += _line_findings(line, day)
     return poorly
 
@@ -203,6 +217,21 @@ def _sentence_around(text: str, m: re.Match[str]) -> str:
     start = max(text.rfind(". ", 0, m.start()) + 1, text.rfind("? ", 0, m.start()) + 1, 0)
     end = text.find(".", m.end())
     return text[start:end if end >= 0 else len(text)]
+
+
+def _remarks(lines: list[Line], pattern: re.Pattern[str]) -> list[Finding]:
+    """Untimed remarks ("unfortunately the runbook was out of date"): findings in the notes' own words."""
+    out = []
+    for line in lines:
+        if line.lead is not None or line.in_actions or line.header or line.heading is not None or line.cells:
+            continue
+        if line.section not in PROSE_SECTIONS or labelled(line.text):
+            continue
+        m = pattern.search(line.text)
+        if m:
+            clause = m.group(0).strip(" .,;")
+            out.append(Finding(clause[:1].upper() + clause[1:], line.raw.strip(), True))
+    return out
 
 
 def _impact_buts(facts: Facts) -> list[Finding]:

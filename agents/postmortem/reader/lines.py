@@ -23,14 +23,24 @@ SECTIONS: dict[str, str] = {
     "trigger": "trigger", "triggers": "trigger",
     "timeline": "timeline", "timeline of events": "timeline", "events": "timeline", "chronology": "timeline",
     "what went well": "went_well", "went well": "went_well", "well": "went_well", "good": "went_well",
-    "what went right": "went_well", "things that went well": "went_well",
+    "what went right": "went_well", "things that went well": "went_well", "positives": "went_well",
+    "what worked": "went_well", "what worked well": "went_well", "the good": "went_well", "wins": "went_well",
     "what went poorly": "went_poorly", "went poorly": "went_poorly", "what went wrong": "went_poorly",
     "poorly": "went_poorly", "not good": "went_poorly", "went bad": "went_poorly", "bad": "went_poorly",
-    "what didn't go well": "went_poorly", "what could have gone better": "went_poorly",
+    "what didn't go well": "went_poorly", "what could have gone better": "went_poorly", "went wrong": "went_poorly",
+    "what did not go well": "went_poorly", "didn't go well": "went_poorly", "negatives": "went_poorly",
+    "problems": "went_poorly", "pain points": "went_poorly", "what didn't work": "went_poorly",
+    "things that went badly": "went_poorly", "went badly": "went_poorly", "the bad": "went_poorly",
+    "where we struggled": "went_poorly", "could have gone better": "went_poorly", "challenges": "went_poorly",
+    "what could be better": "went_poorly", "improvements": "went_poorly", "what went less well": "went_poorly",
+    "not so good": "went_poorly", "poor": "went_poorly", "what we'd do differently": "went_poorly",
     "where we got lucky": "lucky", "lucky": "lucky", "got lucky": "lucky", "what was lucky": "lucky",
+    "where we were lucky": "lucky", "luck": "lucky", "the lucky": "lucky",
     "action items": "actions", "actions": "actions", "follow ups": "actions", "followups": "actions",
     "follow up": "actions", "todo": "actions", "todos": "actions", "to do": "actions", "ais": "actions",
-    "next steps": "actions", "action points": "actions", "follow up actions": "actions",
+    "next steps": "actions", "action points": "actions", "follow up actions": "actions", "tasks": "actions",
+    "remediation": "actions", "remediation items": "actions", "corrective actions": "actions", "todo list": "actions",
+    "follow up items": "actions", "action list": "actions",
     "lessons": "lessons", "lessons learned": "lessons", "learnings": "lessons", "takeaways": "lessons",
 }
 ACTION_OPENERS = ("follow up", "followup", "action item", "still open", "todo", "open items", "next steps")
@@ -46,10 +56,15 @@ WHATSAPP = re.compile(r"^(?P<date>\d{1,2}/\d{1,2}/\d{2,4}),?\s+(?P<time>\d{1,2}:
                       r"(?P<who>[^:]{1,40}?):\s*(?P<body>.*)$", re.IGNORECASE)
 ZOOM = re.compile(r"^(?P<time>\d{1,2}:\d{2}(?::\d{2})?)\s+From\s+(?P<who>.+?)\s+to\s+[^:]{1,40}?:\s*(?P<body>.*)$",
                   re.IGNORECASE)
-SLACK_COPY = re.compile(r"^(?P<who>[A-Z][\w.'’-]*(?:\s[A-Z][\w.'’-]*){0,3})\s+(?P<time>\d{1,2}:\d{2}\s*[AaPp][Mm])$")
+_WHO = r"(?P<who>[A-Z][\w.'’-]*(?:\s[A-Z][\w.'’-]*){0,3})"
+_AT = r"(?P<time>\d{1,2}:\d{2}(?:\s*[AaPp][Mm])?)"
+# A message's header on its own line: "Marcus Webb  8:47 AM" (Slack), "[2:41 PM] Ana Lima" (Teams), "Ana Lima, 2:41 PM".
+MESSAGE_HEADER = [re.compile(rf"^{_WHO},?\s+\[?{_AT}\]?$"), re.compile(rf"^\[{_AT}\]\s+{_WHO}$")]
+IRC = re.compile(r"^\[?(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]m)?)\]?\s*<[@+]?(?P<who>[^>]{1,30})>\s*(?P<body>.*)$",
+                 re.IGNORECASE)
 STATUS_POSTED = re.compile(r"^posted\s+(?P<when>.+)$", re.IGNORECASE)
 LEAD_FILLER = re.compile(r"^(?:at|around|approx\.?|about|~)\s*", re.IGNORECASE)
-SEPARATOR = re.compile(rf"^\s*(?:{ZONE_TOKEN})?\s*[-:–—|]*\s*", re.IGNORECASE)
+SEPARATOR = re.compile(rf"^(?:Z\b|[+-]\d\d:?\d\d\b)?\s*(?:{ZONE_TOKEN})?\s*[-:–—|]*\s*", re.IGNORECASE)
 RANGE = re.compile(r"^\s*(?:-|–|—|to|until)\s*", re.IGNORECASE)
 
 
@@ -111,7 +126,7 @@ def split(notes: str, year: int, day_first: bool) -> list[Line]:
                 lines.append(line)
                 table = None
                 continue
-            copy = SLACK_COPY.match(raw.strip())
+            copy = next((m for p in MESSAGE_HEADER if (m := p.match(raw.strip()))), None)
             if copy:
                 found = clocks(copy["time"])
                 speaker_time = (copy["who"], found[0]) if found else None
@@ -158,7 +173,7 @@ def _line(number: int, raw: str, year: int, day_first: bool) -> Line:
     if EMAIL_HEADER.match(text):
         line.header = True
         return line
-    for pattern in (WHATSAPP, ZOOM, SLACK_EXPORT):
+    for pattern in (WHATSAPP, ZOOM, IRC, SLACK_EXPORT):
         chat = pattern.match(text)
         if chat:
             found = clocks(chat["time"])
@@ -190,7 +205,7 @@ def _leading_time(line: Line, year: int, day_first: bool) -> None:
     pos = LEAD_FILLER.match(text).end() if LEAD_FILLER.match(text) else 0
     written = next((d for d in dates(text, year, day_first) if d.start == pos), None)
     if written is not None:
-        pos = written.end + (re.match(r"[\s,\-–—]*(?:at\s+)?", text[written.end:]).end())
+        pos = written.end + (re.match(r"(?:T|[\s,\-–—]*(?:at\s+)?)", text[written.end:]).end())
     first = next((c for c in clocks(text) if c.start == pos), None)
     if first is None:
         return

@@ -14,18 +14,24 @@ from agents.postmortem.reader.events import Event, Timeline
 IC = re.IGNORECASE
 NEGATED = re.compile(r"\b(?:nobody|no one|noone|not|never|un|wasn'?t|didn'?t)\s*(?:\w+\s+)?(?:acked|ack|"
                      r"acknowledged|restarted|resolv\w+|picked up)", IC)
-ACK = re.compile(r"\back(?:ed|'d|nowledged?|nowleged|nowledges)?\b|\bpicked up\b|\b(?:i'?m|is|am|are|'s|k\.?)\s+on it\b"
+ACK = re.compile(r"\back(?:ed|'d|nowledged?|nowleged|nowledges)?\b|\bpicked up\b|"
+                 r"\b(?:answered|accepted|responded to) the (?:page|alert|alarm|call)\b|\btaking (?:it|this)\b|"
+                 r"\bclaimed (?:it|the)\b|\b(?:i'?m|is|am|are|'s|k\.?)\s+on it\b"
                  r"|^on it\b|\bi'?ve got (?:it|this)\b|\bi'?ll take (?:it|this)\b|\bgot the page\b|"
                  r"\btak(?:e|es|en|ing|ed) the (?:alarm|alert|page|pager|incident)\b|\backnowledged by\b", IC)
-ALERT = re.compile(r"\balert\w*\b|\balarm\b|\bpage[ds]?\b|\bpaged\b|\bfired\b|\btriggered\b|\bnotified\b|"
+ALERT = re.compile(r"\balert\w*\b|\balarm\b|\bpaged\b|\bpaging\b|\bpages\s+(?!load|are|is|were)\w+|"
+                   r"\bthe page\b(?! is| was| shows| loads)|\bfired\b|\btriggered\b|\bnotified\b|"
                    r"\bpagerduty\b|\bopsgenie\b|\bprobes?\b|\bsynthetic\w*\b|\bpingdom\b|\bscanning\b", IC)
 REPORT = re.compile(r"\bcustomers?\b|\bsupport\b|\btickets?\b|\breports?\b|\breported\b|\bcomplain\w*|\bseeing\b|"
                     r"\bnoticed\b", IC)
-CUSTOMER = re.compile(r"\bcustomers?\b|\bsupport\b|\btickets?\b|\bcustomer success\b|\bclients?\b", IC)
+CUSTOMER = re.compile(r"\b(?:customers?|clients?|users?|merchants?)\s+(?:report|complain|email|call|said|say|see|saw|"
+                      r"are|were|can'?t|cannot|could|noticed|tweet|wrote)\w*|\bsupport\b|\btickets?\b|"
+                      r"\bcustomer success\b|\bfrom (?:a )?customers?\b|\bcustomer (?:report|complaint)s?\b", IC)
 SYMPTOM = re.compile(r"\berrors?\b|\b[45]\d\ds\b|\b5xx\b|\btimeouts?\b|\btimed out\b|\blatency\b|\bslow\b|"
                      r"\bfail(?:ing|ed|ures?|s)?\b|\bdown\b|\boutage\b|\bunavailable\b|\bred\b|\bcrash\w*|\boom\w*|"
                      r"\bblock(?:ed|s|ing)?\b|\bstuck\b|\bempty\b|\bexpired\b|\bnot resolving\b|\bdelay(?:s|ed)?\b|"
-                     r"\blag\b|\blost\b|\bdestroyed\b|\bmissing\b|\bspike\b|\bdegraded\b|\brejected\b", IC)
+                     r"\blag\b|\blost\b|\bdestroyed\b|\bmissing\b|\bspike\b|\bdegraded\b|\brejected\b|\bp(?:50|90|95|99)\b|"
+                     r"\bslow\w*\b|\bsomething(?:'s| is) (?:off|wrong)\b|\bbroken\b|\bnot working\b", IC)
 STARTED = re.compile(r"\b(?:start(?:s|ed|ing)?|startd|initiated|kick(?:ed)? off|in progress|begin|began|beginning|"
                      r"underway)\b", IC)
 MITIGATED = re.compile(
@@ -35,20 +41,31 @@ MITIGATED = re.compile(
     r"\b|\bbumped\b|\blowered\b|\braised\b|\bincreased\b|\bset\b[^.;]*\bback\b|\bpointed back\b|\bchanged the\b|"
     r"\bre-?pointed\b|\brenewed\b|\bkey rolled\b|\brolled the key\b|\bcancel(?:s|ed|led)\b|\bkilled\b|"
     r"\bterminated\b|\bslot dropped\b|\bdropped the\b|\brestore(?:d)? (?:complete|completed|finished|done)\b|"
-    r"\brestored\b|\bpurged\b|\bblocked the\b|\brate[- ]limited\b|\bmitigated\b|\bmitigation (?:in place|done)\b", IC)
+    r"\brestored\b|\bpurged\b|\bexpanded\b|\bresized\b|\bhalted\b|\bpaused\b|\bre-?promoted\b|\bfailed back\b|"
+    r"\bfreed\b|\bcleared\b|\bflushed\b|\bblocked the\b|\brate[- ]limited\b|\bmitigated\b|"
+    r"\bmitigation (?:in place|done)\b|\brevoked\b|\brotated the\b|\binvalidated\b|\brolled forward\b|\bpatched\b|"
+    r"\bbounced\b|\brebooted\b|\brecycled\b|\bdrained\b(?! by)|\bshifted\b|\bmoved (?:the )?traffic\b|"
+    r"\bpromoted the\b|\bscaled\b|\badded (?:more )?(?:capacity|nodes|replicas|workers|instances)\b|\bblocked\b(?! by)|"
+    r"\bbanned\b|\btoggled off\b|\brolled out (?:a |the )?(?:fix|patch|hotfix)\b|\bapplied (?:a |the )?(?:fix|patch|"
+    r"workaround)\b|\bworkaround (?:is )?in place\b|\bdowngraded\b|\bpinned\b|\bfix rolled out\b|"
+    r"\bswitched off\b|\bturned (?:it |the \w+ )?off\b|\bfix (?:is )?(?:live|out|in)\b", IC)
 RECOVERED = re.compile(
-    r"\bback to (?:normal|baseline)|\bback (?:under|below|within|up|online)\b|\b(?:ok|fine|good|normal|healthy|green)"
-    r" (?:again|now)\b|\b\w+ing again\b|\bon time again\b|\breal-time again\b|\b(?:is|are|were|was) back\b|"
+    r"\bback to (?:normal|baseline|\d)|\bback (?:under|below|within|up|online)\b|"
+    r"\b(?:ok|fine|good|normal|healthy|green) (?:again|now)\b|\b\w+ing again\b|\bon time again\b|"
+    r"\breal-time again\b|\b(?:is|are|were|was) back\b|"
     r"^(?:[\w-]+\s){0,2}[\w-]+ back\W*$|\brecovered\b|\brecovery (?:confirmed|complete)\b|\bfull recovery\b|"
     r"\b(?:fully|service) restored\b|"
     r"\bhealthy\b|\bhandshake ok\b|\berror rates? (?:back to )?normal\b|\bnormal levels\b|\ball good\b|"
-    r"\bok again\b", IC)
+    r"\bok again\b|\b(?:errors?|5xx|failures?|[45]\d\ds|timeouts?)\b[^.;]{0,20}\b(?:at 0|gone|cleared|stopped)\b", IC)
 RESOLVED = re.compile(r"\bresol(?:ved|vd|ving|ution)\b(?!\s+(?:from|again))|\bclos(?:ed|ing)\b|\bcalling it\b|"
-                      r"\ball clear\b|\bincident (?:is )?over\b|\bstand(?:ing)? down\b|\bdeclared (?:fixed|over)\b", IC)
+                      r"\ball clear\b|\bincident (?:is )?over\b|\bstand(?:ing)? down\b|\bstood down\b|"
+                      r"\b(?:declared|marked|confirmed) (?:as )?(?:fixed|over|done)\b|\bend of incident\b", IC)
 CAUSE_CUES = re.compile(r"root cause|found it|that'?s what|caused by|turned out|\bthe cause\b|the problem (?:is|was)|"
                         r"\bbecause\b|\bdue to\b|\bforgot\b|\bwrong\b|\bmissing\b|\bwithout\b|\blost its\b|"
                         r"doesn'?t exist|points? to|\bonly has\b|->|\bso it\b|\bmisconfigured\b|\binstead of\b|"
                         r"\bleak\w*\b|\bexhaust\w*\b", IC)
+ONGOING = re.compile(r"\b(?:investigation (?:continues|ongoing)|still investigating|ongoing|contained|not (?:yet )?"
+                     r"resolved|still open|monitoring continues)\b", IC)
 DURATION = re.compile(r"\bfor (?:about |around |~|approx\.? )?(?:(?P<h>\d+)\s*h(?:ours?)?\s*)?(?:(?P<m>\d+)\s*"
                       r"(?:m|min|mins|minutes)\b)?", IC)
 
@@ -80,8 +97,11 @@ def find(timeline: Timeline, impact_texts: list[str]) -> Moments:
     window = next((w for w in timeline.windows if w.labelled), None) or next(iter(timeline.windows), None)
     symptom = next((e for e in events if SYMPTOM.search(e.own) and not e.range_end), None)
     first_alert = next((e for e in events if ALERT.search(e.own) and not e.range_end), None)
+    stated_start = next((e for e in events if e.field == "t_start"), None)
     if window is not None:
         found.start_at, found.start_from = window.start, "impact window the notes state"
+    elif stated_start is not None:
+        found.start, found.start_at, found.start_from = stated_start, stated_start.at, "start the notes state"
     elif symptom is not None:
         start = min([symptom, *([first_alert] if first_alert else [])], key=lambda e: e.at)
         found.start, found.start_at, found.start_from = start, start.at, "first symptom the notes time"
@@ -95,10 +115,13 @@ def find(timeline: Timeline, impact_texts: list[str]) -> Moments:
         found.paged = next((e for e in reversed(events) if e.at <= found.acknowledged.at and ALERT.search(e.own)
                             and not is_ack(e)), None) or (found.acknowledged if ALERT.search(
                                 found.acknowledged.own) else None)
-    found.mitigated = next((e for e in after if _mitigation(e)), None)
+    found.mitigated = next((e for e in after if e.at > start_at and _mitigation(e)), None)
     found.end_at = _end(timeline, found, impact_texts, window)
     resolved = next((e for e in reversed(after) if RESOLVED.search(e.own) and not NEGATED.search(e.own)), None)
-    if resolved is not None and (found.end_at is None or resolved.at >= found.end_at - timedelta(hours=1)):
+    ongoing = any(ONGOING.search(e.own) for e in after[-3:])
+    if resolved is None and ongoing:
+        pass  # "contained, investigation continues": the notes stop short of a resolution
+    elif resolved is not None and (found.end_at is None or resolved.at >= found.end_at - timedelta(hours=1)):
         found.resolved_at = resolved.at
     elif found.end_at is not None:
         found.resolved_at, found.resolved_by_end = found.end_at, True
@@ -146,12 +169,13 @@ def trigger(timeline: Timeline, found: Moments) -> Event | None:
     if found.start_at is None:
         return None
     window_lines = {id(w.line) for w in timeline.windows}
-    candidates = [e for e in timeline.events if e.at <= found.start_at and not e.range_end
+    candidates = [e for e in timeline.events if e.at <= found.start_at and not e.range_end and e.field is None
                   and id(e.line) not in window_lines and not ALERT.search(e.own) and not is_ack(e)]
     before = [e for e in candidates if found.start_at - timedelta(hours=6) <= e.at < found.start_at]
     if before:
         return before[-1]
     at_start = [e for e in timeline.events if e.at == found.start_at and not e.range_end and not is_ack(e)
+                and e.field is None
                 and id(e.line) not in window_lines
                 and (_changed(e) or not (SYMPTOM.search(e.own) or ALERT.search(e.own)))]
     return at_start[-1] if at_start else None
@@ -159,6 +183,23 @@ def trigger(timeline: Timeline, found: Moments) -> Event | None:
 
 def _changed(event: Event) -> bool:
     return bool(re.search(r"\b(?:expired|deleted|destroyed|pushed|deployed|applied|changed|rotated)\b", event.own, IC))
+
+
+def last_finding(timeline: Timeline, found: Moments) -> Event | None:
+    """What responders found last before the mitigation, when nobody said "the cause": a lead, not a verdict."""
+    if found.mitigated is None or found.start_at is None:
+        return None
+    before = [e for e in timeline.events if found.start_at <= e.at < found.mitigated.at and not e.range_end
+              and not ALERT.search(e.own) and not is_ack(e) and not e.line.status_page and not e.own.endswith("?")]
+    return before[-1] if before else None
+
+
+def summary_cause(summary: str | None) -> str | None:
+    """A sentence of the summary that says why ("a larger batch size made concurrent writers deadlock")."""
+    for sentence in re.split(r"(?<=[.;])\s+", summary or ""):
+        if CAUSE_CUES.search(sentence) or re.search(r"\b(?:made|led to|resulted in|caused)\b", sentence, IC):
+            return sentence.strip(" .;")
+    return None
 
 
 def cause(timeline: Timeline, found: Moments) -> Event | None:

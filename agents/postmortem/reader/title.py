@@ -17,21 +17,27 @@ from agents.postmortem.reader.moments import ALERT, SYMPTOM
 
 IC = re.IGNORECASE
 SOURCE_ONLY = re.compile(r"\b(?:export(?:ed)?|pasted|copied|copy of|write-?up|transcript|chat from|zoom chat|"
-                         r"for the (?:postmortem|doc)|pd incident|opsgenie alert)\b", IC)
+                         r"for the (?:postmortem|doc)|forwarded|original message|"
+                         r"(?:irc|chat|slack|teams|whatsapp|zoom|discord|bridge)\s+(?:log|export|thread|chat|copy|"
+                         r"transcript|messages|channel))\b|^-{2,}", IC)
 FURNITURE = [
-    re.compile(r"^(?:subject|re|fwd?|title)\s*:\s*", IC),
+    re.compile(r"^(?:(?:subject|re|fwd?|fw|title)\s*:\s*)+", IC),
     re.compile(r"^(?:h[1-6]\.\s*|#+\s*)", IC),
-    re.compile(r"^(?:incident summary|incident report|incident notes?|inc notes?|incident|postmortem|post-mortem|"
-               r"handover|summary)\s*[:\-–—]?\s*", IC),
+    re.compile(r"^(?:opsgenie|pagerduty|pd|statuspage|jira|incident\.io)\s+(?:alert|incident|ticket)?\s*#?[\w-]*\d[\w-]*"
+               r"\s*[-:–—]?\s*", IC),
+    re.compile(r"^(?:incident summary|incident report|incident review|incident notes?|inc notes?|incident|"
+               r"postmortem|post-mortem|handover|summary|review)\s*[:\-–—]?\s*", IC),
     re.compile(r"\s+[-–—]\s+(?:postmortem|post-mortem|notes?|draft|rough|summary|write-?up|report)\b.*$", IC),
     re.compile(r"\s*\([^)]*\)"),
     re.compile(r"\[[^\]]*\]\s*"),
     re.compile(r"\b(?:postmortem|post-mortem)\b|\bnotes?\b|\bdraft\b|\brough\b|\bthing\b|\bstuff\b|\bthis morning\b|"
-               r"\byesterday\b|\blast night\b|\btoday\b", IC),
+               r"\byesterday(?:'s)?\b|\blast night(?:'s)?\b|\btoday(?:'s)?\b|\bthis morning'?s?\b", IC),
     re.compile(r"\bINC-[\w-]+\b|#\d+\b|\bSEV-?[0-5]\b|\bP[0-4]\b", IC),
+    re.compile(r"\b[A-Z][A-Z0-9]{1,9}-\d+\b"),  # a ticket id: OPS-9921
+    re.compile(r"^\W+"),
     re.compile(r"\b(?:UTC|GMT)\b"),
 ]
-TITLE_SYMPTOM = re.compile(rf"{SYMPTOM.pattern}|\bexpir\w*|\bleak\w*|\bbroken\b|\bincident\b|\bbreach\b|"
+TITLE_SYMPTOM = re.compile(rf"{SYMPTOM.pattern}|\bslow\w*|\bexpir\w*|\bleak\w*|\bbroken\b|\bincident\b|\bbreach\b|"
                            r"\bexposed\b|\bnot (?:working|loading|resolving)\b|\bdropped\b", IC)
 PHRASES = [
     (re.compile(r"latency|p99|slow|timeouts?|timed out|degraded", IC), "degraded"),
@@ -48,6 +54,7 @@ CUT = re.compile(r"\s+(?:since|from|for|after|because|at)\s+|[,(;:]|\?+|\.\s|\s[
 INVESTIGATING = re.compile(r"^(?:status page, \w+:\s*)?we(?:'re| are)\s+(?:currently\s+)?investigating\s+"
                            r"(?:reports of\s+|an issue with\s+)?", IC)
 MAX_WORDS = 12
+ZONE_ONLY = re.compile(r"^\W*(?:all\s+)?times?\b[^.]{0,40}\.?\s*$", IC)
 
 
 def derive(lines: list[Line], facts: Facts, timeline: Timeline, start: datetime | None) -> str:
@@ -78,10 +85,11 @@ def _header(lines: list[Line]) -> str | None:
         if raw.replace("*", "").strip().endswith(":"):
             continue  # "*Incident title:*" left empty, "Copied from our status page:"
         if line.heading is None and re.match(r"^\W*[\w ]{2,25}:\*?\s*\S", raw) and not re.match(
-                r"^\W*(?:subject|title)\b", raw, IC):
+                r"^\W*(?:subject|title|[\w ]*\b(?:incident|postmortem|post-mortem|review|summary|report)\b[\w ]*:)",
+                raw, IC):
             continue  # "Date: ...", "Severity: SEV2": a field, not a title
         cleaned = _clean(re.split(r"(?<=[.!?])\s+", raw)[0])
-        if SOURCE_ONLY.search(cleaned) or not re.search(r"[A-Za-z]{2}", cleaned):
+        if SOURCE_ONLY.search(cleaned) or not re.search(r"[A-Za-z]{2}", cleaned) or ZONE_ONLY.match(raw):
             continue
         return " ".join(cleaned.split()[:MAX_WORDS])
     return None

@@ -97,7 +97,6 @@ class Build:
         self.metrics: list[dict[str, Any]] = []
         self.bursts: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.background: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.streams: list[dict[str, Any]] = []  # streams of things that are not services (controllers, jobs)
         self.k8s: dict[str, list[Any]] = defaultdict(list)
         self.custom: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.timeline: list[dict[str, Any]] = []
@@ -105,7 +104,6 @@ class Build:
         self.config_data: dict[str, dict[str, str]] = {}
         self.memory: dict[str, list[Shape]] = defaultdict(list)  # multiplicative working-set effects
         self.cpu: dict[str, list[Shape]] = defaultdict(list)
-        self.memory_limit: dict[str, str] = {}
         self.effects: dict[str, list[Shape]] = defaultdict(list)  # named effects on exporter series
         self.certificates: dict[str, Shape] = {}  # public host -> probe_ssl_earliest_cert_expiry
         self.scaling: dict[str, list[tuple[datetime, int]]] = defaultdict(list)  # extra replicas over time

@@ -335,13 +335,10 @@ def _rate_limited(b: Build, c: CauseDef) -> None:
                                                            f"error=\"rate limit exceeded\""}], level="warn")
 
 
-@effects("autoscaler-at-max")
-def _autoscaler(b: Build, c: CauseDef) -> None:
-    pass  # the scaling is planned; traffic and latency follow from it
-
-
 @plan("autoscaler-at-max")
 def _plan_autoscaler(b: Build, c: CauseDef) -> None:
+    """Traffic surges, the HPA adds pods up to its maximum, and the saturation that follows (all planned: the
+    extra pods must exist before any pod is made)."""
     target, high = c.target, c.params["max"]
     surge = b.cause_at
     steps = [(surge + timedelta(minutes=3), min(high, b.replicas[target] * 2)),
@@ -362,11 +359,6 @@ def _plan_autoscaler(b: Build, c: CauseDef) -> None:
 
 
 # --- infrastructure -------------------------------------------------------------------------------------------
-
-
-@plan("dns-failure")
-def _plan_dns(b: Build, c: CauseDef) -> None:
-    pass
 
 
 @effects("dns-failure")
