@@ -16,7 +16,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -141,6 +141,16 @@ class Executor:
             run = await service.get_run(session, run_id)
             if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
                 await self._finish(session, run, RunState.ABORTED, reason)
+
+    @contextlib.asynccontextmanager
+    async def holding(self, run_id: int) -> AsyncIterator[None]:
+        """Keep the lease on a run this process owns while it does something slow before `advance` (posting
+        its message), so a sweep elsewhere does not take it as interrupted."""
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
 
     async def release(self, run_id: int) -> None:
         """Give back a resumed run before anything ran (its message could not be posted): interrupted again."""
