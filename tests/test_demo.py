@@ -56,7 +56,7 @@ def test_commander_and_rca_answer_from_the_record(demo: tuple[subprocess.Complet
     assert "| Subject Expert | @U0CAROL | Active | 14:31 UTC |" in status
     rca = out[out.index("## Root Cause Analysis: Payment API returning 500 errors"):out.index("Step 7/8")]
     assert "T-15min   (14:15): Feature flag async-payment-processing enabled" in rca
-    assert "| 1 | Regression after a change | payment-api | 14:15 | async-payment-processing |" in rca
+    assert "| 1 | Feature flag change | payment-api | 14:15 | async-payment-processing |" in rca
     assert "deterministic" in rca and "llm" not in rca
     assert "prometheus ✗, grafana ✗, loki ✗, datadog ✗, kubernetes ✗" in rca
 

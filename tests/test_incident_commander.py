@@ -125,6 +125,9 @@ SCOPED = [
     ("payout for one seller failed", "SEV3", "payments"),
     ("backups have not run for a week", "SEV3", "internal"),
     ("sandbox payments api down", "SEV5", "internal"),
+    ("all pods crashlooping in prod", "SEV1", "outage"),
+    ("new users can't register", "SEV2", "outage"),
+    ("customers' saved addresses wiped", "SEV1", "data-loss"),
 ]
 
 

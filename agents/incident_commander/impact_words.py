@@ -131,7 +131,9 @@ DATA_STORE = terms("data", "writes?", "db", "dbs", "databases?", "tables?", "buc
                    "attachments?", "accounts?", "history", "transactions?", "ledgers?", "blobs?", "objects?",
                    "snapshots?", "partitions?", "index(?:es)?", "collections?", "schemas?", "entries", "events",
                    "submissions?", "carts?", "backups?", "warehouse", "data ?lake",
-                   "storage", "bigquery", "redshift", "snowflake", "logs?")
+                   "storage", "bigquery", "redshift", "snowflake", "logs?", "addresses", "profiles?", "settings",
+                   "preferences", "contacts?", "playlists?", "wishlists?", "drafts?", "projects?", "workspaces?",
+                   "content", "libraries", "library", "notes", "comments?", "posts?")
 # A store whose things can be missing: "files missing" is lost data; "index missing" is not.
 STORED_THINGS = terms("data", "records?", "rows?", "logs?", "audit logs?", "events", "messages?", "files?", "uploads?",
                       "photos?", "images?", "documents?", "transactions?", "entries", "history", "backups?", "emails?",
@@ -174,14 +176,15 @@ DOWN = terms("down", "outage", "offline", "unreachable", "unavailable", "inacces
              "gateway time ?out",
              "stuck on (?:the )?(?:splash|loading|launch|start|login|white|blank) ?(?:screen|page)?",
              "(?:redirect|login|crash|boot|reload) ?loops?", "infinite (?:loading|spinner|loop|redirect)\\w*",
-             "spinner forever", "forever")
+             "spinner forever", "forever", "crash ?loop\\w*", "crashloopbackoff")
 NOBODY = terms("nobody", "no ?one", "no users?", "no customers?", "none of (?:our|the) (?:users|customers)")
 CERTIFICATE = terms("certs?", "certificates?", "ssl", "tls", "domains?")
 EXPIRED = terms("expired", "expir\\w*", "invalid", "revoked", "lapsed")
 CANT = terms("can't", "cant", "cannot", "can not", "unable to", "couldn't", "not able to")
 USE = terms("log ?in", "login", "sign ?in", "sign ?up", "access", "reach", "connect", "load", "open", "use",
             "check ?out", "stream", "upload", "download", "search", "send", "see", "view", "place orders?", "book",
-            "authenticat\\w*", "get in")
+            "authenticat\\w*", "get in", "register", "create (?:an )?accounts?", "subscribe", "join", "enroll",
+            "onboard", "play", "watch", "stream", "order")
 FULL = terms("(?:full|total|complete|major|global|site ?wide|platform ?wide|widespread|company ?wide|hard) "
              "(?:outage|down|downtime|failure)", "everything (?:is )?down",
              "(?:completely|totally|entirely|fully) (?:down|offline|broken|unavailable|dead)")
@@ -191,7 +194,8 @@ WHOLE_PRODUCT = terms("site", "website", "web ?site", "platform", "production", 
                       "our app")
 BROAD = terms("all (?:users|customers|regions|requests|traffic|tenants|merchants|accounts|transactions|payments|"
               "orders|checkouts|calls|endpoints|pages|services|clients|sellers|buyers|assets|images|files|apis|sites|"
-              "devices|platforms|browsers|queries|searches|logins|uploads|downloads)",
+              "devices|platforms|browsers|queries|searches|logins|uploads|downloads|pods|nodes|instances|servers|"
+              "hosts|replicas|workers|containers)",
               "every(?:one|body)", "every (?:user|customer|request|region|page|call|endpoint|tenant)",
               "nobody", "no ?one", "globally", "worldwide", "site ?wide", "across (?:all )?regions",
               "for everything", "entirely", "all of (?:them|prod|production)",
@@ -220,7 +224,8 @@ DEGRADED = terms("slow*", "latenc*", "lag", "lags", "lagging", "laggy", "delay*"
                  "bounc\\w*", "undeliver\\w*", "rejected", "twice", "duplicat\\w*", "double\\w*", "saturat\\w*",
                  "(?:cpu|memory|disk|load|connections?) (?:at|is at|hit|hitting|above|over) \\d+ ?%", "maxed(?: out)?",
                  "pegged", "overload\\w*", "high (?:cpu|memory|load)", "wrong results?", "empty results?", "dropp\\w*",
-                 "drops", "expir\\w*", "late", "behind", "empty", "blank", "inconsistent", "out of order")
+                 "drops", "expir\\w*", "late", "behind", "empty", "blank", "inconsistent", "out of order",
+                 "yesterday'?s (?:data|numbers|figures|prices|results)", "not up to date")
 TOTAL_FAILURE = terms("crash\\w* (?:on|at|during|when|after) (?:launch\\w*|start\\w*|open\\w*|login|log ?in|"
                       "checkout|boot\\w*)", "not (?:arriving|received|delivered|sending|working)",
                       "never (?:arrive|arrives|arrived|sent)", "at all", "every time", "(?:crash|fail)\\w* for all",

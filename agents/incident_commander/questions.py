@@ -57,7 +57,7 @@ def _description(rec: IncidentRecord) -> Section | None:
 
 
 def catch_up(rec: IncidentRecord, question: str) -> Reply:
-    events = rec.events()
+    events = [line for line in rec.events() if line.kind != "role_assigned"]
     shown = events if len(events) <= MAX_CATCH_UP else [*events[:4], *events[-(MAX_CATCH_UP - 4):]]
     entries = [_entry(line) for line in shown]
     if len(shown) < len(events):
@@ -67,10 +67,13 @@ def catch_up(rec: IncidentRecord, question: str) -> Reply:
            f"IC {ref(r.commander)}")
     if r.last_update is not None:
         now += f". Latest update ({r.at(r.last_update.at)}): {r.last_update.text}"
+    roles = [f"{x.role} {ref(x.user_id)}" for x in r.roles if x.role != "Incident Commander"]
+    roles += [f"nobody is {role}" for role, _ in rec.unfilled_roles]
     sections = [s for s in (_description(rec),) if s]
     sections.append(Section(heading="What happened so far", entries=entries, empty="Nothing on the timeline yet."))
-    return _reply("catch_up", rec, f"{r.public_id}: {r.title}", None, [*sections, Section(
-        heading="Where it stands", entries=[Entry(text=now)])])
+    standing = [Entry(text=now), *([Entry(text="Roles: " + "; ".join(roles))] if roles else [])]
+    return _reply("catch_up", rec, f"{r.public_id}: {r.title}", None,
+                  [*sections, Section(heading="Where it stands", entries=standing)])
 
 
 def _window(question: str) -> timedelta | None:

@@ -8,6 +8,7 @@ rewrite the prose, choosing among the hypotheses the engine tested; it cannot ad
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from agents.base import AgentAnswer, AgentRequest
@@ -33,21 +34,24 @@ _TOPIC = re.compile(r"(?:(?:root\s+)?cause\s+of|why\s+(?:is|are|did|was|were)|in
 _CAUSE_OF = re.compile(r"^(?:the\s+)?(?:root\s+)?cause\s+of\s+(?:the\s+)?", re.IGNORECASE)
 
 
+WHICH_SERVICE = ("Which service? Name it in the request (\"why is the payments API failing at 14:30?\"), ask in "
+                 "an incident's war room, or pass `--incident INC-...`.")
+
+
 async def investigate(request: AgentRequest) -> AgentAnswer:
     subject = subject_of(request)
-    if subject is None:
-        text = ("Which service? Name it in the request (\"why is the payments API failing at 14:30?\"), ask in "
-                "an incident's war room, or pass `--incident INC-...`.")
-        return AgentAnswer(agent=AGENT, intent="investigate", text_markdown=text + "\n", fallback_text=text,
-                           summary="no service named")
-    report = await _report(request, subject)
+    report = await _report(request, subject) if subject is not None else None
+    if report is None:
+        return AgentAnswer(agent=AGENT, intent="investigate", text_markdown=WHICH_SERVICE + "\n",
+                           fallback_text=WHICH_SERVICE, summary="no service named")
     return AgentAnswer(agent=AGENT, mode=report.mode, note=report.note, intent="investigate",
                        incident_id=report.incident_id, summary=report.executive_summary,
-                       text_markdown=render.markdown(report), blocks=render.blocks(report),
+                       text_markdown=render.markdown(report),
                        fallback_text=render.fallback_text(report), data=report.model_dump(mode="json"))
 
 
-async def _report(request: AgentRequest, subject: Subject) -> RcaReport:
+async def _report(request: AgentRequest, subject: Subject) -> RcaReport | None:
+    """The analysis; None when no service was named and none could be found (no alert, no workload named)."""
     toolbox = Toolbox(request.settings)
     try:
         end = min(request.now, (subject.resolved_at + AFTER_RESOLVE) if subject.resolved_at
@@ -55,7 +59,14 @@ async def _report(request: AgentRequest, subject: Subject) -> RcaReport:
         window = Window(reference=subject.reference, end=max(end, subject.reference + timedelta(minutes=5)))
         service = request.config.service(subject.service)
         texts = records(request)
-        seen = await observe(toolbox, service, window, texts)
+        incident = request.incident
+        about = " ".join(t for t in (incident.title if incident else "", incident.description if incident else "",
+                                     request.text) if t)
+        seen = await observe(toolbox, service, window, texts, text=about)
+        if not subject.service:
+            if not seen.scope.subjects or seen.scope.subjects[0].via == "unnamed":
+                return None
+            subject = replace(subject, service=seen.scope.subjects[0].name)
         report = analyse(seen, subject, toolbox.statuses())
         if request.settings.anthropic_api_key is not None:
             report = await refine(report, request, toolbox, texts)
@@ -79,18 +90,28 @@ def records(request: AgentRequest) -> list[TextRecord]:
 
 
 def subject_of(request: AgentRequest) -> Subject | None:
+    """What to analyse and when. A time the request names ("at 14:30") wins over the declaration time; a
+    service nobody named is looked for in the alerts and the cluster (service ""), unless no tool could."""
     incident = request.incident
+    named_at = named_time(request.text, request.now) if names_a_time(request.text) else None
+    tools = request.settings.prometheus_url or request.settings.grafana_url or request.settings.kubeconfig
     if incident is not None:
         service = (incident.affected_service or request.config.service_for(incident.title)
-                   or _service_in(incident.title) or _service_in(request.text))
-        if service is None:
+                   or _service_in(incident.title) or _service_in(request.text) or "")
+        if not service and not tools:
             return None
-        return Subject(title=incident.title, service=service, reference=incident.declared_at,
+        reference = named_at if named_at is not None and named_at <= (incident.resolved_at or request.now) \
+            else incident.declared_at
+        return Subject(title=incident.title, service=service, reference=reference,
                        incident_id=incident.public_id, severity=incident.severity, resolved_at=incident.resolved_at)
-    service = request.config.service_for(request.text) or _service_in(request.text)
-    if service is None:
+    service = request.config.service_for(request.text) or _service_in(request.text) or ""
+    if not service and not tools:
         return None
-    return Subject(title=_topic(request.text), service=service, reference=named_time(request.text, request.now))
+    return Subject(title=_topic(request.text), service=service, reference=named_at or request.now)
+
+
+def names_a_time(text: str) -> bool:
+    return bool(_ISO_TIME.search(text) or _TIME.search(text))
 
 
 def named_time(text: str, now: datetime) -> datetime:

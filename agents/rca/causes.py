@@ -337,6 +337,32 @@ def _generic(f: Facts) -> Narrative:
     )
 
 
+def _told(what: str, how: str, fix: str, prevent: str) -> Callable[[Facts], Narrative]:
+    """The narrative of a mechanism in one component, started by a change when one is known."""
+    def explain(f: Facts) -> Narrative:
+        after = f" after {f.trigger}" if f.trigger else ""
+        return Narrative(
+            summary=f"The {f.service} incident was caused by {what} in {f.component}{after}.",
+            whys=[
+                (f"Why did {f.service} {f.symptom}?", f"{f.mechanism_sentence}."
+                 + (f" Logs: \"{f.log_example}\"." if f.log_example else "")),
+                (f"Why did {f.component} fail?", how),
+                ("Why then?", _triggered(f, "No recorded change precedes it; the load or state built up.")),
+                ("Why did it reach customers?", f"{f.service} depends on {f.component} without a fallback."
+                 if f.component != f.service else "Nothing limited the damage before requests failed."),
+                _detection_why(f, what),
+            ],
+            root_cause=f"{what[:1].upper()}{what[1:]} in {f.component}{after}: {f.mechanism}.",
+            factors=[f"No alert on {what} before customers noticed", f"{f.service} has no fallback when "
+                     f"{f.component} degrades"],
+            immediate=fix.format(component=f.component, trigger=f.trigger_subject or f.component),
+            short_term=f"Alert on the signal that moved first ({f.mechanism[:60]})",
+            medium_term=prevent,
+            long_term="Rehearse this failure in a game day",
+        )
+    return explain
+
+
 CAUSES: dict[str, Cause] = {c.id: c for c in [
     Cause("connection-pool-exhaustion", "Database connection pool exhaustion", ("db_pool_utilisation",),
           _rx(r"connection is not available|pool exhausted|connection leak|pool.*timed? ?out|too many connections|"
@@ -361,5 +387,56 @@ CAUSES: dict[str, Cause] = {c.id: c for c in [
           _rx(r"no space left|disk full|enospc|disk quota|filesystem full"), _disk_full),
     Cause("memory-leak", "Memory exhaustion", ("memory_utilisation", "container_restarts"),
           _rx(r"out of memory|oomkill|oom-kill|heap space|memoryerror|cannot allocate"), _memory),
-    Cause("change-regression", "Regression after a change", (), None, _generic),
+    Cause("feature-flag", "Feature flag change", (), None, _generic),
+    Cause("configmap-change", "ConfigMap change", (),
+          _rx(r"config|invalid|unknown (?:key|field|option)|failed to (?:load|parse)|reload"), _config_change),
+    Cause("secret-rotation", "Secret rotation", (),
+          _rx(r"password authentication failed|authentication failed|access denied|unauthori[sz]ed|invalid "
+              r"credentials|permission denied|forbidden"),
+          _told("a rotated Secret the running pods did not pick up",
+                "The credentials changed; connections opened with the new or old ones were refused.",
+                "Restart {component} so it reads the current Secret, or restore the previous credentials",
+                "Rotate credentials with overlap (both valid) and reload them without a restart")),
+    Cause("bad-gitops-sync", "GitOps sync changed the workload", (),
+          _rx(r"oom|out of memory|killed|crashloop|back-off"),
+          _told("a GitOps sync that changed the pod template",
+                "The synced manifest changed the pod template (resources, env or image) in a way the service "
+                "cannot run with.",
+                "Revert the commit the sync applied, or roll {component} back",
+                "Review manifest changes to resources and limits before sync; sync progressively")),
+    Cause("autoscaler-at-max", "Autoscaler at its maximum", ("autoscaler_at_max",),
+          _rx(r"scaling ?limited|maxreplicas|desired replica count is more than the maximum|at max"),
+          _told("capacity exhaustion (the autoscaler at its maximum replicas)",
+                "Demand exceeded what the maximum number of replicas can serve; the autoscaler could add no more.",
+                "Raise the autoscaler's maximum for {component} or shed load",
+                "Capacity plan the autoscaler's maximum against peak traffic")),
+    Cause("rate-limited", "Rate limited by a dependency", ("rate_limited",),
+          _rx(r"\b429\b|too many requests|rate.?limit|quota exceeded|throttl"),
+          _told("rate limiting by a dependency",
+                "It refused calls beyond its rate limit (HTTP 429 or an equivalent).",
+                "Reduce the call rate to {component} (backoff, batching) or ask for a higher quota",
+                "Client-side rate limiting and backoff for calls to {component}")),
+    Cause("node-not-ready", "Node failure", ("node_not_ready",),
+          _rx(r"nodenotready|node .*not ?ready|kubelet stopped posting|node lost|node is not ready"),
+          _told("the loss of a node", "The node stopped reporting Ready, and the pods on it stopped serving.",
+                "Cordon and drain {component}; make sure replicas rescheduled elsewhere",
+                "Spread replicas across nodes and zones (topology spread, PodDisruptionBudgets)")),
+    Cause("job-saturating-database", "Batch job saturating a shared dependency", (),
+          _rx(r"too many connections|lock|timeout|deadlock|slow query|canceling statement"),
+          _told("a batch job saturating a dependency it shares with the service",
+                "The job's load (connections, queries, locks) took the capacity the service needed.",
+                "Stop or throttle {trigger}; move it off peak",
+                "Give batch work its own capacity (a replica, a connection limit, a schedule off peak)")),
+    Cause("schema-migration-lock", "Schema migration", (),
+          _rx(r"lock|migrat|relation .* does not exist|column .* does not exist|undefined column|timeout"),
+          _told("a schema migration",
+                "The migration locked tables or changed the schema the running code expects.",
+                "Stop the migration or roll it back; release the locks held by {trigger}",
+                "Online, backwards-compatible migrations (expand/contract) with lock timeouts")),
+    Cause("cache-stampede", "Cache flush stampede", (),
+          _rx(r"cache miss|flush|stampede|thundering"),
+          _told("a cache flush that sent every request to the backing store",
+                "With the cache empty every request went to the database at once.",
+                "Warm the cache; rate-limit cache rebuilds",
+                "Request coalescing and staggered expiry; never flush a whole cache in production")),
 ]}

@@ -81,3 +81,34 @@ def named_time(text: str, position: int, recorded_at: datetime) -> datetime:
     named = recorded_at.replace(hour=int(match["h"]), minute=int(match["m"]), second=0, microsecond=0)
     # "at 23:50" said just after midnight means yesterday; a time far in the future of the message too.
     return named - timedelta(days=1) if named > recorded_at + timedelta(minutes=5) else named
+
+
+# Log lines that announce a change of their own: a flag service saying which flags changed, a cache flushed, a
+# migration starting. Read from the structured fields when the line has them.
+_FLAG_FIELD = re.compile(r"flag", re.IGNORECASE)
+_LOG_CHANGES: list[tuple[ChangeKind, re.Pattern[str]]] = [
+    (ChangeKind.FLAG, re.compile(r"\bflags?\b.*\b(?:chang|updat|reload|toggl|enabl|disabl|flip)", re.IGNORECASE)),
+    (ChangeKind.CONFIG, re.compile(r"\bconfig(?:uration)?\b.*\b(?:reload|chang|updat|appl)", re.IGNORECASE)),
+    (ChangeKind.JOB, re.compile(r"\b(?:flush\w*|purg\w*)\b.*\b(?:cache|keys?|db)\b|\bcache\b.*\b(?:flush|purg|clear)",
+                                re.IGNORECASE)),
+    (ChangeKind.JOB, re.compile(r"\bmigrat\w*\b.*\b(?:start|run|apply|applying|begin)", re.IGNORECASE)),
+]
+
+
+def announces(message: str) -> bool:
+    return any(pattern.search(message) for _, pattern in _LOG_CHANGES)
+
+
+def changes_in_log(message: str, fields: dict[str, str], at: datetime, component: str | None,
+                   query: str) -> list[ChangeEvent]:
+    """The change one log line announces, at the line's time, belonging to the component that logged it."""
+    for kind, pattern in _LOG_CHANGES:
+        if not pattern.search(message):
+            continue
+        subject = component or "unknown"
+        if kind == ChangeKind.FLAG:
+            named = next((v for k, v in fields.items() if _FLAG_FIELD.search(k) and v and "/" not in v), None)
+            subject = named.split(",")[0].strip() if named else subject
+        return [ChangeEvent(at=at, kind=kind, subject=subject, component=component, source="logs", query=query,
+                            description=f"{component or 'a service'} logged: {message.strip()[:200]}")]
+    return []

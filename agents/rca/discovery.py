@@ -26,8 +26,9 @@ from agents.rca.signals import Signal, SignalKind
 RATE = "1m"
 STATUS_LABELS = ("code", "status_code", "status", "http_status", "http_status_code", "response_code",
                  "grpc_code", "grpc_status", "rpc_grpc_status_code", "outcome", "result", "rcode", "status_class")
-PEER_LABELS = ("peer", "upstream", "target", "destination", "destination_service", "dst", "provider", "remote",
-               "remote_service", "dependency", "server_address", "net_peer_name", "peer_service", "host",
+PEER_LABELS = ("peer", "client_name", "upstream", "target", "destination", "destination_service", "dst", "provider",
+               "remote", "server_address", "http_host", "net_peer_name", "peer_service", "upstream_cluster",
+               "remote_service", "dependency", "host", "service_name_remote",
                "database", "db", "db_name", "datname", "cluster")
 # Labels that say which process or replica a series came from: summed or maxed away.
 IDENTITY = frozenset({"pod", "instance", "job", "namespace", "container", "node", "uid", "id", "image", "name",
@@ -92,7 +93,9 @@ def signals_for(found: SeriesSet, metadata: dict[str, str] | None = None) -> lis
         kinds[name] = (metadata or {}).get(name, kind) if kind == "gauge" else kind
     # _count and _sum of a histogram or summary are its request counts, read through the family instead.
     structured = {n for n, k in kinds.items() if k in ("histogram", "summary")}
-    skip = {f"{n}_count" for n in structured} | {f"{n}_sum" for n in structured}
+    # A histogram's _count is its request counter: read for its status split, not as one more rate.
+    skip = {f"{n}_sum" for n in structured}
+    skip |= {f"{n}_count" for n in structured if not any(_status_label(s) for s in families.get(f"{n}_count", []))}
     skip |= {n for n in families if n.endswith("_created")}
     out: list[Signal] = []
     paired: set[str] = set()
@@ -103,6 +106,10 @@ def signals_for(found: SeriesSet, metadata: dict[str, str] | None = None) -> lis
             continue
         out += _one_family(name, kinds[name], sets, found)
     return out
+
+
+def _status_label(labels: dict[str, str]) -> str | None:
+    return next((label for label in STATUS_LABELS if label in labels), None)
 
 
 def _selector(found: SeriesSet, sets: list[dict[str, str]], *extra: str) -> str:

@@ -76,8 +76,9 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
 
 
 DELIBERATE = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.FLAG, ChangeKind.JOB, ChangeKind.SCALE,
-              ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER)
-RULED_OUT_BEFORE = timedelta(hours=2)  # changes this long before the symptoms are still worth clearing
+              ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.GITOPS, ChangeKind.NODE)
+DURING = timedelta(minutes=15)  # changes made while it unfolded are cleared too
+RULED_OUT_BEFORE = timedelta(hours=3)  # every change in the window before the symptoms is worth clearing
 
 
 def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None, onset: datetime) -> list[RuledOut]:
@@ -90,9 +91,10 @@ def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None
     for change in seen.changes:
         if change is chosen or change.kind not in DELIBERATE or is_reversal(change):
             continue
-        if chosen is not None and change.subject == chosen.subject and change.kind == chosen.kind:
-            continue
-        if not onset - RULED_OUT_BEFORE <= change.at <= onset + timedelta(minutes=5):
+        if chosen is not None and change.subject == chosen.subject and (
+                change.kind == chosen.kind or abs((change.at - chosen.at).total_seconds()) <= 300):
+            continue  # the cause itself, however else it was recorded
+        if not onset - RULED_OUT_BEFORE <= change.at <= max(onset + DURING, seen.window.reference):
             continue
         if change.kind == ChangeKind.SCALE and any(c.kind == ChangeKind.DEPLOY and c.subject == change.component
                                                    and abs((c.at - change.at).total_seconds()) < 300

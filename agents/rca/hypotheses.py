@@ -15,15 +15,17 @@ from datetime import datetime, timedelta
 
 from agents.rca.causes import CAUSES, Cause
 from agents.rca.changes import is_reversal
-from agents.rca.log_bursts import LEADING_TIME, LogBurst
+from agents.rca.log_bursts import ERROR_PATTERN, LEADING_TIME, LogBurst
 from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
+from app.integrations.cluster import ordered_hosts
 from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
 # What can trigger a mechanism, least deliberate first.
-TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.DEPLOY, ChangeKind.CONFIG,
+TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.JOB,
+                 ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG,
                  ChangeKind.FLAG]
 # Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
 SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full"}, timedelta(hours=3)
@@ -145,10 +147,17 @@ def _log_evidence(burst: LogBurst) -> Evidence:
 
 
 def _component(cause: Cause, finding: Finding | None, seen: Observations, burst: LogBurst | None) -> str:
-    if cause.id == "dependency-outage":
+    if cause.id in ("dependency-outage", "rate-limited"):
+        split = finding.signal.split_by if finding is not None else None
+        if finding is not None and split and finding.labels.get(split):
+            return finding.labels[split]
         if finding is not None and finding.labels.get("peer"):
             return finding.labels["peer"]
         text = burst.example if burst else ""
+        own = burst.component if burst else None
+        host = next((h for h in ordered_hosts(text) if h.split(".")[0] != own), None)
+        if host:
+            return host.split(".")[0] if ".svc" in host or "." not in host else host
         match = next((m for pattern in _PEER_IN_LOG if (m := pattern.search(text))), None)
         return match["peer"] if match else "a dependency"
     if cause.id == "dns-failure":
@@ -269,27 +278,98 @@ def _about_service(change: ChangeEvent, service: str) -> bool:
     return service.lower() in f"{change.component or ''} {change.subject}".lower()
 
 
+_FLAG_WORDS = re.compile(r"flag|feature|toggle|rollout-percent|experiment", re.IGNORECASE)
+_MIGRATION = re.compile(r"migrat|schema|alembic|flyway|liquibase", re.IGNORECASE)
+_IMAGE = re.compile(r"^image ")
+# Causes whose effects are any new error, whatever it says.
+ANY_ERROR = ("bad-deploy", "job-saturating-database", "config-change", "bad-gitops-sync")
+
+
+def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Cause | None:
+    """What kind of cause a change would be: a release, a configuration or flag change, a job run..."""
+    text = f"{change.subject} {change.description} {' '.join(change.diff)}"
+    ref = change.object_ref or ""
+    if change.kind == ChangeKind.DEPLOY:
+        if seen is not None and sync_of(change, seen) is not None:
+            return CAUSES["bad-gitops-sync"]
+        # A rollout that changed only env or annotations (a config hash) delivered a configuration change.
+        if change.diff and not any(_IMAGE.match(d) for d in change.diff):
+            return CAUSES["config-change"]
+        return CAUSES["bad-deploy"]
+    if change.kind == ChangeKind.CONFIG:
+        if ref.startswith("Secret/") or re.search(r"\bsecret\b", change.description, re.IGNORECASE):
+            return CAUSES["secret-rotation"]
+        if _FLAG_WORDS.search(f"{change.subject} {' '.join(change.diff)}"):
+            return CAUSES["feature-flag"]
+        return CAUSES["configmap-change"] if ref.startswith("ConfigMap/") else CAUSES["config-change"]
+    if change.kind == ChangeKind.FLAG:
+        return CAUSES["feature-flag"]
+    if change.kind == ChangeKind.JOB:
+        if _MIGRATION.search(text):
+            return CAUSES["schema-migration-lock"]
+        if re.search(r"flush|purge|cache", text, re.IGNORECASE):
+            return CAUSES["cache-stampede"]
+        return CAUSES["job-saturating-database"]
+    if change.kind == ChangeKind.AUTOSCALER:
+        return CAUSES["autoscaler-at-max"]
+    if change.kind == ChangeKind.CERTIFICATE and change.source == "kubernetes":
+        return CAUSES["certificate-expired"]
+    return None
+
+
+def sync_of(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The GitOps sync (Argo CD, Flux) that made a rollout: one of the same name moments before it."""
+    return next((c for c in seen.changes if c.kind == ChangeKind.GITOPS and _same_component(c.subject, change.subject)
+                 and timedelta(minutes=-2) <= change.at - c.at <= timedelta(minutes=5)), None)
+
+
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
-    found = []
-    service = seen.service.name
+    found: dict[tuple[str, str], Candidate] = {}
     for change in seen.changes:
         if is_reversal(change) or change.at > onset + timedelta(minutes=2) or change.at < seen.window.start:
             continue
-        if change.kind == ChangeKind.DEPLOY and _about_service(change, service):
-            cause = CAUSES["bad-deploy"]
-        elif change.kind == ChangeKind.CONFIG:
-            cause = CAUSES["config-change"]
-        elif change.kind == ChangeKind.FLAG:
-            cause = CAUSES["change-regression"]
-        else:
+        cause = cause_of_change(change, seen)
+        if cause is None:
             continue
-        found.append(_test_change(cause, change, seen))
-    return found
+        candidate = _test_change(cause, change, seen)
+        if cause.id == "bad-gitops-sync":  # the sync is the change made; the rollout is how it arrived
+            candidate.trigger = sync_of(change, seen) or change
+        key = (cause.id, candidate.component)
+        # One candidate per change: a timeline note and the rollout it reports are one change.
+        if key not in found or _support(candidate) > _support(found[key]) or (
+                change.source == "kubernetes" and found[key].trigger is not None
+                and found[key].trigger.source != "kubernetes" and _support(candidate) >= _support(found[key])) or (
+                change.kind == ChangeKind.FLAG and found[key].trigger is not None
+                and found[key].trigger.kind != ChangeKind.FLAG and _support(candidate) >= _support(found[key]) - 0.5):
+            found[key] = candidate
+    return list(found.values())
+
+
+_PROBLEM = re.compile(ERROR_PATTERN, re.IGNORECASE)
+
+
+def _is_problem(burst: LogBurst) -> bool:
+    """An error or warning, or a line that says something failed: info lines announcing changes are not effects."""
+    level = (burst.level or "").lower()
+    if level.startswith(("err", "fatal", "crit", "warn", "panic")):
+        return True
+    return not level.startswith(("info", "debug", "trace")) and bool(_PROBLEM.search(burst.template))
+
+
+def _change_component(change: ChangeEvent, seen: Observations) -> str:
+    """The component a change belongs to: the workload rolled out or reading the ConfigMap, the job, the node."""
+    for name in (change.component, change.subject):
+        if name and seen.scope.distance(name) is not None:
+            return name
+    return change.component or change.subject
 
 
 def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candidate:
-    service = seen.service.name
-    component = service if cause.id != "config-change" or _about_service(change, service) else change.subject
+    component = _change_component(change, seen)
+    if change.source != "kubernetes" and _about_service(change, seen.service.name):
+        component = seen.service.name
+    if cause.id == "feature-flag" and seen.scope.subjects:  # a flag changes the code path of those who read it
+        component = seen.scope.subjects[0].name
     candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change,
                           mechanism=f"new errors followed {change.description[:120]}")
     source = "kubernetes" if change.source == "kubernetes" else "timeline"
@@ -297,8 +377,16 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
     candidate.support.append(Evidence(text=said_at(change), query=change.query,
                                       source=change.source))
     window_end = change.at + EFFECT_LAG
+    on_path = {candidate.component, *(c.name for c in seen.scope.subjects)}
     effects = [b for b in seen.bursts if change.at <= b.onset <= window_end and b.new
-               and (cause.logs is None or cause.logs.search(b.example) or cause.id == "bad-deploy")]
+               and (b.component in on_path or b.component is None) and _is_problem(b)
+               and (cause.logs is None or cause.logs.search(b.example) or cause.id in ANY_ERROR)]
+    moved = [f for f in seen.findings if f.component == candidate.component and f.signal.kind != SignalKind.TRAFFIC
+             and change.at - timedelta(minutes=1) <= f.anomaly.onset <= window_end
+             and candidate.component not in {c.name for c in seen.scope.subjects}]
+    if moved:
+        first = min(moved, key=lambda f: f.anomaly.onset)
+        candidate.supported_by("effect", _metric_evidence(first))
     if effects:
         first = effects[0]
         candidate.supported_by("logs", _log_evidence(first))
@@ -341,15 +429,17 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
     match candidate.cause.id:
         case "dns-failure":
             return "dns" in subject
-        case "node-pressure":
+        case "node-pressure" | "node-not-ready":
             return change.kind == ChangeKind.NODE and candidate.component.lower() in subject
         case "dependency-outage" | "noisy-neighbour" | "certificate-expired":
             return candidate.component.lower() in subject
         case _:
             if change.kind == ChangeKind.NODE:
                 return False
-            return change.component in (None, seen.service.name) or _about_service(change, seen.service.name) \
-                or change.source != "kubernetes"
+            subjects = {c.name for c in seen.scope.subjects} | {seen.service.name}
+            component = _change_component(change, seen)
+            return change.source != "kubernetes" or _same_component(component, candidate.component) or (
+                component in subjects and candidate.component in subjects)
 
 
 def attach_trigger(candidate: Candidate, seen: Observations) -> None:
@@ -397,14 +487,23 @@ def _undo_test(candidate: Candidate, seen: Observations) -> tuple[bool, Evidence
     return helped, Evidence(text=text, query=symptom.query, source="prometheus")
 
 
+def _same_change(a: ChangeEvent | None, b: ChangeEvent | None) -> bool:
+    """One change, however it was recorded: the rollout itself, its scaling, a note saying it happened."""
+    if a is None or b is None:
+        return False
+    return a is b or (_same_component(a.subject, b.subject) and abs((a.at - b.at).total_seconds()) <= 120)
+
+
 def _absorb_explained_changes(candidates: list[Candidate]) -> list[Candidate]:
     """A change whose effect a mechanism explains (the flag that leaked the pool) is that mechanism's trigger,
     not a rival cause: its evidence joins the mechanism's."""
-    mechanisms = [c for c in candidates if c.cause.signals and c.trigger is not None]
+    # A dependency failing after a change to it is explained by the change, not the other way round.
+    mechanisms = [c for c in candidates if c.cause.signals and c.trigger is not None
+                  and c.cause.id != "dependency-outage"]
     kept = []
     for candidate in candidates:
-        explained_by = next((m for m in mechanisms if not candidate.cause.signals and candidate.trigger is m.trigger),
-                            None)
+        explained_by = next((m for m in mechanisms if not candidate.cause.signals
+                             and _same_change(candidate.trigger, m.trigger)), None)
         if explained_by is None:
             kept.append(candidate)
             continue
@@ -437,21 +536,59 @@ def _symptoms_followed(candidate: Candidate, seen: Observations, onset: datetime
         source="prometheus"))
 
 
+# Mechanisms that wait on something else: a full pool inside a failing dependency is how it failed, not why.
+WAITING = {"connection-pool-exhaustion"}
+
+
 def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate]:
-    """A pool filling or memory running out inside a failing dependency is how that dependency failed: it is
-    evidence for the outage the alerting service saw, not a rival to it."""
-    outages = [c for c in candidates if c.cause.id == "dependency-outage"]
-    kept = []
-    for candidate in candidates:
-        host = next((o for o in outages if o is not candidate and candidate.cause.signals and not candidate.trigger
-                     and _same_component(o.component, candidate.component) and o.component != "a dependency"), None)
-        if host is None:
-            kept.append(candidate)
+    """A dependency failing, as its callers see it, and a mechanism inside that dependency are one story. A full
+    pool (waiting on something else) is how the dependency failed: it joins the outage. A disk, memory or
+    certificate running out is why it failed: the outage joins it."""
+    outages = [c for c in candidates if c.cause.id == "dependency-outage" and c.component != "a dependency"]
+    absorbed: set[int] = set()
+    for outage in outages:
+        inside = [c for c in candidates if c is not outage and c.cause.signals and c.cause.id != outage.cause.id
+                  and _same_component(outage.component, c.component) and id(c) not in absorbed]
+        terminal = [c for c in inside if c.cause.id not in WAITING and c.cause.id not in INFRASTRUCTURE]
+        # A dependency that failed right after it was changed failed because of the change.
+        terminal += [c for c in candidates if not c.cause.signals and c.trigger is not None and id(c) not in absorbed
+                     and _same_component(outage.component, c.component) and _has_effects(c)
+                     and c.trigger.at <= outage.onset + timedelta(minutes=2)]
+        if terminal:
+            _merge(min(terminal, key=lambda c: c.onset), outage)
+            absorbed.add(id(outage))
             continue
-        host.support.extend(candidate.support)
-        host.sources |= candidate.sources
-        host.onset = min(host.onset, candidate.onset)
-    return kept
+        for mechanism in inside:
+            if mechanism.cause.id in WAITING and mechanism.trigger is None:
+                _merge(outage, mechanism)
+                absorbed.add(id(mechanism))
+    return [c for c in candidates if id(c) not in absorbed]
+
+
+def _merge(into: Candidate, other: Candidate) -> None:
+    cited = {e.text for e in into.support}
+    into.support.extend(e for e in other.support if e.text not in cited)
+    into.sources |= other.sources
+    into.onset = min(into.onset, other.onset)
+    into.log_example = into.log_example or other.log_example
+
+
+
+INFRASTRUCTURE = {"node-pressure", "node-not-ready", "noisy-neighbour", "dns-failure"}
+OFF_PATH = 2.0
+
+
+def _path(candidate: Candidate, seen: Observations) -> float:
+    """Connected to the alerting service? Off the dependency graph a candidate cannot explain its symptoms."""
+    if candidate.cause.id in INFRASTRUCTURE or not seen.scope.components:
+        return 0.0
+    distance = seen.scope.distance(candidate.component)
+    if distance is None and candidate.component != "a dependency":
+        candidate.against.append(Evidence(
+            text=f"{candidate.component} is off the path: neither the alerting service nor anything it depends on",
+            query="dependency graph", source="analysis"))
+        return -OFF_PATH
+    return 0.0
 
 
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
@@ -469,7 +606,8 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
             else:
                 candidate.against.append(evidence)
         total = _support(candidate)
-        lag = (candidate.onset - onset).total_seconds() / 60
+        began = candidate.onset if candidate.cause.signals or candidate.trigger is None else candidate.trigger.at
+        lag = (began - onset).total_seconds() / 60
         if not _has_effects(candidate):
             pass  # a change nothing followed: its time proves nothing
         elif lag <= 2:
@@ -482,6 +620,7 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
         if candidate.trigger is not None:
             minutes = max(0.0, (candidate.onset - candidate.trigger.at).total_seconds() / 60)
             total += 0.75 * math.exp(-minutes / 15)
+        total += _path(candidate, seen)
         total -= 1.0 * sum(1 for e in candidate.against if e.source != "analysis")
         candidate.score = total
     strong = [c for c in candidates if len(c.sources) >= 2 and _has_effects(c)]

@@ -15,17 +15,18 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from agents.rca.anomaly import Anomaly, detect
-from agents.rca.changes import changes_in_text
+from agents.rca.changes import announces, changes_in_log, changes_in_text
 from agents.rca.discovery import PEER_LABELS, SeriesSet, regex_value, signals_for
 from agents.rca.log_bursts import ERROR_PATTERN, INFO_PATTERN, LogBurst, bursts
 from agents.rca.scope import Component, Scope, build, link
 from agents.rca.signals import DEFAULT_SIGNALS, Signal, SignalKind
+from agents.rca.subject import MAX_SUBJECTS, alerting, mentioned
 from agents.toolbox import Toolbox
 from app.config import Service
 from app.integrations import cluster as cluster_objects
 from app.integrations.cluster import Cluster, hosts_in
 from app.integrations.kubernetes import PATHS, K8sEvent, PodInfo, _event, _pod
-from app.integrations.logs import LogQuery, LokiLogs
+from app.integrations.logs import LogQuery, LokiLogs, parse_line
 from app.integrations.telemetry import ChangeEvent, LogLine, Sample, Series, ToolFailed, ToolUnavailable
 
 log = logging.getLogger(__name__)
@@ -121,22 +122,49 @@ class Budget:
 
 
 async def observe(toolbox: Toolbox, service: Service, window: Window, records: list[TextRecord],
-                  subjects: list[str] | None = None, signals: list[Signal] | None = None) -> Observations:
+                  subjects: list[str] | None = None, signals: list[Signal] | None = None,
+                  text: str = "") -> Observations:
+    """`subjects` are the services to analyse; without them they are found (alerts, workloads the text names)
+    and the configured `service` joins them."""
     seen = Observations(service=service, window=window)
     budget = Budget()
     seen.changes.extend(change for record in records for change in changes_in_text(record.text, record.at,
                                                                                   record.source))
     await _kubernetes(toolbox, seen, budget)
-    seen.scope = build(subjects or [service.name], seen.cluster, service.observability.namespace)
+    if subjects is None:
+        subjects = await _subjects(toolbox, seen, budget, text)
+    seen.scope = build(subjects, seen.cluster, service.observability.namespace)
     if signals is not None:
         await _fixed_metrics(toolbox, seen, signals, budget)
     else:
         await _metrics(toolbox, seen, list(seen.scope.components.values()), budget)
     await _logs(toolbox, seen, budget)
+    # Concurrent answers arrive in any order: the analysis must not depend on which came first.
+    seen.findings.sort(key=lambda f: (f.component, f.signal.name, sorted(f.labels.items()), f.anomaly.onset))
     if budget.exhausted:
         seen.lost.append(f"query budget of {QUERY_BUDGET} requests spent: some series were not read")
     seen.changes.sort(key=lambda c: c.at)
     return seen
+
+
+async def _subjects(toolbox: Toolbox, seen: Observations, budget: Budget, text: str) -> list[str]:
+    """Alerting services first, then workloads the incident's words name, then the configured service."""
+    found: list[str] = []
+    prometheus = await toolbox.prometheus()
+    if prometheus is not None:
+        found += await budget.run(_guarded(toolbox, seen, "prometheus",
+                                           alerting(prometheus, seen.cluster, seen.window.reference),
+                                           "firing alerts")) or []
+        seen.queries += 2
+    if seen.cluster is not None and text and not seen.service.name:
+        found += mentioned(seen.cluster, text)  # only when no service is known: titles name many things
+    if seen.service.name:
+        found.append(seen.service.name)
+    ordered = list(dict.fromkeys(found))
+    if seen.service.name and seen.service.name in ordered:  # the incident's own service leads the report
+        ordered.remove(seen.service.name)
+        ordered.insert(0, seen.service.name)
+    return ordered[:MAX_SUBJECTS]
 
 
 async def _guarded(toolbox: Toolbox, seen: Observations, tool: str, work: Awaitable[T], what: str = "") -> T | None:
@@ -207,8 +235,8 @@ async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Compon
                                           prometheus.series(component.matchers, w.start, w.end),
                                           f"Prometheus series of {component.name}"))
         seen.queries += 1
-        if found is None:
-            if component.distance == 0:  # no series API (an old proxy): the conventional queries still run
+        if not found:
+            if component.distance == 0:  # no series API (an old proxy), or none found: the conventional queries
                 await asyncio.gather(*(_range(toolbox, seen, budget, s, s.promql(component.name), component.name)
                                        for s in DEFAULT_SIGNALS))
             return
@@ -366,12 +394,26 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget) -> None:
     if lines:
         # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
         seen.bursts = await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end)
+        seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
         if distance is None or distance >= 2:
             continue
         for host in _hosts_in_lines(group):
             link(seen.scope, seen.cluster, host, distance + 1, "log")
+
+
+def _announced(lines: list[LogLine]) -> list[ChangeEvent]:
+    """Changes services announce in their own info lines (a flag flipped, a cache flushed), first line of each."""
+    found: dict[tuple[str, str], ChangeEvent] = {}
+    for line in lines:
+        if (line.level or "info") not in ("info", "notice", "warn", "debug") or not announces(line.message):
+            continue
+        parsed = parse_line(line.message)
+        for change in changes_in_log(parsed.message, parsed.fields, line.at, line.labels.get("component"),
+                                     line.query):
+            found.setdefault((change.kind, change.subject), change)
+    return list(found.values())
 
 
 def _loki_selectors(component: Component) -> list[str]:

@@ -15,7 +15,8 @@ from agents.rca.discovery import regex_value
 from app.integrations.cluster import Cluster, Workload
 
 MAX_HOPS = 2
-MAX_COMPONENTS = 14
+MAX_COMPONENTS = 20
+_FLAGS = re.compile(r"(?:^|-)(?:flagd?|feature-?flags?|flags|toggles?|unleash|flipt)(?:-|$)")
 _DNS = re.compile(r"(?:^|-)(?:core|kube-?)?dns(?:-|$)")
 
 
@@ -141,7 +142,9 @@ def dependencies_of(workload: Workload, cluster: Cluster) -> list[Workload]:
 
 
 def _nodes_and_dns(scope: Scope, cluster: Cluster) -> None:
-    for component in [c for c in scope.components.values() if c.distance == 0]:
+    # The nodes under the service and under what it depends on (a database pinned to a node that is lost).
+    for component in sorted([c for c in scope.components.values() if c.distance <= 1 and c.role != "node"],
+                            key=lambda c: c.distance):
         pods = component.workload.pods if component.workload else set()
         for node in sorted({cluster.pod_node[(component.namespace or "", p)] for p in pods
                             if (component.namespace or "", p) in cluster.pod_node}):
@@ -149,10 +152,13 @@ def _nodes_and_dns(scope: Scope, cluster: Cluster) -> None:
             matchers = [f'{{node="{_label_value(node)}"}}', f'{{kubernetes_node="{_label_value(node)}"}}']
             if ip:
                 matchers.append(f'{{instance=~"{regex_value(ip)}(:[0-9]+)?"}}')
-            scope.add(Component(name=node, role="node", distance=1, via="node", matchers=matchers, ip=ip))
+            scope.add(Component(name=node, role="node", distance=component.distance + 1, via="node",
+                                matchers=matchers, ip=ip))
     for workload in cluster.workloads.values():
         if _DNS.search(workload.name) and workload.namespace == "kube-system":
             scope.add(workload_component(workload, 1, "dns", "dns"))
+        elif _FLAGS.search(workload.name):  # services read their flags through it, often without an env var
+            scope.add(workload_component(workload, 1, "flags", "flags"))
 
 
 def link(scope: Scope, cluster: Cluster | None, peer: str, distance: int, via: str) -> Component | None:

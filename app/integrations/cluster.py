@@ -126,6 +126,13 @@ def build(objects: dict[str, list[Obj]]) -> Cluster:
     return cluster
 
 
+def ordered_hosts(text: str) -> list[str]:
+    """The hosts a line names, in the order it names them."""
+    found = [(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)]
+    found += [f"{m['name']}.{m['ns']}.svc".lower() for m in _CLUSTER_HOST.finditer(text)]
+    return list(dict.fromkeys(h for h in found if len(h) > 1))
+
+
 def hosts_in(text: str) -> set[str]:
     """Host names a string points at: `postgres.db.svc.cluster.local:5432`, `redis://cache:6379/0`, URLs."""
     found = {(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)}
@@ -227,20 +234,26 @@ def _rollouts(objects: dict[str, list[Obj]], cluster: Cluster,
         owner = _controller(rs, "Deployment")
         if owner and _revision(rs) is not None:
             by_owner[((rs.get("metadata") or {}).get("namespace", ""), owner[1])].append(rs)
+    scaled_up = _scale_ups(objects)
     found = []
     for (namespace, deployment), sets in by_owner.items():
-        sets.sort(key=lambda r: _revision(r) or 0)
-        for previous, rs in zip([None, *sets], sets, strict=False):
+        # A rollback reuses an old ReplicaSet: it holds the new revision and lists the ones it held before.
+        held = sorted(((n, rs) for rs in sets for n in _revisions_held(rs)), key=lambda pair: pair[0])
+        for number, rs in held:
             meta = rs.get("metadata") or {}
-            at = _rollout_time(rs)
-            if not _inside(at, window) or at is None:
+            current = number == _revision(rs)
+            at = _rollout_time(rs, scaled_up, window) if current else None
+            if number != _revision(rs) and not _history_time_known(rs):
+                at = _time(meta.get("creationTimestamp")) if number == min(_revisions_held(rs)) else None
+            if at is None or not _inside(at, window):
                 continue
-            number = _revision(rs)
-            diff = template_diff(_pod_template(previous) if previous else {}, _pod_template(rs)) if previous else []
+            previous = next((r for n, r in reversed(held) if n < number), None)
+            diff = template_diff(_pod_template(previous), _pod_template(rs)) if previous is not None else []
             images = ", ".join(c.get("image", "") for c in _containers(_pod_template(rs)))
             cause = (meta.get("annotations") or {}).get("kubernetes.io/change-cause")
-            text = f"{deployment} rolled out revision {number}" + (f" ({'; '.join(diff[:4])})" if diff
-                                                                   else f" (image {images})")
+            back = " (a rollback)" if len(_revisions_held(rs)) > 1 and current else ""
+            text = f"{deployment} rolled out revision {number}{back}" + (
+                f" ({'; '.join(diff[:4])})" if diff else f" (image {images})")
             if cause:
                 text += f"; change-cause {cause}"
             found.append(ChangeEvent(
@@ -250,13 +263,39 @@ def _rollouts(objects: dict[str, list[Obj]], cluster: Cluster,
     return found
 
 
-def _rollout_time(rs: Obj) -> datetime | None:
-    """When a revision went live: its creation, or for a rollback to an old ReplicaSet, its last update."""
+def _revisions_held(rs: Obj) -> list[int]:
+    history = ((rs.get("metadata") or {}).get("annotations") or {}).get("deployment.kubernetes.io/revision-history")
+    held = [int(n) for n in (history or "").split(",") if n.strip().isdigit()]
+    return sorted({*held, _revision(rs) or 0})
+
+
+def _history_time_known(rs: Obj) -> bool:
+    return False  # the API keeps no time for a ReplicaSet's earlier revisions, only its creation
+
+
+def _scale_ups(objects: dict[str, list[Obj]]) -> dict[str, list[datetime]]:
+    """ReplicaSet name -> when the deployment controller scaled it up ("Scaled up replica set X to N")."""
+    found: dict[str, list[datetime]] = defaultdict(list)
+    for event in objects.get("events", []):
+        match = re.search(r"Scaled up replica set (\S+)", event.get("message") or "")
+        at = _time(event.get("firstTimestamp")) or _time(event.get("eventTime"))
+        if match and at is not None:
+            found[match.group(1)].append(at)
+    return found
+
+
+def _rollout_time(rs: Obj, scaled_up: dict[str, list[datetime]], window: tuple[datetime, datetime]) -> datetime | None:
+    """When a revision went live: its creation, or for a rollback to an old ReplicaSet, when it was scaled up."""
     meta = rs.get("metadata") or {}
-    times = [_time(m.get("time")) for m in meta.get("managedFields") or []]
-    updated = max((t for t in times if t), default=None)
-    history = (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision-history")
-    return updated if history and updated else _time(meta.get("creationTimestamp"))
+    created = _time(meta.get("creationTimestamp"))
+    if len(_revisions_held(rs)) > 1:
+        later = [t for t in scaled_up.get(meta.get("name", ""), []) if created is None or t > created]
+        inside = [t for t in later if _inside(t, window)]
+        if inside:
+            return max(inside)
+        times = [t for m in meta.get("managedFields") or [] if (t := _time(m.get("time")))]
+        return max(times, default=created)
+    return created
 
 
 def _controller_revisions(objects: dict[str, list[Obj]], window: tuple[datetime, datetime]) -> list[ChangeEvent]:
@@ -448,6 +487,8 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
     """Events of every type from every controller; a pod's routine Normal events (pulled, started) are left out,
     as its controller's own events and the rollout already say what happened."""
     found = []
+    job_owner = {((j.get("metadata") or {}).get("namespace", ""), (j.get("metadata") or {}).get("name", "")): owner[1]
+                 for j in objects.get("jobs", []) if (owner := _controller(j, "CronJob"))}
     for item in objects.get("events", []):
         involved, meta = item.get("involvedObject") or {}, item.get("metadata") or {}
         kind, name = involved.get("kind") or "", involved.get("name") or ""
@@ -465,6 +506,8 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
                      name if kind in WORKLOAD_KINDS or kind in ("HorizontalPodAutoscaler", "Node") else None)
         if kind == "ReplicaSet":
             component = name.rsplit("-", 1)[0]
+        if kind == "Job":
+            component = job_owner.get((namespace, name), name)
         count = item.get("count") or 1
         found.append(ChangeEvent(
             at=at, kind=_event_kind(kind, item.get("reason") or ""), subject=name, component=component,
@@ -475,7 +518,12 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
     return found
 
 
+GITOPS_KINDS = {"Application", "ApplicationSet", "Kustomization", "HelmRelease", "GitRepository"}
+
+
 def _event_kind(kind: str, reason: str) -> ChangeKind:
+    if kind in GITOPS_KINDS:
+        return ChangeKind.GITOPS
     if kind == "Node" or reason in ("Evicted", "NodeNotReady", "EvictionThresholdMet"):
         return ChangeKind.NODE
     if kind in CERTIFICATE_KINDS:

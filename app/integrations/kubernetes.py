@@ -42,6 +42,7 @@ Obj = dict[str, Any]
 PATHS: dict[str, tuple[str, bool]] = {
     "events": ("api/v1", True), "pods": ("api/v1", True), "nodes": ("api/v1", False),
     "services": ("api/v1", True), "configmaps": ("api/v1", True), "secrets": ("api/v1", True),
+    "persistentvolumeclaims": ("api/v1", True),
     "deployments": ("apis/apps/v1", True), "replicasets": ("apis/apps/v1", True),
     "statefulsets": ("apis/apps/v1", True), "daemonsets": ("apis/apps/v1", True),
     "controllerrevisions": ("apis/apps/v1", True),
@@ -50,6 +51,7 @@ PATHS: dict[str, tuple[str, bool]] = {
 }
 # The generated client's method names: list_namespaced_<singular>, list_<singular>_for_all_namespaces.
 SINGULAR = {"events": "event", "pods": "pod", "nodes": "node", "services": "service", "configmaps": "config_map",
+            "persistentvolumeclaims": "persistent_volume_claim",
             "secrets": "secret", "deployments": "deployment", "replicasets": "replica_set",
             "statefulsets": "stateful_set", "daemonsets": "daemon_set", "controllerrevisions": "controller_revision",
             "jobs": "job", "cronjobs": "cron_job", "horizontalpodautoscalers": "horizontal_pod_autoscaler"}

@@ -50,6 +50,7 @@ class ChangeKind(StrEnum):
     CERTIFICATE = "certificate"
     JOB = "job"  # a Job or CronJob run
     AUTOSCALER = "autoscaler"  # an autoscaler reaching its limit
+    GITOPS = "gitops"  # a GitOps controller's sync (Argo CD Application, Flux Kustomization)
     ALERT = "alert"
     OTHER = "other"
 

@@ -1,5 +1,5 @@
-"""`/incident runbook list|show|run|guide|resume`, and the run message's Approve / Skip / Abort / Resume / Done
-buttons.
+"""`/incident runbook list|show|run|guide|resume`, and the run message's Approve / Skip / Abort / Resume / Done /
+Retry buttons.
 
 A run posts one message in the channel it was started from and edits it after every step. A step that changes
 something waits on buttons only the incident's Incident Commander or a `runbook_approvers` user may press;
@@ -34,6 +34,7 @@ from app.slack.render.runbooks import (
     APPROVE,
     DONE,
     RESUME,
+    RETRY,
     SKIP,
     list_blocks,
     outline_blocks,
@@ -49,7 +50,8 @@ USAGE = """*Runbook commands*
 • `/incident runbook run NAME key=value … [--dry-run]`: run it here; changing steps wait for approval
 • `/incident runbook guide NAME key=value …`: post each step for a person to run and confirm
 • `/incident runbook resume [RUN]`: go on with an interrupted run from its next step"""
-DECISIONS = {APPROVE: Decision.APPROVE, SKIP: Decision.SKIP, ABORT: Decision.ABORT, DONE: Decision.DONE}
+DECISIONS = {APPROVE: Decision.APPROVE, SKIP: Decision.SKIP, ABORT: Decision.ABORT, DONE: Decision.DONE,
+             RETRY: Decision.RETRY}
 
 
 def asks_for(text: str) -> bool:
@@ -216,7 +218,7 @@ def _not_allowed(incident: Incident | None) -> str:
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
-    for action_id in (APPROVE, SKIP, ABORT, DONE, RESUME):
+    for action_id in (APPROVE, SKIP, ABORT, DONE, RETRY, RESUME):
         app.action(action_id)(_button(runtime))
 
 
@@ -237,8 +239,8 @@ def _button(runtime: Runtime):  # type: ignore[no-untyped-def]
             return
         user = body["user"]["id"]
         incident = await _incident_of(runtime, row.incident_id)
-        guide = row.mode == RunMode.GUIDE
-        if not guide and not runtime.runbooks.may_approve(incident, user):
+        # Guided steps too: confirming one moves the run on, and is recorded as that person's word.
+        if not runtime.runbooks.may_approve(incident, user):
             await reply(_not_allowed(incident))
             return
         executor = runtime.runbooks.executor

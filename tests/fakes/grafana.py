@@ -104,7 +104,7 @@ class FakeGrafana(LoopbackFake):
         url = f"{upstream.rstrip('/')}/{request.path_params['path']}"
         try:
             async with httpx.AsyncClient(timeout=30) as client:
-                answer = await client.get(url, params=request.query_params, headers=headers)
+                answer = await client.get(url, params=list(request.query_params.multi_items()), headers=headers)
         except httpx.TransportError:
             return JSONResponse({"message": "Bad Gateway"}, 502)
         kept = {k: v for k, v in answer.headers.items() if k.lower() == "content-type"}

@@ -170,6 +170,7 @@ def scenario_environment(s: Scenario, tmp_path: Path, extra_log_lines: int = 0,
     serving the scenario (`shared_prometheus`) instead. `forbidden` names Kubernetes resources (`secrets`,
     `events`...) the service account may not read: they answer 403 as RBAC would.
     """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         if prometheus_url is None:
             tsdb = data_dir or prepare_tsdb(s, tmp_path / "tsdb")

@@ -12,15 +12,17 @@ from agents.base import AgentAnswer, Block
 from agents.escalation_manager.status import AGENT as ESCALATION_MANAGER
 from agents.incident_commander.common import AGENT as INCIDENT_COMMANDER
 from agents.postmortem.document import AGENT as POSTMORTEM_WRITER
+from agents.rca.report import AGENT as RCA
 from agents.runbook_executor.report import AGENT as RUNBOOK_EXECUTOR
 from app.slack.blocks import escape
-from app.slack.render import commander, escalations, postmortem, runbooks
+from app.slack.render import commander, escalations, postmortem, rca, runbooks
 
 Renderer = Callable[[AgentAnswer], list[Block]]
 RENDERERS: dict[str, Renderer] = {
     ESCALATION_MANAGER: escalations.answer_blocks,
     INCIDENT_COMMANDER: commander.answer_blocks,
     POSTMORTEM_WRITER: postmortem.answer_blocks,
+    RCA: rca.answer_blocks,
     RUNBOOK_EXECUTOR: runbooks.answer_blocks,
 }
 
