@@ -268,10 +268,10 @@ def test_the_database_failover_switches_to_the_candidate(lite_env: dict[str, str
     assert "# Skipped - no pooler named" in done.stdout
 
 
-def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
-        lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
-    db = create_engine(lite_env["DATABASE_URL"])
-    kubectl.fault("scale", hang=20)  # the scale-down itself hangs, and the process running it dies
+def _cut_off_in_the_scale_down(lite_env: dict[str, str], kubectl: FakeKubectl) -> dict[str, str]:
+    """Run slow-restart until its changing first step hangs, then kill the process running it (and the step);
+    the environment returned has a 1 s lease, already past."""
+    kubectl.fault("scale", hang=20)
     env = {**lite_env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
                                 "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
@@ -282,6 +282,13 @@ def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
     process.wait()
     os.kill(int(hung.read_text()), signal.SIGKILL)
     time.sleep(1.5)  # the lease runs out
+    return env
+
+
+def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
+        lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
+    db = create_engine(lite_env["DATABASE_URL"])
+    env = _cut_off_in_the_scale_down(lite_env, kubectl)
 
     refused = cli(env, "runbook", "resume", "1", "--yes")
     assert refused.returncode == 1
@@ -305,18 +312,18 @@ def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
 
 def test_retry_step_runs_the_interrupted_step_again(lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
     db = create_engine(lite_env["DATABASE_URL"])
-    kubectl.fault("scale", hang=20)
-    env = {**lite_env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
-                                "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    hung = Path(str(kubectl.state_path) + ".hung")
-    wait_for(hung.exists, what="the scale-down to hang")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    os.kill(int(hung.read_text()), signal.SIGKILL)
-    time.sleep(1.5)
+    env = _cut_off_in_the_scale_down(lite_env, kubectl)
     retried = cli(env, "runbook", "resume", "1", "--retry-step", "--yes")
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "4", "5"]
     assert [s["decision"] for s in steps(db, 1) if s["name"] == "Scale down"] == ["approve", "retry"]
+
+
+def test_aborting_at_an_interrupted_step_says_it_is_not_rolled_back(lite_env: dict[str, str],
+                                                                      kubectl: FakeKubectl) -> None:
+    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+    aborted = cli(env, "runbook", "abort", "1")
+    assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+    assert "**Result**: ABORTED" in aborted.stdout
+    assert "its interrupted step may have taken effect and is not rolled back: check it by hand" in aborted.stdout
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]  # nothing ran again, nothing undone

@@ -369,15 +369,21 @@ def test_a_run_whose_message_cannot_be_posted_runs_nothing(say: SlackSender, sla
 
 
 @SQLITE_ONLY
-def test_the_command_is_acked_before_a_slow_slack_posts_the_run(say: SlackSender, slack: FakeSlack,
+def test_the_command_is_acked_before_a_slow_slack_posts_the_run(env: dict[str, str], slack: FakeSlack,
                                                                 kubectl: FakeKubectl, db: Engine) -> None:
-    room = declare(say, db)
-    slack.delay("chat.postMessage", 4.5)  # longer than the 3 s Slack gives a command's ack
-    started = time.monotonic()
-    ack = ack_text(say.command("runbook run pod-restart-graceful deployment=api-server", channel=room))
-    assert time.monotonic() - started < 3.0
-    assert ack.startswith("Starting run #1 of pod-restart-graceful on deployment/api-server")
-    assert run_message(slack, room) is None  # the ack did not wait for the message
-    waiting = message_says(slack, room, "Approve this step?", "Scale down by 1 replica")
-    assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
-    assert not [c for c in kubectl.calls() if c[0] == "scale"]
+    with AppServer({**env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "3"}) as app:
+        say = SlackSender(app.url, "test-signing-secret", slack)
+        room = declare(say, db)
+        slack.delay("chat.postMessage", 4.5)  # longer than the 3 s Slack gives a command's ack, and the lease
+        started = time.monotonic()
+        ack = ack_text(say.command("runbook run pod-restart-graceful deployment=api-server", channel=room))
+        assert time.monotonic() - started < 3.0
+        assert ack.startswith("Starting run #1 of pod-restart-graceful on deployment/api-server")
+        assert run_message(slack, room) is None  # the ack did not wait for the message
+        time.sleep(3.5)  # past the lease while the message is still being posted
+        # Resuming sweeps for runs whose process went quiet: this one is still being started, not interrupted.
+        assert ack_text(say.command("runbook resume", channel=room)) == "No interrupted runbook run to resume here."
+        waiting = message_says(slack, room, "Approve this step?", "Scale down by 1 replica")
+        assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
+        assert not [c for c in kubectl.calls() if c[0] == "scale"]
+        assert rows(db, "SELECT state FROM runbook_runs") == [{"state": "awaiting"}]

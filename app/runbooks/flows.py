@@ -16,7 +16,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -94,6 +94,13 @@ def outcome_unknown(run: RunbookRun, position: int) -> bool:
         and all(s.state in (StepState.INTERRUPTED, StepState.PENDING) for s in attempts)
 
 
+def _unchecked(run: RunbookRun, position: int) -> str:
+    """Said when a run stops at a step whose outcome is unknown: no rollback covers it."""
+    if not outcome_unknown(run, position):
+        return ""
+    return " (its interrupted step may have taken effect and is not rolled back: check it by hand)"
+
+
 def answers_for(run: RunbookRun, position: int) -> tuple[Decision, ...]:
     if outcome_unknown(run, position):
         return ANSWERS["unknown"]
@@ -142,6 +149,16 @@ class Executor:
             if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
                 await self._finish(session, run, RunState.ABORTED, reason)
 
+    @contextlib.asynccontextmanager
+    async def holding(self, run_id: int) -> AsyncIterator[None]:
+        """Keep the lease on a run this process owns while it does something slow before `advance` (posting
+        its message), so a sweep elsewhere does not take it as interrupted."""
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+
     async def release(self, run_id: int) -> None:
         """Give back a resumed run before anything ran (its message could not be posted): interrupted again."""
         async with self.sessions() as session, session.begin():
@@ -172,7 +189,8 @@ class Executor:
                 return False
             run = await service.get_run(session, run_id)
             assert run is not None
-            run.stopping, run.result = RunState.ABORTED, f"Aborted by {_who(user)}"
+            run.result = f"Aborted by {_who(user)}" + _unchecked(run, run.next_position)
+            run.stopping = RunState.ABORTED
         return True
 
     async def sweep(self, notify: Notify = _quiet) -> list[int]:
@@ -275,7 +293,7 @@ class Executor:
         if row.decision in (Decision.ABORT, Decision.REFUSE):
             if row.decision == Decision.ABORT:
                 row.note = f"aborted by {_who(row.decided_by)}"
-                run.result = f"Aborted at {step.name} by {_who(row.decided_by)}"
+                run.result = f"Aborted at {step.name} by {_who(row.decided_by)}" + _unchecked(run, position)
             else:
                 row.note = "refused: nobody could approve it (no terminal, no --yes)"
                 run.result = f"Stopped before {step.name}: it changes something and nobody could approve it"

@@ -140,9 +140,13 @@ async def _post_and_advance(runtime: Runtime, reply: Reply, client: AsyncWebClie
     be posted does not go on, and the person who started it is told privately."""
     if channel is not None:
         try:
-            await _post(runtime, client, run_id, channel)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            error = exc.response.get("error", "error") if isinstance(exc, SlackApiError) else "Slack unreachable"
+            async with runtime.runbooks.executor.holding(run_id):
+                await _post(runtime, client, run_id, channel)
+        except Exception as exc:  # whatever it was, the run must not sit unstarted with nobody told
+            if not isinstance(exc, SlackApiError | aiohttp.ClientError | TimeoutError):
+                log.exception("could not post runbook run %s's message", run_id)
+            error = (exc.response.get("error", "error") if isinstance(exc, SlackApiError) else
+                     "Slack unreachable" if isinstance(exc, aiohttp.ClientError | TimeoutError) else type(exc).__name__)
             await _not_posted(runtime, reply, run_id, error, fresh=fresh)
             return
     await _advance(runtime, client, run_id)
