@@ -109,6 +109,8 @@ def test_bad_input_gets_a_specific_ephemeral_answer_and_records_nothing(sender: 
     assert "SEV1, SEV2, SEV3, SEV4, SEV5" in ack_text(sender.command(f"declare sev9 {TITLE}"))
     unknown = ack_text(sender.command("frobnicate now"))
     assert "Unknown subcommand `frobnicate`" in unknown and "/incident declare" in unknown
+    garbled = ack_text(sender.command("frob\x00nic\x1bate\x07 now"))
+    assert "Unknown subcommand `frobnicate`" in garbled
     assert "/incident declare [SEV1-SEV5] <title>" in ack_text(sender.command("help"))
     assert "/incident declare" in ack_text(sender.command(""))
     assert incidents(db) == []

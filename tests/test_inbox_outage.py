@@ -26,7 +26,7 @@ from app.db.migrate import upgrade
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.postgres_cluster import PostgresCluster, server_binaries
-from tests.support import AppServer, SlackSender
+from tests.support import AppServer, SlackSender, ack_text
 from tests.test_capture import declare, message, reaction
 
 SECRET = "test-signing-secret"
@@ -102,13 +102,17 @@ def test_every_event_acked_through_a_restart_and_an_outage_is_stored_once(
             return deliver_until_acked(sender, body)
 
         outage_done = threading.Event()
+        note = sender.command_body("note Failing over to the replica", channel=room)
+        answers: list[str] = []
 
         def faults() -> None:
             time.sleep(1.5)
             cluster.restart()
             time.sleep(2.0)
             cluster.stop()
-            time.sleep(10.0)
+            time.sleep(1.0)
+            answers.append(ack_text(sender.post(note)))  # a command while the database is down
+            time.sleep(9.0)
             cluster.start()
             outage_done.set()
 
@@ -123,16 +127,19 @@ def test_every_event_acked_through_a_restart_and_an_outage_is_stored_once(
         finally:
             fault_thread.join()
         assert outage_done.is_set()
-        back = time.monotonic()
+        sent = time.monotonic()
 
         def drained() -> bool:
             if list((tmp_path / "spool").glob("*.json")):
                 return False
             pending = counts(db, "SELECT state, COUNT(*) FROM inbox_items GROUP BY state")
-            return pending.get("pending", 0) == 0 and pending.get("done", 0) == len(bodies)
+            return pending.get("pending", 0) == 0 and pending.get("done", 0) == len(bodies) + 1
 
         wait_for(drained, timeout=120, what="the inbox drained after the outage")
-        drain_seconds = time.monotonic() - back
+        drain_seconds = time.monotonic() - sent
+        assert "saved and will be applied" in answers[0]
+        assert [r for r in slack.responses if "Noted on the" in r.get("text", "")]  # told once it was made
+        assert "already handled" in ack_text(sender.post(note))  # the same signed command again
 
     stored = counts(db, "SELECT ts, COUNT(*) FROM transcript_messages GROUP BY ts")
     assert {ts: stored.get(ts, 0) for ts in said} == dict.fromkeys(said, 1)
@@ -140,8 +147,9 @@ def test_every_event_acked_through_a_restart_and_an_outage_is_stored_once(
     assert marks == dict.fromkeys(marked, 1)
     pins = counts(db, "SELECT text, COUNT(*) FROM timeline_events WHERE kind = 'pinned_message' GROUP BY text")
     assert len(pins) == 30 and set(pins.values()) == {1}
-    assert counts(db, "SELECT state, COUNT(*) FROM inbox_items GROUP BY state") == {"done": len(bodies)}
+    assert counts(db, "SELECT state, COUNT(*) FROM inbox_items GROUP BY state") == {"done": len(bodies) + 1}
+    assert counts(db, "SELECT kind, COUNT(*) FROM timeline_events WHERE kind = 'note' GROUP BY kind") == {"note": 1}
     # The outage was real: some events were acked from the spool, some had to be sent again.
-    print(f"events sent again before their ack: {sum(1 for r in retries if r)}; drained {drain_seconds:.1f}s "
-          "after the database returned")
+    print(f"events sent again before their ack: {sum(1 for r in retries if r)}; inbox empty {drain_seconds:.1f}s "
+          "after the last event was sent")
     db.dispose()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from app.db.migrate import upgrade
 from tests.conftest import wait_for
@@ -266,3 +266,64 @@ def test_the_database_failover_switches_to_the_candidate(lite_env: dict[str, str
     assert kubectl.state["leader"] == "pg-1"
     assert "- Candidate leads the cluster: PASS (| pg-1 | Leader | running |)" in done.stdout
     assert "# Skipped - no pooler named" in done.stdout
+
+
+def _cut_off_in_the_scale_down(lite_env: dict[str, str], kubectl: FakeKubectl) -> dict[str, str]:
+    """Run slow-restart until its changing first step hangs, then kill the process running it (and the step);
+    the environment returned has a 1 s lease, already past."""
+    kubectl.fault("scale", hang=20)
+    env = {**lite_env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
+                                "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hung = Path(str(kubectl.state_path) + ".hung")
+    wait_for(hung.exists, what="the scale-down to hang")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    os.kill(int(hung.read_text()), signal.SIGKILL)
+    time.sleep(1.5)  # the lease runs out
+    return env
+
+
+def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
+        lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
+    db = create_engine(lite_env["DATABASE_URL"])
+    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+
+    refused = cli(env, "runbook", "resume", "1", "--yes")
+    assert refused.returncode == 1
+    assert "'Scale down' changes something and was running when the process stopped" in refused.stderr
+    assert "incidentbot runbook resume 1 --step-done" in refused.stderr and "--retry-step" in refused.stderr
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]  # only the interrupted attempt
+    assert "1  interrupted" in cli(env, "runbook", "runs").stdout  # still waiting for a person
+    both = cli(env, "runbook", "resume", "1", "--step-done", "--retry-step")
+    assert both.returncode == 1 and "contradict" in both.stderr
+
+    done = cli(env, "runbook", "resume", "1", "--step-done", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "**Result**: SUCCESS" in done.stdout
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "5"]  # the scale-down was not re-run
+    rows = [(s["name"], s["state"], s["decision"]) for s in steps(db, 1) if s["name"] == "Scale down"]
+    assert rows == [("Scale down", "interrupted", "approve"), ("Scale down", "completed", "done")]
+    assert "marked done (its interrupted attempt took effect)" in done.stdout
+    nothing = cli(env, "runbook", "resume", "1", "--retry-step")
+    assert nothing.returncode == 1 and "is not interrupted" in nothing.stderr
+
+
+def test_retry_step_runs_the_interrupted_step_again(lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
+    db = create_engine(lite_env["DATABASE_URL"])
+    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+    retried = cli(env, "runbook", "resume", "1", "--retry-step", "--yes")
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "4", "5"]
+    assert [s["decision"] for s in steps(db, 1) if s["name"] == "Scale down"] == ["approve", "retry"]
+
+
+def test_aborting_at_an_interrupted_step_says_it_is_not_rolled_back(lite_env: dict[str, str],
+                                                                      kubectl: FakeKubectl) -> None:
+    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+    aborted = cli(env, "runbook", "abort", "1")
+    assert aborted.returncode == 0, aborted.stdout + aborted.stderr
+    assert "**Result**: ABORTED" in aborted.stdout
+    assert "its interrupted step may have taken effect and is not rolled back: check it by hand" in aborted.stdout
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]  # nothing ran again, nothing undone

@@ -4,6 +4,7 @@ fake Slack Web API, and the fake kubectl first on PATH."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +24,27 @@ description: Not allowed
 steps:
   - {name: Anything, command: [bash, -c, "echo hi"]}
 """
+SLOW_WAIT = """name: slow-restart
+description: Scale down, wait (with a short timeout), scale up
+target: "deployment/{deployment}"
+parameters:
+  deployment: {pattern: "^[a-z-]+$"}
+steps:
+  - name: Scale down
+    command: [kubectl, scale, deployment, "{deployment}", -n, production, --replicas, "4"]
+    mutating: true
+    rollback: [kubectl, scale, deployment, "{deployment}", -n, production, --replicas, "5"]
+  - name: Wait
+    command: [kubectl, rollout, status, deployment, "{deployment}", -n, production]
+    timeout: 1s
+"""
 
 
 @pytest.fixture
 def env(app_env: dict[str, str], kubectl: FakeKubectl, tmp_path: Path, slack: FakeSlack) -> dict[str, str]:
     slack.add_user("U0APPROVER", "olga")
-    config = write_config(tmp_path, runbooks={"shell-out.yml": SHELL_BOOK, "broken.yml": "name: broken\n"})
+    config = write_config(tmp_path, runbooks={"shell-out.yml": SHELL_BOOK, "slow-restart.yml": SLOW_WAIT,
+                                                  "broken.yml": "name: broken\n"})
     return {**app_env, "INCIDENTBOT_CONFIG": str(config)}
 
 
@@ -181,6 +197,25 @@ def test_a_failing_step_rolls_back_and_output_is_redacted(say: SlackSender, slac
 
 
 @SQLITE_ONLY
+def test_a_step_past_its_timeout_is_killed_and_rolled_back(say: SlackSender, slack: FakeSlack,
+                                                           kubectl: FakeKubectl, db: Engine) -> None:
+    kubectl.fault("rollout status", hang=60)
+    room = declare(say, db)
+    say.command("runbook run slow-restart deployment=api-server", channel=room)
+    press(say, message_says(slack, room, "Approve this step?", "Scale down"), "Approve", "U0DECLARER", room)
+    started = time.monotonic()
+    failed = message_says(slack, room, "Result: FAILED", "Roll back: Scale down")
+    assert time.monotonic() - started < 30  # one second of timeout, not the hang's sixty
+    posted = json.dumps(failed["blocks"])
+    assert "Wait: *TIMED OUT*" in posted and "timed out after 1s; its processes were killed" in posted
+    assert "Failed at Wait: timed out after 1s; its processes were killed; completed steps rolled back" in posted
+    with pytest.raises(ProcessLookupError):  # the hung kubectl was killed, not left running
+        os.kill(int(Path(str(kubectl.state_path) + ".hung").read_text()), 0)
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "5"]  # down, then the rollback
+    assert rows(db, "SELECT state, lock_key FROM runbook_runs") == [{"state": "failed", "lock_key": None}]
+
+
+@SQLITE_ONLY
 @pytest.mark.parametrize("value", ["api;rm -rf /", "$(touch x)", "`touch x`", "api\ntouch x",
                                    "--kubeconfig=/etc/shadow", "-x"])
 def test_injection_never_reaches_a_process(say: SlackSender, kubectl: FakeKubectl, db: Engine,
@@ -218,7 +253,6 @@ def test_a_restart_mid_step_interrupts_the_run_and_it_resumes_from_there(
         wait_for(lambda: Path(str(kubectl.state_path) + ".hung").exists(), what="the wait step to hang")
     hung = int(Path(str(kubectl.state_path) + ".hung").read_text())
     with pytest.raises(ProcessLookupError):  # stopping the service killed the step it was running
-        import os
         os.kill(hung, 0)
     with AppServer(env) as second:
         say = SlackSender(second.url, "test-signing-secret", slack)
@@ -236,22 +270,70 @@ def test_a_restart_mid_step_interrupts_the_run_and_it_resumes_from_there(
 
 
 @SQLITE_ONLY
+def test_a_changing_step_cut_off_mid_run_waits_for_a_person_to_say_how_it_went(
+        env: dict[str, str], slack: FakeSlack, kubectl: FakeKubectl, db: Engine) -> None:
+    kubectl.fault("scale", hang=30)  # the scale-down itself is running when the service stops
+    with AppServer(env) as first:
+        say = SlackSender(first.url, "test-signing-secret", slack)
+        room = declare(say, db)
+        say.command("runbook run pod-restart-graceful deployment=api-server", channel=room)
+        press(say, message_says(slack, room, "Approve this step?"), "Approve", "U0DECLARER", room)
+        wait_for(lambda: Path(str(kubectl.state_path) + ".hung").exists(), what="the scale-down to hang")
+    with AppServer(env) as second:
+        say = SlackSender(second.url, "test-signing-secret", slack)
+        interrupted = message_says(slack, room, "Interrupted", "its outcome is unknown", "Resume")
+        press(say, interrupted, "Resume", "U0BOB", room)
+        wait_for(lambda: any("Only the Incident Commander" in r.get("text", "") for r in slack.responses),
+                 what="a private refusal")
+        assert rows(db, "SELECT state FROM runbook_runs") == [{"state": "interrupted"}]
+
+        press(say, interrupted, "Resume", "U0DECLARER", room)
+        unknown = message_says(slack, room, "Outcome unknown", "Scale down by 1 replica", "OUTCOME UNKNOWN")
+        assert [e["text"]["text"] for b in unknown["blocks"] if b["type"] == "actions" for e in b["elements"]] == [
+            "Mark done", "Retry", "Abort"]
+        value = button(unknown, "Retry")["value"]
+        # An Approve for this step (an old message, a crafted click) does not run it again.
+        assert say.click("runbook_approve", value, user="U0DECLARER", channel=room,
+                         message_ts=unknown["ts"]).status_code == 200
+        wait_for(lambda: any("already answered" in r.get("text", "") for r in slack.responses), what="a refusal")
+        assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]
+
+        press(say, unknown, "Retry", "U0APPROVER", room)
+        press(say, waiting_on(slack, room, "Scale back up"), "Approve", "U0DECLARER", room)
+        done = message_says(slack, room, "Result: SUCCESS")
+        assert "retried by <@U0APPROVER>" in json.dumps(done["blocks"])
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "4", "5"]
+    attempts = rows(db, "SELECT state, decision, decided_by FROM runbook_steps WHERE name = 'Scale down by 1 replica' "
+                        "ORDER BY id")
+    assert attempts == [{"state": "interrupted", "decision": "approve", "decided_by": "U0DECLARER"},
+                        {"state": "completed", "decision": "retry", "decided_by": "U0APPROVER"}]
+
+
+@SQLITE_ONLY
 def test_guided_run_posts_each_step_for_a_person(say: SlackSender, slack: FakeSlack, kubectl: FakeKubectl,
                                                  db: Engine) -> None:
     room = declare(say, db)
     say.command("runbook guide statefulset-pod-restart statefulset=kafka pod=kafka-2", channel=room)
-    for step in ("StatefulSet Exists", "Pod Exists", "Delete the pod", "Wait until it is ready",
-                 "StatefulSet rolled out"):
-        press(say, waiting_on(slack, room, step), "Done", "U0BOB", room)
+    first = waiting_on(slack, room, "StatefulSet Exists")
+    for label in ("Done", "Skip", "Abort"):  # not the commander, not an approver: refused, nothing moves
+        press(say, first, label, "U0BOB", room)
+    wait_for(lambda: sum("Only the Incident Commander (<@U0DECLARER>) or a runbook approver" in r.get("text", "")
+                         for r in slack.responses) == 3, what="three private refusals")
+    assert rows(db, "SELECT decision FROM runbook_steps WHERE decision IS NOT NULL") == []
+    for step, who in (("StatefulSet Exists", "U0DECLARER"), ("Pod Exists", "U0DECLARER"),
+                      ("Delete the pod", "U0APPROVER"), ("Wait until it is ready", "U0DECLARER"),
+                      ("StatefulSet rolled out", "U0DECLARER")):
+        press(say, waiting_on(slack, room, step), "Done", who, room)
     done = message_says(slack, room, "Result: SUCCESS")
-    assert "confirmed by <@U0BOB>" in json.dumps(done["blocks"])
+    assert "confirmed by <@U0DECLARER>" in json.dumps(done["blocks"])
+    assert "confirmed by <@U0APPROVER>" in json.dumps(done["blocks"])
     slack.delete_as_user(room, done["ts"])
 
     say.command("runbook guide scale-deployment deployment=checkout replicas=3", channel=room)
     for step in ("Deployment Exists", "Current Replicas"):
-        press(say, waiting_on(slack, room, step), "Done", "U0BOB", room)
-    press(say, waiting_on(slack, room, "Scale the deployment"), "Done", "U0BOB", room)
-    press(say, waiting_on(slack, room, "Wait for the rollout"), "Abort", "U0BOB", room)
+        press(say, waiting_on(slack, room, step), "Done", "U0DECLARER", room)
+    press(say, waiting_on(slack, room, "Scale the deployment"), "Done", "U0DECLARER", room)
+    press(say, waiting_on(slack, room, "Wait for the rollout"), "Abort", "U0DECLARER", room)
     message_says(slack, room, "Result: ABORTED")
     assert kubectl.calls() == []  # a guided run runs nothing itself, not even a rollback
 
@@ -287,15 +369,21 @@ def test_a_run_whose_message_cannot_be_posted_runs_nothing(say: SlackSender, sla
 
 
 @SQLITE_ONLY
-def test_the_command_is_acked_before_a_slow_slack_posts_the_run(say: SlackSender, slack: FakeSlack,
+def test_the_command_is_acked_before_a_slow_slack_posts_the_run(env: dict[str, str], slack: FakeSlack,
                                                                 kubectl: FakeKubectl, db: Engine) -> None:
-    room = declare(say, db)
-    slack.delay("chat.postMessage", 4.5)  # longer than the 3 s Slack gives a command's ack
-    started = time.monotonic()
-    ack = ack_text(say.command("runbook run pod-restart-graceful deployment=api-server", channel=room))
-    assert time.monotonic() - started < 3.0
-    assert ack.startswith("Starting run #1 of pod-restart-graceful on deployment/api-server")
-    assert run_message(slack, room) is None  # the ack did not wait for the message
-    waiting = message_says(slack, room, "Approve this step?", "Scale down by 1 replica")
-    assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
-    assert not [c for c in kubectl.calls() if c[0] == "scale"]
+    with AppServer({**env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "3"}) as app:
+        say = SlackSender(app.url, "test-signing-secret", slack)
+        room = declare(say, db)
+        slack.delay("chat.postMessage", 4.5)  # longer than the 3 s Slack gives a command's ack, and the lease
+        started = time.monotonic()
+        ack = ack_text(say.command("runbook run pod-restart-graceful deployment=api-server", channel=room))
+        assert time.monotonic() - started < 3.0
+        assert ack.startswith("Starting run #1 of pod-restart-graceful on deployment/api-server")
+        assert run_message(slack, room) is None  # the ack did not wait for the message
+        time.sleep(3.5)  # past the lease while the message is still being posted
+        # Resuming sweeps for runs whose process went quiet: this one is still being started, not interrupted.
+        assert ack_text(say.command("runbook resume", channel=room)) == "No interrupted runbook run to resume here."
+        waiting = message_says(slack, room, "Approve this step?", "Scale down by 1 replica")
+        assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
+        assert not [c for c in kubectl.calls() if c[0] == "scale"]
+        assert rows(db, "SELECT state FROM runbook_runs") == [{"state": "awaiting"}]

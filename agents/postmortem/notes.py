@@ -15,7 +15,7 @@ from agents.postmortem.extract import follow_ups, spans_days
 from agents.postmortem.reader import actions, events, facts, findings, moments, title
 from agents.postmortem.reader.clock import Zone, clocks, dates, day_first, stated_zone
 from agents.postmortem.reader.facts import Facts, Stated
-from agents.postmortem.reader.lines import split
+from agents.postmortem.reader.lines import Line, split
 
 NOTES_PREFIX = re.compile(r"^.*?\bnotes?\s*:\s*", re.IGNORECASE | re.DOTALL)
 YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
@@ -49,7 +49,8 @@ def from_notes(notes: str, today: date) -> Postmortem:
     twelve_hour = any(c.meridiem for c in clocks(notes))
     timeline = events.build(lines, day, zone, twelve_hour)
     stated = facts.read(lines)
-    found = moments.find(timeline, [s.value for s in stated.impact] + [stated.summary or ""])
+    untimed = [line.text for line in lines if not line.in_actions and not line.header]
+    found = moments.find(timeline, [s.value for s in stated.impact] + [stated.summary or ""], untimed)
     who = actions.people(lines, notes)
     derived = findings.find(stated, timeline, found, lines, day)
     pm_title = title.derive(lines, stated, timeline, found.start_at)
@@ -152,7 +153,7 @@ def _trigger(stated: Facts, timeline: events.Timeline, found: moments.Moments) -
     return f"{event.text} ({event.at:%H:%M} UTC)" if event else None
 
 
-def _actions(lines: list, day: date, who: actions.People) -> list[ActionRow]:
+def _actions(lines: list[Line], day: date, who: actions.People) -> list[ActionRow]:
     rows = [ActionRow(text=i.text, priority=i.priority, owner=i.owner, due_on=i.due_on, due_text=i.due_text,
                       status="done" if i.done else "open", source="notes")
             for i in actions.items(lines, day, who)]

@@ -47,7 +47,7 @@ _env.filters.update(
     fence=lambda t: str(t).replace("```", "'''"), oneline=lambda t: " ".join(str(t).split())[:200])
 
 
-DECIDED = {"approve": "approved", "skip": "skipped", "done": "confirmed", "abort": "aborted"}
+DECIDED = {"approve": "approved", "skip": "skipped", "done": "confirmed", "abort": "aborted", "retry": "retried"}
 
 
 def markdown(report: RunbookReport) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from app.runbooks.flows import plan
+from app.runbooks.flows import outcome_unknown, plan
 from app.runbooks.models import Phase, RunbookRun, RunbookStep, RunMode, RunState, StepState
 from app.runbooks.params import substitute
 from app.runbooks.schema import PLACEHOLDER, Runbook, Step
@@ -59,7 +59,7 @@ class Waiting(BaseModel):
     command: str
     rollback: str | None = None
     guide: bool = False
-    retry: bool = False  # its earlier attempt was interrupted: the outcome is unknown
+    unknown: bool = False  # a changing step whose attempt was interrupted: a person says how it went
 
 
 class RunbookReport(BaseModel):
@@ -105,7 +105,10 @@ def build(run: RunbookRun, incident_public_id: str | None = None, now: datetime 
         row = latest.get((position, phase))
         if phase == Phase.STEP:
             number += 1
-            report.steps.append(_line(number, step, row, run.params))
+            line = _line(number, step, row, run.params)
+            if line.status.startswith(("WAITING", "INTERRUPTED")) and outcome_unknown(run, position):
+                line.status = "OUTCOME UNKNOWN"
+            report.steps.append(line)
         else:
             (report.preflight if phase == Phase.PREFLIGHT else report.verification).append(
                 _check(step, row, run.params))
@@ -118,7 +121,8 @@ def build(run: RunbookRun, incident_public_id: str | None = None, now: datetime 
     report.rollbacks = [_rollback_line(r) for r in run.steps if r.phase == Phase.ROLLBACK]
     report.completed = sum(1 for s in report.steps if s.status in ("COMPLETED", "ROLLED BACK"))
     report.skipped = sum(1 for s in report.steps if s.status == "SKIPPED")
-    report.failed = sum(1 for s in report.steps if s.status in ("FAILED", "TIMED OUT", "REFUSED", "INTERRUPTED"))
+    report.failed = sum(1 for s in report.steps if s.status in ("FAILED", "TIMED OUT", "REFUSED", "INTERRUPTED",
+                                                               "OUTCOME UNKNOWN"))
     end = run.finished_at or now
     report.seconds = (end - run.started_at).total_seconds() if end else None
     if run.state in (RunState.AWAITING, RunState.INTERRUPTED):
@@ -180,13 +184,13 @@ def _waiting(run: RunbookRun, book: Runbook, latest: dict[tuple[int, Phase], Run
         return None
     phase, step = steps[run.next_position]
     row = latest.get((run.next_position, phase))
-    retry = any(r.position == run.next_position and r.state == StepState.INTERRUPTED for r in run.steps)
+    unknown = phase == Phase.STEP and outcome_unknown(run, run.next_position)
     shown = row.argv if row is not None and row.state == StepState.PENDING else None
     rollback = command(substitute(step.rollback, run.params)) if step.rollback and _all_known(step.rollback,
                                                                                                run.params) else None
     return Waiting(position=run.next_position, name=step.name,
                    command=command(shown) if shown else _planned(step, run.params), rollback=rollback,
-                   guide=run.mode == RunMode.GUIDE, retry=retry)
+                   guide=run.mode == RunMode.GUIDE, unknown=unknown)
 
 
 def _telling_line(step: Step, output: str | None, values: dict[str, str]) -> str:

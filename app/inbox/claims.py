@@ -53,6 +53,12 @@ def handling(key: str | None, *, window: timedelta | None = None) -> Iterator[Cl
         _current.reset(token)
 
 
+def current_key() -> str | None:
+    """The key of the request being handled, when its adapter (or the inbox) named one."""
+    claim = _current.get()
+    return claim.key if claim else None
+
+
 async def handled_before(session: AsyncSession, key: str, window: timedelta | None = None) -> bool:
     """Whether a change was already recorded for this request (for a quick answer before doing anything)."""
     processed = await session.scalar(select(ProcessedRequest.processed_at).where(ProcessedRequest.key == key))

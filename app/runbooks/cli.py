@@ -15,7 +15,7 @@ import click
 
 if TYPE_CHECKING:
     from agents.runbook_executor.report import RunbookReport
-    from app.runbooks.flows import Answer, Gate, Notify, Waiting
+    from app.runbooks.flows import Answer, Decision, Gate, Notify, Waiting
     from app.runbooks.loader import Catalog
     from app.runtime import Runtime
 
@@ -95,10 +95,23 @@ def runbook_run(name: str, pairs: tuple[str, ...], dry_run: bool, incident_id: s
 
 @runbook.command("resume")
 @click.argument("run_id", type=int)
-@click.option("--yes", "-y", is_flag=True, help="Approve every step that changes something.")
-def runbook_resume(run_id: int, yes: bool) -> None:
-    """Go on with an interrupted run from its next step (completed steps are not run again)."""
-    _print(_with_runtime(lambda runtime: resume(runtime, run_id, yes=yes)))
+@click.option("--yes", "-y", is_flag=True, help="Approve every later step that changes something.")
+@click.option("--step-done", is_flag=True,
+              help="The interrupted step took effect (you checked): record it as done and go on.")
+@click.option("--retry-step", is_flag=True,
+              help="The interrupted step did not take effect (you checked): run it again.")
+def runbook_resume(run_id: int, yes: bool, step_done: bool, retry_step: bool) -> None:
+    """Go on with an interrupted run from its next step (completed steps are not run again).
+
+    A changing step that was running when the process stopped is never run again on its own: say how it
+    went with --step-done or --retry-step (or answer on the terminal), or abort the run.
+    """
+    if step_done and retry_step:
+        _fail("--step-done and --retry-step contradict each other; pick one")
+    from app.runbooks.flows import Decision
+
+    decided = Decision.DONE if step_done else Decision.RETRY if retry_step else None
+    _print(_with_runtime(lambda runtime: resume(runtime, run_id, yes=yes, interrupted_step=decided)))
 
 
 @runbook.command("abort")
@@ -165,15 +178,43 @@ async def execute(runtime: Runtime, name: str, words: list[str], *, dry_run: boo
     return await runtime.runbooks.report(run.id)
 
 
-async def resume(runtime: Runtime, run_id: int, *, yes: bool) -> RunbookReport:
+async def resume(runtime: Runtime, run_id: int, *, yes: bool,
+                 interrupted_step: Decision | None = None) -> RunbookReport:
     from app.cli import CommandFailed
 
     await runtime.runbooks.executor.sweep()
+    await _check_interrupted_step(runtime, run_id, yes=yes, decided=interrupted_step)
     if not await runtime.runbooks.executor.resume(run_id):
         raise CommandFailed(f"run #{run_id} is not interrupted (or does not exist); `incidentbot runbook runs` "
                             "lists them")
-    await runtime.runbooks.executor.advance(run_id, terminal_gate(yes), progress(runtime))
+    await runtime.runbooks.executor.advance(run_id, terminal_gate(yes, interrupted_step), progress(runtime))
     return await runtime.runbooks.report(run_id)
+
+
+async def _check_interrupted_step(runtime: Runtime, run_id: int, *, yes: bool, decided: Decision | None) -> None:
+    """Refuse, before anything runs, to resume past a changing step whose outcome is unknown unless a person
+    says how it went: --yes approves steps, it does not know whether this one took effect."""
+    from app.cli import CommandFailed
+    from app.runbooks import service
+    from app.runbooks.flows import outcome_unknown, plan
+    from app.runbooks.models import RunState
+    from app.runbooks.schema import Runbook
+
+    async with runtime.sessions() as session:
+        run = await service.get_run(session, run_id)
+    if run is None or run.state != RunState.INTERRUPTED:
+        return  # resuming refuses it with the reason
+    unknown = outcome_unknown(run, run.next_position)
+    if not unknown and decided is not None:
+        raise CommandFailed(f"run #{run_id} has no step whose outcome is unknown; resume it without "
+                            "--step-done or --retry-step")
+    if unknown and decided is None and (yes or not sys.stdin.isatty()):
+        name = plan(Runbook.model_validate(run.definition))[run.next_position][1].name
+        raise CommandFailed(
+            f"run #{run_id}: {name!r} changes something and was running when the process stopped, so its "
+            f"outcome is unknown and it is not run again on its own. Check it, then resume with "
+            f"`incidentbot runbook resume {run_id} --step-done` if it took effect, `--retry-step` to run it "
+            f"again, or `incidentbot runbook abort {run_id}` to roll back the completed steps")
 
 
 async def abort(runtime: Runtime, run_id: int) -> RunbookReport:
@@ -197,10 +238,16 @@ async def abort(runtime: Runtime, run_id: int) -> RunbookReport:
     return await runtime.runbooks.report(run_id)
 
 
-def terminal_gate(yes: bool) -> Gate:
+def terminal_gate(yes: bool, interrupted_step: Decision | None = None) -> Gate:
     from app.runbooks.flows import Decision
 
     async def gate(waiting: Waiting) -> Answer | None:
+        if waiting.unknown:  # never approved again without a person saying how it went
+            if interrupted_step is not None:
+                return interrupted_step, operator()
+            if yes or not sys.stdin.isatty():
+                return None
+            return await asyncio.to_thread(_ask_unknown, waiting), operator()
         if yes:
             return Decision.APPROVE, operator()
         if not sys.stdin.isatty():
@@ -219,6 +266,17 @@ def _ask(waiting: Waiting) -> str:
         click.echo(f"  undone on failure by: {command(waiting.rollback)}", err=True)
     choice = click.prompt("Approve, skip or abort?", type=click.Choice(["approve", "skip", "abort"]),
                           default="abort", err=True)
+    return Decision(choice)
+
+
+def _ask_unknown(waiting: Waiting) -> Decision:
+    from agents.runbook_executor.report import command
+    from app.runbooks.flows import Decision
+
+    click.echo(f"\n{waiting.name} was running when the process stopped; its outcome is unknown:\n"
+               f"    {command(waiting.argv)}", err=True)
+    choice = click.prompt("Check it. Did it take effect (done), should it run again (retry), or abort?",
+                          type=click.Choice(["done", "retry", "abort"]), default="abort", err=True)
     return Decision(choice)
 
 

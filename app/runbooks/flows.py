@@ -4,8 +4,9 @@ verification, rolling back what was done if a step fails or the run is aborted.
 The run is a row, not a coroutine: it advances one step per transaction, and when a step needs a person it
 is left `awaiting` and nothing waits in memory. A button (or the terminal) records the decision and advances it
 again, in whichever process receives it. A process that dies mid-step stops renewing its lease; the sweep marks
-the run interrupted and a person resumes it from the step that was running (asked again: its outcome is
-unknown). Completed steps are never run twice.
+the run interrupted and a person resumes it from the step that was running. A changing step cut off that
+way has an unknown outcome: a person says whether it took effect (done) or is to run again (retry); nothing
+approves it again on its own. Completed steps are never run twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -41,7 +42,8 @@ class Decision(StrEnum):
     APPROVE = "approve"
     SKIP = "skip"
     ABORT = "abort"
-    DONE = "done"  # guide mode: the person ran it
+    DONE = "done"  # guide mode: the person ran it; an interrupted step: a person checked that it took effect
+    RETRY = "retry"  # an interrupted step: a person checked that it did not take effect; run it again
     REFUSE = "refuse"  # nobody can approve it here (the CLI without a terminal or --yes)
 
 
@@ -55,6 +57,14 @@ class Waiting:
     argv: list[str]
     rollback: list[str] | None
     guide: bool
+    unknown: bool = False  # a changing step that was running when its process stopped: outcome unknown
+
+
+# What a person may answer, by the kind of step waiting: a step whose outcome is unknown is never simply
+# approved again; someone says whether it took effect.
+ANSWERS = {"unknown": (Decision.DONE, Decision.RETRY, Decision.ABORT),
+           "guide": (Decision.DONE, Decision.SKIP, Decision.ABORT),
+           "execute": (Decision.APPROVE, Decision.SKIP, Decision.ABORT, Decision.REFUSE)}
 
 
 Answer = tuple[Decision, str]  # the decision and who made it
@@ -73,6 +83,28 @@ async def wait_for_button(_: Waiting) -> Answer | None:
 def plan(book: Runbook) -> list[tuple[Phase, Step]]:
     return ([(Phase.PREFLIGHT, s) for s in book.preflight] + [(Phase.STEP, s) for s in book.steps]
             + [(Phase.VERIFY, s) for s in book.verify])
+
+
+def outcome_unknown(run: RunbookRun, position: int) -> bool:
+    """The changing step at `position` was running when its process stopped, and nobody has said how it went."""
+    if run.stopping is not None:
+        return False
+    attempts = [s for s in run.steps if s.position == position and s.phase == Phase.STEP]
+    return bool(attempts) and any(s.state == StepState.INTERRUPTED and s.mutating for s in attempts) \
+        and all(s.state in (StepState.INTERRUPTED, StepState.PENDING) for s in attempts)
+
+
+def _unchecked(run: RunbookRun, position: int) -> str:
+    """Said when a run stops at a step whose outcome is unknown: no rollback covers it."""
+    if not outcome_unknown(run, position):
+        return ""
+    return " (its interrupted step may have taken effect and is not rolled back: check it by hand)"
+
+
+def answers_for(run: RunbookRun, position: int) -> tuple[Decision, ...]:
+    if outcome_unknown(run, position):
+        return ANSWERS["unknown"]
+    return ANSWERS["guide" if run.mode == RunMode.GUIDE else "execute"]
 
 
 def may_approve(incident: Incident | None, approvers: list[str], user: str) -> bool:
@@ -117,6 +149,16 @@ class Executor:
             if run is not None and run.state == RunState.RUNNING and run.owner == self.owner:
                 await self._finish(session, run, RunState.ABORTED, reason)
 
+    @contextlib.asynccontextmanager
+    async def holding(self, run_id: int) -> AsyncIterator[None]:
+        """Keep the lease on a run this process owns while it does something slow before `advance` (posting
+        its message), so a sweep elsewhere does not take it as interrupted."""
+        heartbeat = asyncio.create_task(self._heartbeat(run_id))
+        try:
+            yield
+        finally:
+            heartbeat.cancel()
+
     async def release(self, run_id: int) -> None:
         """Give back a resumed run before anything ran (its message could not be posted): interrupted again."""
         async with self.sessions() as session, session.begin():
@@ -125,8 +167,12 @@ class Executor:
                 run.state, run.owner, run.lease_until = RunState.INTERRUPTED, None, None
 
     async def decide(self, run_id: int, position: int, decision: Decision, user: str) -> bool:
-        """A person's answer to the waiting step; False when it was already answered (a second click)."""
+        """A person's answer to the waiting step; False when it was already answered (a second click) or is not
+        an answer this step takes (Approve for a step whose outcome is unknown)."""
         async with self.sessions() as session, session.begin():
+            run = await service.get_run(session, run_id)
+            if run is None or decision not in answers_for(run, position):
+                return False
             return await service.decide(session, run_id, position, decision, user, owner=self.owner,
                                         lease=self.lease)
 
@@ -143,7 +189,8 @@ class Executor:
                 return False
             run = await service.get_run(session, run_id)
             assert run is not None
-            run.stopping, run.result = RunState.ABORTED, f"Aborted by {_who(user)}"
+            run.result = f"Aborted by {_who(user)}" + _unchecked(run, run.next_position)
+            run.stopping = RunState.ABORTED
         return True
 
     async def sweep(self, notify: Notify = _quiet) -> list[int]:
@@ -239,13 +286,14 @@ class Executor:
             return None
         row = await service.open_step(session, run, position, phase, step.name, argv, step.mutating)
         needs_person = run.mode == RunMode.GUIDE or (step.mutating and phase == Phase.STEP)
+        unknown = outcome_unknown(run, position)
         if needs_person and row.decision is None:
             return Waiting(run.id, position, step.name, argv, _substitute(step.rollback, values)
-                           if step.rollback else None, guide=run.mode == RunMode.GUIDE)
+                           if step.rollback else None, guide=run.mode == RunMode.GUIDE, unknown=unknown)
         if row.decision in (Decision.ABORT, Decision.REFUSE):
             if row.decision == Decision.ABORT:
                 row.note = f"aborted by {_who(row.decided_by)}"
-                run.result = f"Aborted at {step.name} by {_who(row.decided_by)}"
+                run.result = f"Aborted at {step.name} by {_who(row.decided_by)}" + _unchecked(run, position)
             else:
                 row.note = "refused: nobody could approve it (no terminal, no --yes)"
                 run.result = f"Stopped before {step.name}: it changes something and nobody could approve it"
@@ -256,7 +304,9 @@ class Executor:
             done = row.decision == Decision.DONE
             row.state = StepState.COMPLETED if done else StepState.SKIPPED
             row.finished_at = utcnow()
-            row.note = f"{'run and confirmed' if done else 'skipped'} by {_who(row.decided_by)}"
+            how = "marked done (its interrupted attempt took effect)" if done and unknown else \
+                "run and confirmed" if done else "skipped"
+            row.note = f"{how} by {_who(row.decided_by)}"
             run.next_position += 1
             if step.mutating or done:
                 await self._timeline(session, run, f"Runbook {run.runbook}: {step.name} {row.note}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.db.text import clean
 from app.slack.blocks import unescape
 
 SEVERITY_TOKEN = re.compile(r"^sev-?(\d+)$", re.IGNORECASE)
@@ -93,7 +94,8 @@ def parse(text: str) -> Command:
         return ListOpen()
     if name in ON_INCIDENT:
         return _on_incident(name, rest)
-    return Invalid(f"Unknown subcommand `{unescape(words[0])[:40]}`. Try one of: {', '.join(SUBCOMMANDS)}.\n\n{USAGE}")
+    typed = clean(unescape(words[0]))[:40]  # quoted back: no NUL or escape sequences into Slack
+    return Invalid(f"Unknown subcommand `{typed}`. Try one of: {', '.join(SUBCOMMANDS)}.\n\n{USAGE}")
 
 
 def _declare(words: list[str]) -> Command:

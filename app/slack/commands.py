@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.inbox import claims
+from app.inbox.service import NotStored
+from app.inbox.worker import will_retry
 from app.incidents.flows import Declaration
 from app.incidents.models import Source
 from app.runtime import Runtime
@@ -31,25 +34,61 @@ from app.slack.replies import DATABASE_DOWN, Reply
 
 log = logging.getLogger(__name__)
 ALREADY_HANDLED = "That request was already handled; nothing more was changed."
+SAVED_FOR_LATER = (":hourglass: The incident database is unreachable right now. Your command is saved and "
+                   "will be applied as soon as it is back; the result will be posted here.")
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
     @app.command("/incident")
     async def incident_command(ack: AsyncAck, respond: AsyncRespond, command: dict[str, Any],
                                client: AsyncWebClient, request: AsyncBoltRequest) -> None:
-        reply = Reply(ack, respond)
-        key = intake.command_key(request.raw_body, command)
+        saved = will_retry()  # run from the inbox, after a database outage: the ack went long ago
+        if saved:
+            await ack()
+        reply = Reply(None if saved else ack, respond)
+        key = claims.current_key() if saved else intake.command_key(request.raw_body, command)
+        assert key is not None
         try:
             # The change commits with the key before the ack: the same signed request again changes nothing.
             with claims.handling(key):
                 await _dispatch(runtime, reply, client, command, key)
         except DATABASE_UNAVAILABLE:
+            if saved:
+                raise  # still down: the inbox tries again later
             log.exception("/incident failed: database unavailable")
-            await reply(DATABASE_DOWN)
+            await _save_for_later(runtime, reply, command, key)
         except IntegrityError as exc:
             if not claims.is_duplicate(exc):
                 raise
             await reply(ALREADY_HANDLED)
+
+
+async def _save_for_later(runtime: Runtime, reply: Reply, command: dict[str, Any], key: str) -> None:
+    """With the database down, a change waits in the inbox (on disk) and is answered by response_url once
+    made. A read can't wait, and when even the spool can't take it, the answer is that nothing changed."""
+    if not changes_something(command.get("text", "")):
+        await reply(DATABASE_DOWN)
+        return
+    try:
+        await runtime.inbox.accept(key, json.dumps(command))
+    except NotStored:
+        log.exception("could not keep /incident for later either")
+        await reply(DATABASE_DOWN)
+        return
+    await reply(SAVED_FOR_LATER)
+
+
+def changes_something(text: str) -> bool:
+    """Declarations and changes to an incident; not help, lists, reads, forms or runbooks (which ask for an
+    approval in the moment)."""
+    if runbook_commands.asks_for(text):
+        return False
+    match parse(text):
+        case Declare():
+            return True
+        case OnIncident(name=name):
+            return name not in incident_commands.READS
+    return False
 
 
 async def _dispatch(runtime: Runtime, reply: Reply, client: AsyncWebClient, command: dict[str, Any],

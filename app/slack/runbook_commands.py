@@ -1,5 +1,5 @@
-"""`/incident runbook list|show|run|guide|resume`, and the run message's Approve / Skip / Abort / Resume / Done
-buttons.
+"""`/incident runbook list|show|run|guide|resume`, and the run message's Approve / Skip / Abort / Resume / Done /
+Retry buttons.
 
 A run posts one message in the channel it was started from and edits it after every step. A step that changes
 something waits on buttons only the incident's Incident Commander or a `runbook_approvers` user may press;
@@ -34,6 +34,7 @@ from app.slack.render.runbooks import (
     APPROVE,
     DONE,
     RESUME,
+    RETRY,
     SKIP,
     list_blocks,
     outline_blocks,
@@ -49,7 +50,8 @@ USAGE = """*Runbook commands*
 • `/incident runbook run NAME key=value … [--dry-run]`: run it here; changing steps wait for approval
 • `/incident runbook guide NAME key=value …`: post each step for a person to run and confirm
 • `/incident runbook resume [RUN]`: go on with an interrupted run from its next step"""
-DECISIONS = {APPROVE: Decision.APPROVE, SKIP: Decision.SKIP, ABORT: Decision.ABORT, DONE: Decision.DONE}
+DECISIONS = {APPROVE: Decision.APPROVE, SKIP: Decision.SKIP, ABORT: Decision.ABORT, DONE: Decision.DONE,
+             RETRY: Decision.RETRY}
 
 
 def asks_for(text: str) -> bool:
@@ -138,9 +140,13 @@ async def _post_and_advance(runtime: Runtime, reply: Reply, client: AsyncWebClie
     be posted does not go on, and the person who started it is told privately."""
     if channel is not None:
         try:
-            await _post(runtime, client, run_id, channel)
-        except (SlackApiError, aiohttp.ClientError, TimeoutError) as exc:
-            error = exc.response.get("error", "error") if isinstance(exc, SlackApiError) else "Slack unreachable"
+            async with runtime.runbooks.executor.holding(run_id):
+                await _post(runtime, client, run_id, channel)
+        except Exception as exc:  # whatever it was, the run must not sit unstarted with nobody told
+            if not isinstance(exc, SlackApiError | aiohttp.ClientError | TimeoutError):
+                log.exception("could not post runbook run %s's message", run_id)
+            error = (exc.response.get("error", "error") if isinstance(exc, SlackApiError) else
+                     "Slack unreachable" if isinstance(exc, aiohttp.ClientError | TimeoutError) else type(exc).__name__)
             await _not_posted(runtime, reply, run_id, error, fresh=fresh)
             return
     await _advance(runtime, client, run_id)
@@ -216,7 +222,7 @@ def _not_allowed(incident: Incident | None) -> str:
 
 
 def register(app: AsyncApp, runtime: Runtime) -> None:
-    for action_id in (APPROVE, SKIP, ABORT, DONE, RESUME):
+    for action_id in (APPROVE, SKIP, ABORT, DONE, RETRY, RESUME):
         app.action(action_id)(_button(runtime))
 
 
@@ -237,8 +243,8 @@ def _button(runtime: Runtime):  # type: ignore[no-untyped-def]
             return
         user = body["user"]["id"]
         incident = await _incident_of(runtime, row.incident_id)
-        guide = row.mode == RunMode.GUIDE
-        if not guide and not runtime.runbooks.may_approve(incident, user):
+        # Guided steps too: confirming one moves the run on, and is recorded as that person's word.
+        if not runtime.runbooks.may_approve(incident, user):
             await reply(_not_allowed(incident))
             return
         executor = runtime.runbooks.executor

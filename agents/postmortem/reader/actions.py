@@ -22,9 +22,9 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
 NO_OWNER = re.compile(r"\(?\b(?:no owner(?: yet)?|unassigned|owner:?\s*(?:tbd|none|n/a|-)|nobody yet)\b\)?", IC)
 OWNER_MARKS = [
-    re.compile(r"\(\s*owner\s*[:\-–]?\s*(?P<o>[^,)]+?)\s*(?:[,)])", IC),
+    re.compile(r"\(\s*(?:owner|assignee|dri)\s*[:\-–]?\s*(?P<o>[^,)]+?)\s*(?:[,)])", IC),
     re.compile(r"\[\s*owner\s*[:\-–]?\s*(?P<o>[^\]]+?)\s*\]", IC),
-    re.compile(r"\bowner\s*[:\-–]\s*(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
+    re.compile(r"\b(?:owner|assignee|dri|who)\s*[:\-–]\s*(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
     re.compile(r"\bassigned to\s+(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
     re.compile(r"(?:->|→)\s*(?P<o>[^,;]+?)(?=\s+to\s+|\s*[,;]|\s*$)"),
     re.compile(r"\((?!(?:P[0-4]|Due|Urgent|High|Low|Done)\b)(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s*,[^)]*\)"),
@@ -50,7 +50,7 @@ DUE = re.compile(
     rf"|\bby\s+(?P<d2>(?:next\s+)?{_DAY}|tomorrow|today|tonight|eod|eow|end of (?:the )?(?:day|week|month|sprint|"
     rf"quarter)|\d{{4}}-\d{{2}}-\d{{2}}|{MONTHS}\.?\s+\d{{1,2}})"
     rf"|\b(?P<d3>today|tomorrow|tonight|next sprint|next week|next month|next quarter|this week|this sprint|"
-    rf"end of (?:the )?(?:week|month|quarter))\b"
+    rf"end of (?:the )?(?:week|month|quarter)|Q[1-4](?:\s+\d{{4}})?|eow|eom)\b"
     rf"|\b(?P<d4>{_DAY})\b"
     rf"|\b(?P<d5>(?:within|in)\s+\d+\s*(?:h|hrs?|hours?|d|days?)\b(?:\s+(?:from|of)\s+\w+)?)", IC)
 DONE = re.compile(r"\bdone during\b|\(done\b|\balready done\b", IC)

@@ -18,7 +18,8 @@ from dateutil import parser as dateparser
 # A clock time. Not part of a UTC offset (UTC+02:00), a ratio or a longer number.
 TIME = re.compile(r"(?<![\d:/.])(?<!UTC[+-])(?<!GMT[+-])(?P<h>[01]?\d|2[0-3])(?::|h(?=\d\d(?!\s*m(?:in)?\b)))"
                   r"(?P<m>[0-5]\d)(?::(?P<s>[0-5]\d))?(?!\d|:\d|m\b|min)"
-                  r"(?:\s*(?P<ap>[ap]\.?m\b\.?))?|(?<![\d:/.])(?P<h12>1[0-2]|0?[1-9])\s*(?P<ap12>[ap]m)\b",
+                  r"(?:\s*(?P<ap>[ap]\.?m\b\.?))?|(?<![\d:/.])(?P<h12>1[0-2]|0?[1-9])\s*(?P<ap12>[ap]m)\b"
+                  r"|(?<![\d:/.#-])(?P<hm>[01]\d|2[0-3])(?P<mm>[0-5]\d)(?=\s*(?:Z|UTC|GMT|hrs)\b)",
                   re.IGNORECASE)
 MONTHS = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|" \
          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
@@ -137,6 +138,8 @@ def clocks(text: str) -> list[Clock]:
     for m in TIME.finditer(text):
         if m["h12"] is not None:
             hour, minute, second, ap = int(m["h12"]), 0, 0, m["ap12"]
+        elif m["hm"] is not None:  # "1402Z", "0930 UTC": military time, always with its zone
+            hour, minute, second, ap = int(m["hm"]), int(m["mm"]), 0, None
         else:
             hour, minute, second, ap = int(m["h"]), int(m["m"]), int(m["s"] or 0), m["ap"]
         meridiem = None

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from itertools import pairwise
 
 from agents.postmortem.reader.clock import Clock, Zone, clocks, dates
-from agents.postmortem.reader.labels import MOMENT_KEYS, labelled
+from agents.postmortem.reader.labels import MOMENT_KEYS, Labelled, labelled
 from agents.postmortem.reader.lines import Line
 
 NOT_EVENTS = {"actions", "lessons", "went_well", "went_poorly", "lucky", "impact", "root_cause", "trigger",
@@ -70,8 +70,12 @@ class _Days:
         at = datetime.combine(self.day, datetime.min.time()).replace(hour=hour, minute=clock.minute,
                                                                       second=clock.second)
         if written is None and self.last is not None and at < self.last - MIDNIGHT:
-            self.day += timedelta(days=1)
-            at += timedelta(days=1)
+            afternoon = at + timedelta(hours=12)
+            if clock.meridiem is None and clock.hour < 12 and self.last <= afternoon <= self.last + MIDNIGHT:
+                at = afternoon  # "11:50 ... 12:05 ... 1:10": past noon, not the next night
+            else:
+                self.day += timedelta(days=1)
+                at += timedelta(days=1)
         self.last = at
         return at
 
@@ -202,7 +206,7 @@ WINDOW_WORDS = re.compile(r"\b(?:between|from|impact|window|lost|down|failing|fa
                           re.IGNORECASE)
 
 
-def _windows(line: Line, facts: list, lead_at: datetime | None, days: _Days) -> list[Window]:
+def _windows(line: Line, facts: list[Labelled], lead_at: datetime | None, days: _Days) -> list[Window]:
     """Ranges of time the line gives: in a labelled fact (the impact window), or as the line's own range."""
     found = []
     if line.lead is not None and line.lead_end is not None and lead_at is not None:

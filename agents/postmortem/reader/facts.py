@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agents.postmortem.reader.labels import labelled
@@ -112,7 +113,7 @@ def _split(stated: list[Stated]) -> list[Stated]:
     return out
 
 
-def _labelled_or(facts: Facts, key: str, otherwise) -> Stated | None:
+def _labelled_or(facts: Facts, key: str, otherwise: Callable[[], Stated | None]) -> Stated | None:
     given = facts.labels[key]
     return given[0] if given else otherwise()
 

@@ -18,8 +18,11 @@ from agents.postmortem.reader.clock import ZONE_TOKEN, Clock, clocks, dates
 SECTIONS: dict[str, str] = {
     "summary": "summary", "overview": "summary", "what happened": "summary", "description": "summary",
     "impact": "impact", "customer impact": "impact", "business impact": "impact", "user impact": "impact",
+    "blast radius": "impact", "scope": "impact", "impact assessment": "impact", "who was affected": "impact",
     "root cause": "root_cause", "root causes": "root_cause", "cause": "root_cause", "causes": "root_cause",
     "rca": "root_cause", "root cause analysis": "root_cause", "contributing factors": "contributing",
+    "why it happened": "root_cause", "why did it happen": "root_cause", "what caused it": "root_cause",
+    "root cause and trigger": "root_cause", "cause and trigger": "root_cause",
     "trigger": "trigger", "triggers": "trigger",
     "timeline": "timeline", "timeline of events": "timeline", "events": "timeline", "chronology": "timeline",
     "what went well": "went_well", "went well": "went_well", "well": "went_well", "good": "went_well",
@@ -57,7 +60,7 @@ WHATSAPP = re.compile(r"^(?P<date>\d{1,2}/\d{1,2}/\d{2,4}),?\s+(?P<time>\d{1,2}:
 ZOOM = re.compile(r"^(?P<time>\d{1,2}:\d{2}(?::\d{2})?)\s+From\s+(?P<who>.+?)\s+to\s+[^:]{1,40}?:\s*(?P<body>.*)$",
                   re.IGNORECASE)
 _WHO = r"(?P<who>[A-Z][\w.'’-]*(?:\s[A-Z][\w.'’-]*){0,3})"
-_AT = r"(?P<time>\d{1,2}:\d{2}(?:\s*[AaPp][Mm])?)"
+_AT = r"(?:(?:[Tt]oday|[Yy]esterday)\s+at\s+)?(?P<time>\d{1,2}:\d{2}(?:\s*[AaPp][Mm])?)"
 # A message's header on its own line: "Marcus Webb  8:47 AM" (Slack), "[2:41 PM] Ana Lima" (Teams), "Ana Lima, 2:41 PM".
 MESSAGE_HEADER = [re.compile(rf"^{_WHO},?\s+\[?{_AT}\]?$"), re.compile(rf"^\[{_AT}\]\s+{_WHO}$")]
 IRC = re.compile(r"^\[?(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]m)?)\]?\s*<[@+]?(?P<who>[^>]{1,30})>\s*(?P<body>.*)$",

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agents.postmortem.reader.events import Event, Timeline
+from agents.postmortem.reader.events import Event, Timeline, Window
 
 IC = re.IGNORECASE
 NEGATED = re.compile(r"\b(?:nobody|no one|noone|not|never|un|wasn'?t|didn'?t)\s*(?:\w+\s+)?(?:acked|ack|"
@@ -64,6 +64,12 @@ CAUSE_CUES = re.compile(r"root cause|found it|that'?s what|caused by|turned out|
                         r"\bbecause\b|\bdue to\b|\bforgot\b|\bwrong\b|\bmissing\b|\bwithout\b|\blost its\b|"
                         r"doesn'?t exist|points? to|\bonly has\b|->|\bso it\b|\bmisconfigured\b|\binstead of\b|"
                         r"\bleak\w*\b|\bexhaust\w*\b", IC)
+# "restarted the pods, didn't help": an action that did not mitigate anything.
+NO_EFFECT = re.compile(r"\b(?:did(?:n'?t| not) help|no (?:change|effect|improvement|difference)|still (?:failing|down|"
+                       r"broken|erroring|slow|bad)|didn'?t (?:work|fix)|did not (?:work|fix)|made it worse|"
+                       r"tried)\b", IC)
+TOOK = re.compile(r"\b(?:fail(?:ed)?[\s-]?over|roll(?:ed)?[\s-]?back|restart\w*|recovery)\b[^.;]*?\btook\s+"
+                  r"(?P<minutes>\d+)\s*(?:min|mins|minutes)\b", IC)
 ONGOING = re.compile(r"\b(?:investigation (?:continues|ongoing)|still investigating|ongoing|contained|not (?:yet )?"
                      r"resolved|still open|monitoring continues)\b", IC)
 DURATION = re.compile(r"\bfor (?:about |around |~|approx\.? )?(?:(?P<h>\d+)\s*h(?:ours?)?\s*)?(?:(?P<m>\d+)\s*"
@@ -89,7 +95,7 @@ def is_ack(event: Event) -> bool:
     return bool(ACK.search(text)) and not NEGATED.search(text) and not text.rstrip().endswith("?")
 
 
-def find(timeline: Timeline, impact_texts: list[str]) -> Moments:
+def find(timeline: Timeline, impact_texts: list[str], told: list[str] | None = None) -> Moments:
     events = timeline.events
     found = Moments()
     if not events:
@@ -115,7 +121,8 @@ def find(timeline: Timeline, impact_texts: list[str]) -> Moments:
         found.paged = next((e for e in reversed(events) if e.at <= found.acknowledged.at and ALERT.search(e.own)
                             and not is_ack(e)), None) or (found.acknowledged if ALERT.search(
                                 found.acknowledged.own) else None)
-    found.mitigated = next((e for e in after if e.at > start_at and _mitigation(e)), None)
+    found.mitigated = next((e for e in after if e.at > start_at and _mitigation(e)), None) or _took(
+        timeline, start_at, told or [])
     found.end_at = _end(timeline, found, impact_texts, window)
     resolved = next((e for e in reversed(after) if RESOLVED.search(e.own) and not NEGATED.search(e.own)), None)
     ongoing = any(ONGOING.search(e.own) for e in after[-3:])
@@ -128,14 +135,27 @@ def find(timeline: Timeline, impact_texts: list[str]) -> Moments:
     return found
 
 
+def _took(timeline: Timeline, start_at: datetime, told: list[str]) -> Event | None:
+    """"failover to the replica was automatic but took 14 min": the mitigation took effect that long after the
+    start, at the event the notes time there."""
+    for text in told:
+        m = TOOK.search(text)
+        if m:
+            target = start_at + timedelta(minutes=int(m["minutes"]))
+            near = [e for e in timeline.events if abs(e.at - target) <= timedelta(minutes=2)]
+            if near:
+                return min(near, key=lambda e: abs(e.at - target))
+    return None
+
+
 def _mitigation(event: Event) -> bool:
     text = event.own
-    if not MITIGATED.search(text) or NEGATED.search(text) or text.rstrip().endswith("?"):
+    if not MITIGATED.search(text) or NEGATED.search(text) or text.rstrip().endswith("?") or NO_EFFECT.search(text):
         return False
     return not STARTED.search(text) or bool(re.search(r"\brestarted\b", text, IC))
 
 
-def _end(timeline: Timeline, found: Moments, impact_texts: list[str], window) -> datetime | None:
+def _end(timeline: Timeline, found: Moments, impact_texts: list[str], window: Window | None) -> datetime | None:
     if window is not None:
         return window.end
     assert found.start_at is not None

@@ -54,6 +54,8 @@ CUT = re.compile(r"\s+(?:since|from|for|after|because|at)\s+|[,(;:]|\?+|\.\s|\s[
 INVESTIGATING = re.compile(r"^(?:status page, \w+:\s*)?we(?:'re| are)\s+(?:currently\s+)?investigating\s+"
                            r"(?:reports of\s+|an issue with\s+)?", IC)
 MAX_WORDS = 12
+SURFACE = re.compile(r"\b((?:iOS|Android|mobile|desktop)(?:\s+(?:and|&)\s+(?:iOS|Android|web|desktop))?\s+apps?)\b")
+SURFACE_WORDS = re.compile(r"\b(?:app|apps|ios|android|mobile|web|website|api|desktop)\b", IC)
 ZONE_ONLY = re.compile(r"^\W*(?:all\s+)?times?\b[^.]{0,40}\.?\s*$", IC)
 
 
@@ -62,6 +64,7 @@ def derive(lines: list[Line], facts: Facts, timeline: Timeline, start: datetime 
     after = [e for e in timeline.events if start is None or e.at >= start]
     if header:
         title = header if TITLE_SYMPTOM.search(header) else _with_symptom(header, after)
+        title = _with_surface(title, facts)
     else:
         title = _from_story(facts, after) or "Incident"
     title = _finish(title)
@@ -111,6 +114,15 @@ def _with_symptom(header: str, events: list[Event]) -> str:
             if phrase and phrase not in header.lower():
                 return f"{header} {phrase}"
     return header
+
+
+def _with_surface(title: str, facts: Facts) -> str:
+    """"Product images missing" where the notes say only the apps were hit: "... in the iOS and Android apps"."""
+    if SURFACE_WORDS.search(title):
+        return title
+    told = " ".join([facts.summary or "", *(s.value for s in facts.impact)])
+    m = SURFACE.search(told)
+    return f"{title} in the {m.group(1)}" if m else title
 
 
 def _from_story(facts: Facts, events: list[Event]) -> str | None:

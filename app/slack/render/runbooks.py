@@ -12,12 +12,13 @@ from app.runbooks.render import join_args
 from app.runbooks.schema import Runbook, Step
 from app.slack.blocks import Block, context, escape, header, mention, section
 
-APPROVE, SKIP, ABORT, RESUME, DONE = ("runbook_approve", "runbook_skip", "runbook_abort", "runbook_resume",
-                                      "runbook_done")
+APPROVE, SKIP, ABORT, RESUME, DONE, RETRY = ("runbook_approve", "runbook_skip", "runbook_abort", "runbook_resume",
+                                             "runbook_done", "runbook_retry")
 ICONS = {"PASS": ":white_check_mark:", "COMPLETED": ":white_check_mark:", "FAIL": ":x:", "FAILED": ":x:",
          "TIMED OUT": ":hourglass:", "REFUSED": ":no_entry:", "SKIPPED": ":fast_forward:",
          "RUNNING": ":arrows_counterclockwise:",
          "ROLLED BACK": ":leftwards_arrow_with_hook:", "INTERRUPTED": ":warning:", "UNKNOWN": ":warning:",
+         "OUTCOME UNKNOWN": ":warning:",
          "NOT RUN": ":white_circle:", "PENDING": ":white_circle:", "DRY RUN (not run)": ":memo:"}
 RESULT_ICONS = {"SUCCESS": ":white_check_mark:", "FAILED": ":x:", "ABORTED": ":no_entry:", "DRY RUN": ":memo:",
                 "VERIFICATION FAILED": ":warning:",
@@ -96,9 +97,17 @@ def _waiting(r: RunbookReport) -> list[Block]:
     assert w is not None
     value = f"{r.run_id}:{w.position}"
     if r.state == "interrupted":
-        text = (f":warning: *Interrupted* before *{escape(w.name)}*: the process running it stopped. "
+        where = (f"while *{escape(w.name)}* ran: its outcome is unknown, and resuming asks what to do about it"
+                 if w.unknown else f"before *{escape(w.name)}*")
+        text = (f":warning: *Interrupted* {where}. The process running it stopped. "
                 f"Resume from this step, or abort (rolling back what was done).")
         buttons = [_button("Resume", RESUME, value, "primary"), _button("Abort", ABORT, value, "danger")]
+    elif w.unknown:
+        text = (f":warning: *Outcome unknown*: *{escape(w.name)}* was running when the process stopped:"
+                f"\n```{escape(w.command)}```\nCheck whether it took effect, then *Mark done* (it did; go on), "
+                "*Retry* (it did not; run it again) or *Abort* (roll back the completed steps).")
+        buttons = [_button("Mark done", DONE, value, "primary"), _button("Retry", RETRY, value),
+                   _button("Abort", ABORT, value, "danger")]
     elif w.guide:
         text = f":point_right: *Run this step and confirm*: *{escape(w.name)}*\n```{escape(w.command)}```"
         buttons = [_button("Done", DONE, value, "primary"), _button("Skip", SKIP, value),
@@ -107,12 +116,10 @@ def _waiting(r: RunbookReport) -> list[Block]:
         text = f":raised_hand: *Approve this step?* *{escape(w.name)}* changes something:\n```{escape(w.command)}```"
         if w.rollback:
             text += f"\nIf a later step fails it is undone by {_code(w.rollback)}."
-        if w.retry:
-            text += "\n:warning: Its earlier attempt was interrupted: check its effect before approving again."
         buttons = [_button("Approve", APPROVE, value, "primary"), _button("Skip", SKIP, value),
                    _button("Abort", ABORT, value, "danger")]
-    who = ("Anyone here may confirm." if w.guide else
-           "Only the Incident Commander or a runbook approver may answer. Abort rolls back the completed steps.")
+    who = ("Only the Incident Commander or a runbook approver may answer."
+           + ("" if w.guide else " Abort rolls back the completed steps."))
     return [section(text), {"type": "actions", "block_id": waiting_block_id(r.run_id, w.position), "elements": buttons},
             context(who)]
 
