@@ -33,6 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         socket = None
         runtime.background(runtime.escalation_loop())
         runtime.background(sweep_on_start(runtime))  # runs a stopped process left behind: interrupted
+        if runtime.bot is not None:
+            runtime.background(runtime.bot.learn())
         if runtime.inbox_worker is not None:
             runtime.background(runtime.inbox_worker.run_forever())
         if runtime.war_room is not None:

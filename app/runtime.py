@@ -28,6 +28,7 @@ from app.settings import Settings
 from app.slack.action_reminders import remind_overdue_actions
 from app.slack.client import create_client
 from app.slack.escalations import SlackMessenger
+from app.slack.identity import BotIdentity
 from app.slack.reminders import remind_overdue_updates
 from app.slack.warroom import SlackRooms
 from app.warroom.flows import WarRoom
@@ -49,6 +50,7 @@ class Runtime:
     runbooks: Runbooks
     inbox: Inbox
     inbox_worker: InboxWorker | None = None
+    bot: BotIdentity | None = None  # the Slack app's own identity, set when the Slack app is built
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod

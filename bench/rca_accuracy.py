@@ -39,8 +39,9 @@ from tests.scenarios.harness import (  # noqa: E402
 from tests.scenarios.loader import Scenario, load  # noqa: E402
 
 GOAL_TOP1, GOAL_SECONDS = 10 / 11, 10.0
-DELIBERATE = {ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.FLAG, ChangeKind.JOB, ChangeKind.SCALE,
-              ChangeKind.AUTOSCALER}
+# A rollout's own ScalingReplicaSet events are echoes of it, not changes of their own.
+DELIBERATE = {ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.FLAG, ChangeKind.JOB, ChangeKind.AUTOSCALER,
+              ChangeKind.GITOPS, ChangeKind.NODE, ChangeKind.CERTIFICATE}
 
 
 @dataclass

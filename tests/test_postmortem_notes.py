@@ -116,3 +116,11 @@ def test_findings_come_from_the_notes_facts(env: dict[str, str]) -> None:
     assert "The page was not acknowledged: 05:02" not in poorly  # the time is shown with the clause, not first
     assert "The page was not acknowledged" in poorly and "nobody acked" in poorly
     assert detection(doc)["Time to acknowledge"][3] == "not recorded"
+
+
+def test_an_action_that_did_not_help_is_not_the_mitigation(env: dict[str, str]) -> None:
+    doc = write(env, "cache outage 2025-05-05\n10:00 5xx on product pages\n10:04 ana acked\n"
+                     "10:10 restarted the cache pods, didn't help\n10:25 failed over to the standby cache cluster\n"
+                     "10:27 errors back to normal\n10:40 resolved")
+    assert detection(doc)["Time to mitigate"][3] == "10:25"
+    assert doc.summary["Duration"] == "27 minutes (10:00 - 10:27 UTC)"

@@ -122,3 +122,12 @@ async def test_a_hung_api_is_abandoned_in_bounded_time(scenario: Scenario, tools
     answer = await investigate(request_for(scenario, tools, **llm(claude, llm_wall_seconds=1.0)))
     assert answer.mode == "deterministic" and answer.note is not None and "no answer within" in answer.note
     assert answer.data is not None and answer.data["cause"] == deterministic.cause
+
+
+async def test_a_claim_no_tool_result_backs_keeps_the_deterministic_analysis(
+        scenario: Scenario, tools: dict[str, str], claude: FakeAnthropic, deterministic: RcaReport) -> None:
+    invented = {**PROSE, "root_cause": "The pool filled at 13:07 after the orders-sync job took 73% of connections."}
+    claude.script(tool_use("submit_analysis", invented))
+    report = await run(scenario, tools, claude)
+    assert report.mode == "deterministic" and report.root_cause == deterministic.root_cause
+    assert report.note is not None and "13:07" in report.note and "73%" in report.note

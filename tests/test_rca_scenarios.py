@@ -25,7 +25,7 @@ from tests.support import free_socket
 KNOWN_WEAK = {
     "accounts-secret-rotated": "a flag change in the same minutes outscores the Secret rotation",
     "api-gateway-cert-expired": "the certificate expiry is found but not tied to its renewal failures",
-    "catalog-cache-flush": "the flush Job is read as a noisy neighbour of the cache",
+    "catalog-cache-flush": "the flush Job is found but named as a database-saturating job, not a stampede",
     "checkout-hpa-max": "the autoscaler's ScalingLimited condition is not the expected trigger",
     "events-db-disk-full": "a deploy of the same StatefulSet is taken as the filling disk's trigger",
     "ledger-pool-exhaustion": "the pool gauges' growth is credited to an earlier rollout",
@@ -33,7 +33,7 @@ KNOWN_WEAK = {
     "orders-report-export": "the export Job's load on the shared database is read as a noisy neighbour",
     "pricing-flag-flip": "the flag is found in the flag service's ConfigMap, not in its log",
     "search-backend-outage": "a dependency two hops down is not reached before a caller's deploy",
-    "users-migration-lock": "the migration Job is read as a noisy neighbour of the database",
+    "users-migration-lock": "a deploy off the path in the same minutes outscores the migration Job",
 }
 
 

@@ -591,9 +591,25 @@ def _path(candidate: Candidate, seen: Observations) -> float:
     return 0.0
 
 
+def _jobs_named(candidates: list[Candidate], seen: Observations) -> None:
+    """A neighbour's CPU or a dependency failing, set off by a Job run, is that Job's doing (a migration, an
+    export, a cache flush) unless the service's own CPU starvation shows a neighbour squeezing it."""
+    for candidate in candidates:
+        trigger = candidate.trigger
+        if trigger is None or trigger.kind != ChangeKind.JOB:
+            continue
+        if candidate.cause.id == "noisy-neighbour" and "effect" in candidate.sources:
+            continue
+        if candidate.cause.id in ("noisy-neighbour", "dependency-outage"):
+            cause = cause_of_change(trigger, seen)
+            if cause is not None:
+                candidate.cause, candidate.component = cause, trigger.component or trigger.subject
+
+
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
     for candidate in candidates:
         attach_trigger(candidate, seen)
+    _jobs_named(candidates, seen)
     candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(candidates))
     for candidate in candidates:
         if "effect" not in candidate.sources:

@@ -7,7 +7,9 @@ failure returns the deterministic analysis with one line saying why.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -76,15 +78,50 @@ def _data(report: RcaReport, records: list[dict[str, Any]]) -> dict[str, Any]:
     return {"analysis": analysis, "incident_records": records[-50:]}
 
 
+# What the model may state only when a tool result or the engine's analysis shows it: clock times, quantities
+# with a unit, and identifiers (service, flag, object and host names).
+_TIME = re.compile(r"\b(?:[01]?\d|2[0-3]):[0-5]\d\b")
+_QUANTITY = re.compile(r"\b\d+(?:\.\d+)?\s?(?:%|ms\b|s\b|seconds?\b|minutes?\b|GiB\b|MiB\b|replicas?\b)")
+_IDENTIFIER = re.compile(r"\b[a-z0-9]+(?:[-.][a-z0-9]+)+\b")
+
+
+def _recording(tools: list[llm.Tool], results: list[str]) -> list[llm.Tool]:
+    """The same read-only tools, each result kept: the record the model's claims are checked against."""
+    def wrap(tool: llm.Tool) -> llm.Tool:
+        async def call(arguments: dict[str, Any]) -> Any:
+            result = await tool.call(arguments)
+            results.append(json.dumps(result, default=str))
+            return result
+
+        return llm.Tool(name=tool.name, description=tool.description, input_schema=tool.input_schema, call=call)
+
+    return [wrap(t) for t in tools]
+
+
+def unbacked(prose: Prose, report: RcaReport, results: list[str]) -> list[str]:
+    """Times, quantities and names in the model's prose that neither the analysis nor any tool result holds."""
+    record = " ".join([report.model_dump_json(), *results]).lower()
+    text = " ".join([prose.executive_summary, prose.root_cause, *(w.answer for w in prose.five_whys),
+                     *prose.contributing_factors])
+    claims = [*_TIME.findall(text), *_QUANTITY.findall(text), *_IDENTIFIER.findall(text.lower())]
+    return sorted({c for c in claims if c.lower().replace(" ", "") not in record.replace(" ", "")})
+
+
 async def refine(report: RcaReport, request: AgentRequest, toolbox: Toolbox, texts: list[TextRecord]) -> RcaReport:
     records = [{"at": t.at.isoformat(), "source": t.source, "text": t.text} for t in texts]
+    results: list[str] = [json.dumps(records, default=str)]
     try:
         outcome = await llm.run(request.settings, system=SYSTEM, request=request.text, data=_data(report, records),
-                                tools=read_tools(toolbox, records), submit=_submit_tool(report),
+                                tools=_recording(read_tools(toolbox, records), results), submit=_submit_tool(report),
                                 limits=llm.Limits(wall_seconds=request.settings.llm_wall_seconds))
     except llm.LlmFailed as failed:
         return report.model_copy(update={"note": f"LLM mode unavailable ({failed}); deterministic analysis shown"})
     prose = Prose.model_validate(outcome.answer)
+    claims = unbacked(prose, report, results)
+    if claims:
+        log.info("the model's analysis states what no tool result shows: %s", claims[:5])
+        return report.model_copy(update={"note": "LLM analysis not used: it states what no tool result shows ("
+                                                 + ", ".join(claims[:3]) + "); deterministic analysis shown"})
     update: dict[str, Any] = {
         "mode": f"llm ({outcome.model})", "note": None, "executive_summary": prose.executive_summary,
         "five_whys": prose.five_whys, "root_cause": prose.root_cause,

@@ -35,6 +35,7 @@ from app.slack import (
     runbook_commands,
 )
 from app.slack.client import create_client
+from app.slack.identity import BotIdentity
 from app.slack.replies import DATABASE_DOWN
 
 log = logging.getLogger(__name__)
@@ -44,14 +45,16 @@ def build_bolt_app(runtime: Runtime) -> AsyncApp:
     """The live app; the replay app and the inbox worker are attached to the runtime on the way."""
     settings = runtime.settings
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    app = AsyncApp(client=runtime.slack, signing_secret=secret, process_before_response=False)
+    # Without the SDK's own sleeps on 429: the inbox waits out Retry-After, handling other requests meanwhile.
+    impatient = create_client(settings, wait_on_ratelimit=False)
+    runtime.bot = bot = BotIdentity(impatient)  # learned at start-up; requests never wait on auth.test
+    app = AsyncApp(client=runtime.slack, signing_secret=secret, process_before_response=False,
+                   authorize=bot.authorize(strict=False))
     app.use(_into_inbox(runtime))
     _register(app, runtime)
     app.error(_tell_the_user)
-    # Without the SDK's own sleeps on 429: the inbox waits out Retry-After, handling other requests meanwhile.
-    impatient = create_client(settings, wait_on_ratelimit=False)
     replayer = AsyncApp(client=impatient, signing_secret=secret or "unused", process_before_response=True,
-                        request_verification_enabled=False)
+                        request_verification_enabled=False, authorize=bot.authorize(strict=True))
     _register(replayer, runtime)
     replayer.error(replay.record_error)
     runtime.attach_inbox_worker(replay.handler(replayer, runtime))

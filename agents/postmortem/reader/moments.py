@@ -64,6 +64,10 @@ CAUSE_CUES = re.compile(r"root cause|found it|that'?s what|caused by|turned out|
                         r"\bbecause\b|\bdue to\b|\bforgot\b|\bwrong\b|\bmissing\b|\bwithout\b|\blost its\b|"
                         r"doesn'?t exist|points? to|\bonly has\b|->|\bso it\b|\bmisconfigured\b|\binstead of\b|"
                         r"\bleak\w*\b|\bexhaust\w*\b", IC)
+# "restarted the pods, didn't help": an action that did not mitigate anything.
+NO_EFFECT = re.compile(r"\b(?:did(?:n'?t| not) help|no (?:change|effect|improvement|difference)|still (?:failing|down|"
+                       r"broken|erroring|slow|bad)|didn'?t (?:work|fix)|did not (?:work|fix)|made it worse|"
+                       r"tried)\b", IC)
 TOOK = re.compile(r"\b(?:fail(?:ed)?[\s-]?over|roll(?:ed)?[\s-]?back|restart\w*|recovery)\b[^.;]*?\btook\s+"
                   r"(?P<minutes>\d+)\s*(?:min|mins|minutes)\b", IC)
 ONGOING = re.compile(r"\b(?:investigation (?:continues|ongoing)|still investigating|ongoing|contained|not (?:yet )?"
@@ -146,7 +150,7 @@ def _took(timeline: Timeline, start_at: datetime, told: list[str]) -> Event | No
 
 def _mitigation(event: Event) -> bool:
     text = event.own
-    if not MITIGATED.search(text) or NEGATED.search(text) or text.rstrip().endswith("?"):
+    if not MITIGATED.search(text) or NEGATED.search(text) or text.rstrip().endswith("?") or NO_EFFECT.search(text):
         return False
     return not STARTED.search(text) or bool(re.search(r"\brestarted\b", text, IC))
 
