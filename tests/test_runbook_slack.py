@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -387,3 +390,30 @@ def test_the_command_is_acked_before_a_slow_slack_posts_the_run(env: dict[str, s
         assert "Cluster Access: *PASS*" in json.dumps(waiting["blocks"])
         assert not [c for c in kubectl.calls() if c[0] == "scale"]
         assert rows(db, "SELECT state FROM runbook_runs") == [{"state": "awaiting"}]
+
+
+@SQLITE_ONLY
+def test_a_resume_whose_message_cannot_be_posted_stays_interrupted(env: dict[str, str], say: SlackSender,
+                                                                   slack: FakeSlack, kubectl: FakeKubectl,
+                                                                   db: Engine) -> None:
+    kubectl.fault("rollout status", hang=20)  # a run started from a terminal, whose process then dies
+    cli_env = {**{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "INCIDENTBOT_"))},
+               **kubectl.env(), "DATABASE_URL": env["DATABASE_URL"], "INCIDENTBOT_CONFIG": env["INCIDENTBOT_CONFIG"],
+               "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
+    process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "pod-restart-graceful",
+                                "deployment=api-server", "--yes"], env=cli_env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    hung = Path(str(kubectl.state_path) + ".hung")
+    wait_for(hung.exists, what="the wait step to hang")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    os.kill(int(hung.read_text()), signal.SIGKILL)
+    time.sleep(1.5)  # its lease runs out
+    ack = ack_text(say.command("runbook resume 1", user="U0APPROVER", channel="C0NOWHERE"))
+    assert ack == "Resuming run #1 of pod-restart-graceful from its next step."
+    told = wait_for(lambda: [r["text"] for r in slack.responses if "Couldn't post" in r.get("text", "")],
+                    what="a private answer")
+    assert told == ["Couldn't post run #1 here (channel_not_found), so it was not resumed and is still "
+                    "interrupted: invite @incidentbot to this channel and resume it again."]
+    assert rows(db, "SELECT state, owner FROM runbook_runs") == [{"state": "interrupted", "owner": None}]
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]  # nothing more ran
