@@ -8,6 +8,10 @@ import time
 import pytest
 from sqlalchemy import Engine, text
 
+from app.settings import Settings
+from app.slack import failures
+from app.slack.client import create_client
+from app.slack.identity import BotIdentity, IdentityUnknown
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
 from tests.support import AppServer, SlackSender, ack_text
@@ -49,3 +53,23 @@ def test_a_declare_in_a_storm_right_after_start_is_recorded_and_gets_its_room_af
     assert slack.pins[rooms[0]["id"]] == [card["ts"]]
     announcements = slack.messages(slack.channel_by_name("incidents")["id"])
     assert [m["metadata"]["event_payload"]["incident_id"] for m in announcements] == [public_id]
+
+
+async def test_replayed_events_wait_for_the_bot_identity_and_live_requests_do_not(slack: FakeSlack) -> None:
+    settings = Settings(slack_bot_token=slack.bot_token, slack_signing_secret="s", slack_api_url=slack.url)
+    bot = BotIdentity(create_client(settings, wait_on_ratelimit=False))
+    live, strict = bot.authorize(strict=False), bot.authorize(strict=True)
+    slack.storm(60, status=429)
+
+    answered = await live(enterprise_id=None, team_id=slack.team_id, user_id="U0DECLARER")
+    assert answered.bot_token == slack.bot_token and answered.bot_user_id is None
+    with pytest.raises(IdentityUnknown) as refused:
+        await strict(enterprise_id=None, team_id=slack.team_id, user_id="U0DECLARER")
+    assert failures.is_transient(refused.value)  # the inbox tries the event again later
+
+    slack.storm(0)
+    replayed = await strict(enterprise_id=None, team_id=slack.team_id, user_id="U0DECLARER")
+    assert (replayed.bot_user_id, replayed.bot_id) == (slack.bot_user_id, "B0001")
+    asked = len(slack.calls_to("auth.test"))
+    assert (await live(enterprise_id=None, team_id=slack.team_id, user_id="U0BOB")).bot_user_id == slack.bot_user_id
+    assert len(slack.calls_to("auth.test")) == asked
