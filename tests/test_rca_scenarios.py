@@ -14,38 +14,37 @@ import pytest
 
 from agents.rca import render
 from agents.rca.report import RcaReport
-from tests.prometheus import RunningPrometheus, find_prometheus
+from tests.prometheus import RunningPrometheus, require_prometheus
 from tests.scenarios.analysis import analyse, describe, rank_of_expected
 from tests.scenarios.harness import scenario_environment, shared_prometheus, train_scenarios
 from tests.scenarios.loader import Scenario, load
 from tests.support import free_socket
 
-# Train scenarios the engine does not yet answer first; each stays a test (it must not crash, and must still
-# answer), and turns into a strict one as soon as it passes.
-KNOWN_WEAK = {
-    "accounts-secret-rotated": "a flag change in the same minutes outscores the Secret rotation",
-    "api-gateway-cert-expired": "the certificate expiry is found but not tied to its renewal failures",
-    "catalog-cache-flush": "the flush Job is found but named as a database-saturating job, not a stampede",
-    "checkout-hpa-max": "the autoscaler's ScalingLimited condition is not the expected trigger",
-    "events-db-disk-full": "a deploy of the same StatefulSet is taken as the filling disk's trigger",
-    "ledger-pool-exhaustion": "the pool gauges' growth is credited to an earlier rollout",
-    "orders-configmap-retry": "the ConfigMap edit is read as an env change of the deployment",
-    "orders-report-export": "the export Job's load on the shared database is read as a noisy neighbour",
-    "pricing-flag-flip": "the flag is found in the flag service's ConfigMap, not in its log",
-    "search-backend-outage": "a dependency two hops down is not reached before a caller's deploy",
-    "users-migration-lock": "a deploy off the path in the same minutes outscores the migration Job",
+# Train scenarios the engine does not yet answer first, with the rank the expected cause reaches today (None:
+# not among the candidates). They are held to that rank, so a regression fails; moving one to first place makes
+# it a strict case by deleting its line.
+KNOWN_WEAK: dict[str, tuple[str, int | None]] = {
+    "accounts-secret-rotated": ("a flag change in the same minutes outscores the Secret rotation", None),
+    "api-gateway-cert-expired": ("the certificate expiry is found but not tied to its renewal failures", 4),
+    "catalog-cache-flush": ("the flush Job is found but named as a database-saturating job, not a stampede", 3),
+    "checkout-hpa-max": ("the autoscaler's ScalingLimited condition is not the expected trigger", 2),
+    "events-db-disk-full": ("a deploy of the same StatefulSet is taken as the filling disk's trigger", None),
+    "ledger-pool-exhaustion": ("the pool gauges' growth is credited to an earlier rollout", None),
+    "orders-configmap-retry": ("the ConfigMap edit is read as an env change of the deployment", None),
+    "orders-report-export": ("the export Job's load on the shared database is read as a noisy neighbour", 2),
+    "pricing-flag-flip": ("the flag is found in the flag service's ConfigMap, not in its log", None),
+    "search-backend-outage": ("a dependency two hops down is not reached before a caller's deploy", 2),
+    "users-migration-lock": ("a deploy off the path in the same minutes outscores the migration Job", 2),
 }
 
 
-def params() -> list[object]:
-    return [pytest.param(name, marks=pytest.mark.xfail(reason=KNOWN_WEAK[name], strict=False))
-            if name in KNOWN_WEAK else name for name in train_scenarios()]
+def strict() -> list[str]:
+    return [name for name in train_scenarios() if name not in KNOWN_WEAK]
 
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
-    if find_prometheus() is None:
-        pytest.skip("install Debian's prometheus package to run the scenario tests")
+    require_prometheus()
     with shared_prometheus(train_scenarios(), tmp_path_factory.mktemp("train")) as server:
         yield server
 
@@ -64,7 +63,7 @@ async def run(name: str, tmp_path: Path, prometheus: RunningPrometheus, **faults
         return scenario, await analyse(scenario, env)
 
 
-@pytest.mark.parametrize("name", params())
+@pytest.mark.parametrize("name", strict())
 async def test_the_root_cause_is_named_and_the_distractions_ruled_out(name: str, tmp_path: Path,
                                                                       prometheus: RunningPrometheus) -> None:
     scenario, report = await run(name, tmp_path, prometheus)
@@ -78,6 +77,18 @@ async def test_the_root_cause_is_named_and_the_distractions_ruled_out(name: str,
     for distraction in expected.ruled_out:
         assert distraction.subject.lower() in ruled_out, (distraction, ruled_out)
     assert report.evidence and all(e.query for e in report.evidence)
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_WEAK))
+async def test_a_weak_case_keeps_its_rank_and_still_answers(name: str, tmp_path: Path,
+                                                           prometheus: RunningPrometheus) -> None:
+    scenario, report = await run(name, tmp_path, prometheus)
+    reason, rank = KNOWN_WEAK[name]
+    found = rank_of_expected(report, scenario.expected)
+    if rank is not None:
+        assert found is not None and found <= rank, f"{reason}; now {describe(report)}"
+    markdown = render.markdown(report)
+    assert section(markdown, "Root Cause").strip() and report.hypotheses  # an answer, with what was weighed
 
 
 async def test_a_forbidden_resource_costs_its_evidence_and_says_so(tmp_path: Path,
