@@ -9,6 +9,7 @@ Every acknowledged event must end up stored exactly once.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -31,13 +32,16 @@ from tests.test_capture import declare, message, reaction
 
 SECRET = "test-signing-secret"
 BINARIES = server_binaries()
-pytestmark = pytest.mark.skipif(BINARIES is None, reason="no Postgres server binaries (set PG_BIN)")
+NO_BINARIES = "no Postgres server binaries: install Debian's postgresql package or set PG_BIN to run this test"
 
 
 @pytest.fixture
 def own_postgres() -> Iterator[tuple[PostgresCluster, str]]:
     """A migrated database on a cluster of its own; the cluster is removed whatever the test did to it."""
-    assert BINARIES is not None
+    if BINARIES is None:
+        if os.environ.get("CI"):  # CI must run it
+            pytest.fail(NO_BINARIES)
+        pytest.skip(NO_BINARIES)
     cluster = PostgresCluster(BINARIES).create()
     try:
         admin = create_sync_engine(cluster.url).execution_options(isolation_level="AUTOCOMMIT")
