@@ -57,7 +57,7 @@ def test_declares_during_a_slack_storm_all_get_their_war_room_once_it_ends(
     titles = [f"Checkout errors in region {n}" for n in range(6)]
     with AppServer({**app_env, **QUICK}) as server:
         sender = SlackSender(server.url, "test-signing-secret", slack)
-        ack_text(sender.command("help"))  # a running service: Bolt has checked its token (auth.test) already
+        ack_text(sender.command("help"))  # a service already answering commands when the storm starts
         slack.storm(6, status=status)
         ids = [declared_id(sender, title) for title in titles]
         # Four set-ups run at once; each gives up on the channel within the storm and waits to retry.
