@@ -235,17 +235,7 @@ def test_the_argv_reaches_kubectl_exactly(lite_env: dict[str, str], kubectl: Fak
 
 def test_an_interrupted_run_can_be_aborted_and_is_rolled_back(lite_env: dict[str, str], kubectl: FakeKubectl,
                                                               tmp_path: Path) -> None:
-    kubectl.fault("rollout status", hang=20)
-    env = {**lite_env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
-                                "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    hung = Path(str(kubectl.state_path) + ".hung")
-    wait_for(hung.exists, what="the wait step to hang")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    os.kill(int(hung.read_text()), signal.SIGKILL)
-    time.sleep(1.5)
+    env = _cut_off_in(lite_env, kubectl, "rollout status")  # the wait step, after the scale-down completed
     refused = cli(env, "runbook", "run", "slow-restart", "deployment=api-server", "--yes")
     assert refused.returncode == 1 and "slow-restart is already running on deployment/api-server (run #1, " \
                                        "interrupted); resume or abort it first" in refused.stderr
@@ -268,16 +258,16 @@ def test_the_database_failover_switches_to_the_candidate(lite_env: dict[str, str
     assert "# Skipped - no pooler named" in done.stdout
 
 
-def _cut_off_in_the_scale_down(lite_env: dict[str, str], kubectl: FakeKubectl) -> dict[str, str]:
-    """Run slow-restart until its changing first step hangs, then kill the process running it (and the step);
+def _cut_off_in(lite_env: dict[str, str], kubectl: FakeKubectl, command: str) -> dict[str, str]:
+    """Run slow-restart until the step running `command` hangs, then kill the process running it (and the step);
     the environment returned has a 1 s lease, already past."""
-    kubectl.fault("scale", hang=20)
+    kubectl.fault(command, hang=20)
     env = {**lite_env, "INCIDENTBOT_RUNBOOK_LEASE_SECONDS": "1"}
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
                                 "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     hung = Path(str(kubectl.state_path) + ".hung")
-    wait_for(hung.exists, what="the scale-down to hang")
+    wait_for(hung.exists, what=f"{command} to hang")
     process.send_signal(signal.SIGKILL)
     process.wait()
     os.kill(int(hung.read_text()), signal.SIGKILL)
@@ -288,7 +278,7 @@ def _cut_off_in_the_scale_down(lite_env: dict[str, str], kubectl: FakeKubectl) -
 def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
         lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
     db = create_engine(lite_env["DATABASE_URL"])
-    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+    env = _cut_off_in(lite_env, kubectl, "scale")
 
     refused = cli(env, "runbook", "resume", "1", "--yes")
     assert refused.returncode == 1
@@ -312,7 +302,7 @@ def test_an_interrupted_changing_step_is_never_run_again_without_a_person(
 
 def test_retry_step_runs_the_interrupted_step_again(lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
     db = create_engine(lite_env["DATABASE_URL"])
-    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+    env = _cut_off_in(lite_env, kubectl, "scale")
     retried = cli(env, "runbook", "resume", "1", "--retry-step", "--yes")
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "4", "5"]
@@ -321,7 +311,7 @@ def test_retry_step_runs_the_interrupted_step_again(lite_env: dict[str, str], ku
 
 def test_aborting_at_an_interrupted_step_says_it_is_not_rolled_back(lite_env: dict[str, str],
                                                                       kubectl: FakeKubectl) -> None:
-    env = _cut_off_in_the_scale_down(lite_env, kubectl)
+    env = _cut_off_in(lite_env, kubectl, "scale")
     aborted = cli(env, "runbook", "abort", "1")
     assert aborted.returncode == 0, aborted.stdout + aborted.stderr
     assert "**Result**: ABORTED" in aborted.stdout
