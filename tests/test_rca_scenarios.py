@@ -35,6 +35,17 @@ KNOWN_WEAK: dict[str, tuple[str, int | None]] = {
     "pricing-flag-flip": ("the flag is found in the flag service's ConfigMap, not in its log", None),
     "search-backend-outage": ("a dependency two hops down is not reached before a caller's deploy", 2),
     "users-migration-lock": ("a deploy off the path in the same minutes outscores the migration Job", 2),
+    "billing-provider-429": ("moved from the held-out set; its rank is measured next", None),
+    "catalog-hpa-ceiling": ("moved from the held-out set; its rank is measured next", None),
+    "checkout-noisy-batch": ("moved from the held-out set; its rank is measured next", None),
+    "inventory-node-lost": ("moved from the held-out set; its rank is measured next", None),
+    "ledger-volume-full": ("moved from the held-out set; its rank is measured next", None),
+    "orders-migration-lock": ("moved from the held-out set; its rank is measured next", None),
+    "partner-api-cert-expired": ("moved from the held-out set; its rank is measured next", None),
+    "quotes-grpc-deploy": ("moved from the held-out set; its rank is measured next", None),
+    "recs-gitops-memory-limit": ("moved from the held-out set; its rank is measured next", None),
+    "search-node-memory-pressure": ("moved from the held-out set; its rank is measured next", None),
+    "sessions-cache-flush": ("moved from the held-out set; its rank is measured next", None),
 }
 
 
