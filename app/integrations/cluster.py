@@ -374,7 +374,8 @@ def _config_edits(objects: dict[str, list[Obj]], cluster: Cluster,
             text = f"{kind} {name} {verb}{manager}" + (f" ({'; '.join(diff[:4])})" if diff else "") + (
                 f"; read by {', '.join(users)}" if users else "")
             found.append(ChangeEvent(
-                at=at, kind=ChangeKind.CONFIG, subject=name, component=users[0] if users else None, description=text,
+                at=at, kind=ChangeKind.SECRET if kind == "Secret" else ChangeKind.CONFIG, subject=name,
+                component=users[0] if users else None, description=text,
                 source="kubernetes", object_ref=f"{kind}/{namespace}/{name}",
                 version=meta.get("resourceVersion"), diff=diff,
                 query=f"kubectl get {kind.lower()} {name} -n {namespace} -o yaml --show-managed-fields"))
@@ -518,6 +519,8 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
     return found
 
 
+# Custom resources whose controllers write Secrets: External Secrets, Sealed Secrets, the Secrets Store CSI driver.
+SECRET_KINDS = {"ExternalSecret", "ClusterExternalSecret", "PushSecret", "SealedSecret", "SecretProviderClass"}
 GITOPS_KINDS = {"Application", "ApplicationSet", "Kustomization", "HelmRelease", "GitRepository"}
 
 
@@ -532,7 +535,9 @@ def _event_kind(kind: str, reason: str) -> ChangeKind:
         return ChangeKind.JOB
     if kind == "HorizontalPodAutoscaler" or reason in ("ScalingReplicaSet", "SuccessfulRescale"):
         return ChangeKind.SCALE
-    if kind in ("ConfigMap", "Secret"):
+    if kind == "Secret" or kind in SECRET_KINDS:
+        return ChangeKind.SECRET
+    if kind == "ConfigMap":
         return ChangeKind.CONFIG
     if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         return ChangeKind.SCALE
