@@ -124,3 +124,77 @@ def test_an_action_that_did_not_help_is_not_the_mitigation(env: dict[str, str]) 
                      "10:27 errors back to normal\n10:40 resolved")
     assert detection(doc)["Time to mitigate"][3] == "10:25"
     assert doc.summary["Duration"] == "27 minutes (10:00 - 10:27 UTC)"
+
+
+@pytest.mark.parametrize("took_it", ["Ken took the page", "pager accepted by Jo", "Jo on it",
+                                     "on-call (Jo) picked it up", "maria: got it, looking"])
+def test_the_usual_ways_of_taking_a_page_are_the_acknowledgement(env: dict[str, str], took_it: str) -> None:
+    doc = write(env, f"orders api 5xx 2025-05-05\n10:00 5xx alert on orders-api\n10:04 {took_it}\n"
+                     "10:20 rolled back to v41\n10:25 errors back to normal\n10:40 resolved")
+    assert detection(doc)["Time to acknowledge"][3] == "10:04"
+
+
+def test_a_look_without_a_page_is_not_an_acknowledgement(env: dict[str, str]) -> None:
+    doc = write(env, "orders api 5xx 2025-05-05\n10:00 errors on orders-api\n10:04 we got it working on one pod\n"
+                     "10:20 rolled back to v41\n10:40 resolved")
+    assert detection(doc)["Time to acknowledge"][3] == "not recorded"
+
+
+@pytest.mark.parametrize("remedy", ["workaround applied", "mitigation applied: consumer group reset",
+                                    "routed around the bad node", "rate limit added for the abusive client",
+                                    "applied the mitigation from the runbook"])
+def test_a_remedy_said_to_be_in_place_is_the_mitigation(env: dict[str, str], remedy: str) -> None:
+    doc = write(env, f"webhook delays 2025-05-05\n10:00 webhook deliveries failing\n10:03 Ana acked\n"
+                     f"10:12 {remedy}\n10:30 backlog drained, deliveries current\n10:45 closed")
+    assert detection(doc)["Time to mitigate"][3] == "10:12"
+
+
+def test_a_remedy_only_started_is_not_the_mitigation(env: dict[str, str]) -> None:
+    doc = write(env, "webhook delays 2025-05-05\n10:00 webhook deliveries failing\n10:12 rollback started\n"
+                     "10:18 rollback complete\n10:45 closed")
+    assert detection(doc)["Time to mitigate"][3] == "10:18"
+
+
+@pytest.mark.parametrize(("back", "end"), [("graphs look normal", "10:25"), ("latency normal", "10:25"),
+                                           ("no more errors", "10:25"), ("latency still not normal", "10:20")])
+def test_a_measure_said_to_be_normal_again_ends_the_impact(env: dict[str, str], back: str, end: str) -> None:
+    # Not back yet: the impact ends with the mitigation (10:20), the last thing the notes say changed.
+    doc = write(env, f"checkout slow 2025-05-05\n10:00 checkout latency alert\n10:20 added more replicas\n"
+                     f"10:25 {back}\n10:40 all clear")
+    assert doc.summary["Duration"].endswith(f"- {end} UTC)")
+
+
+def test_ending_the_incident_is_its_resolution(env: dict[str, str]) -> None:
+    doc = write(env, "checkout slow 2025-05-05\n10:00 checkout latency alert\n10:20 added more replicas\n"
+                     "10:25 latency back to normal\n10:50 ended the incident, postmortem to follow")
+    assert detection(doc)["Time to resolve"][3] == "10:50"
+
+
+def test_owners_in_every_common_form_are_on_their_rows(env: dict[str, str]) -> None:
+    doc = write(env, "Login outage 2025-06-10 (Tuesday)\n15:00 login 503s\n15:20 traffic shifted to standby\n\n"
+                     "Action items\n- AI: priya - add a readiness probe, P1, by Friday\n"
+                     "- Ravi will write the failover runbook (high) EOW\n- carol to review the escalation policy\n"
+                     "- [owner: sam] alert on login success rate, due 2025-06-20\n"
+                     "- assigned to deepa: load test the standby, urgent\n"
+                     "- Write a restore drill (Owner: Tom Lee, P2, due next sprint)\n"
+                     "- Alert on queue depth. Owner: platform-team. Priority: high. Due: 2025-07-10\n"
+                     "- TODO(mike): add a circuit breaker\n- Investigate pool sizing -- Sara (high priority)\n"
+                     "- nobody owns this yet: rotate the shared secret")
+    table = {cells[2]: cells[1:5] for cells in actions(doc)}
+    assert table["Add a readiness probe"] == ["P1", "Add a readiness probe", "priya", "by Friday (2025-06-13)"]
+    assert table["Write the failover runbook"] == ["high", "Write the failover runbook", "Ravi", "EOW (2025-06-13)"]
+    assert table["Review the escalation policy"][2] == "carol"
+    assert table["Alert on login success rate"][2:] == ["sam", "due 2025-06-20 (2025-06-20)"]
+    assert table["Load test the standby"] == ["urgent", "Load test the standby", "deepa", "-"]
+    assert table["Write a restore drill"] == ["P2", "Write a restore drill", "Tom Lee", "next sprint"]
+    assert table["Alert on queue depth"][:3] == ["high", "Alert on queue depth", "platform-team"]
+    assert table["Alert on queue depth"][3].endswith("(2025-07-10)")
+    assert table["Add a circuit breaker"][2] == "mike"
+    assert table["Investigate pool sizing"][2] == "Sara"
+    assert table["Rotate the shared secret"][2] == "unassigned"
+
+
+def test_a_verb_before_to_is_not_an_owner(env: dict[str, str]) -> None:
+    doc = write(env, "db upgrade 2025-06-10\n15:00 writes failing\n15:20 failed over\n\n"
+                     "Action items\n- move to the managed pooler\n- upgrade to postgres 16")
+    assert [cells[3] for cells in actions(doc)] == ["unassigned", "unassigned"]

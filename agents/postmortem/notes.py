@@ -68,7 +68,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
         what_happened=_what_happened(pm_title, day, day_assumed, detection, stated),
         timeline=entries, spans_days=spans_days(entries),
         root_cause=_root_cause(stated, timeline, found), trigger=_trigger(stated, timeline, found),
-        detection=detection, action_items=_actions(lines, day, who),
+        detection=detection, action_items=_actions(lines, day, who, day_first(zone)),
         went_well=[_finding(f) for f in derived.well], went_poorly=[_finding(f) for f in derived.poorly],
         got_lucky=[_finding(f) for f in derived.lucky],
         lessons=[s.value for s in stated.lists["lessons"]] or [PLACEHOLDER_LESSON],
@@ -153,10 +153,10 @@ def _trigger(stated: Facts, timeline: events.Timeline, found: moments.Moments) -
     return f"{event.text} ({event.at:%H:%M} UTC)" if event else None
 
 
-def _actions(lines: list[Line], day: date, who: actions.People) -> list[ActionRow]:
+def _actions(lines: list[Line], day: date, who: actions.People, read_day_first: bool) -> list[ActionRow]:
     rows = [ActionRow(text=i.text, priority=i.priority, owner=i.owner, due_on=i.due_on, due_text=i.due_text,
                       status="done" if i.done else "open", source="notes")
-            for i in actions.items(lines, day, who)]
+            for i in actions.items(lines, day, who, read_day_first)]
     if rows:
         return rows
     said = [line.text for line in lines if not line.header]

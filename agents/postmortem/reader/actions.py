@@ -20,12 +20,19 @@ from agents.postmortem.reader.lines import Line
 IC = re.IGNORECASE
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _DAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)day"
-NO_OWNER = re.compile(r"\(?\b(?:no owner(?: yet)?|unassigned|owner:?\s*(?:tbd|none|n/a|-)|nobody yet)\b\)?", IC)
+NO_OWNER = re.compile(r"\(?\b(?:no owner(?: yet)?|unassigned|owner\s*[:=]?\s*(?:tbd|tbc|none|n/a|-|\?)|nobody yet|"
+                      r"(?:nobody|no one|noone) owns (?:it|this|that)(?: yet)?|needs an owner|owner needed)"
+                      r"(?:\b|(?<=\?))"
+                      r"\)?:?", IC)
+# A name after "owner:": "lee", "@j.smith", "Tom Lee", "platform-team", "Maya (CS)"; never the next field's label
+# ("Owner: platform-team. Priority: high").
+_FIELD_LABEL = r"(?:priority|prio|due|eta|deadline|status|severity|P[0-4])\b"
+_OWNER_NAME = (rf"@?[\w'-]+(?:\.[\w'-]+)*(?:\s+(?!{_FIELD_LABEL})[A-Z][\w'-]+)?(?:\s*\([^)]*\))?")
 OWNER_MARKS = [
     re.compile(r"\(\s*(?:owner|assignee|dri)\s*[:\-–]?\s*(?P<o>[^,)]+?)\s*(?:[,)])", IC),
     re.compile(r"\[\s*owner\s*[:\-–]?\s*(?P<o>[^\]]+?)\s*\]", IC),
-    re.compile(r"\b(?:owner|assignee|dri|who)\s*[:\-–]\s*(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
-    re.compile(r"\bassigned to\s+(?P<o>@?[\w.'-]+(?:\s+[A-Z][\w.'-]+)?(?:\s*\([^)]*\))?)", IC),
+    re.compile(rf"\b(?:owner|assignee|dri|who)\s*[:=\-–]\s*(?P<o>{_OWNER_NAME})", IC),
+    re.compile(rf"\bassigned to\s+(?P<o>{_OWNER_NAME})", IC),
     re.compile(r"(?:->|→)\s*(?P<o>[^,;]+?)(?=\s+to\s+|\s*[,;]|\s*$)"),
     re.compile(r"\((?!(?:P[0-4]|Due|Urgent|High|Low|Done)\b)(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s*,[^)]*\)"),
     re.compile(r"(?<![\w.])@(?P<o>[\w.-]*\w)"),
@@ -37,7 +44,10 @@ LOWER_TO = re.compile(r"^(?P<o>[a-z][\w'-]+)\s+to\s+(?=[a-z])")
 NOT_NAMES = {"ask", "need", "needs", "go", "try", "how", "time", "want", "move", "switch", "plan", "look", "make",
              "add", "remember", "decide", "have", "also", "and", "then", "we", "i", "you", "they", "someone", "it",
              "this", "that", "write", "use", "put", "lower", "fix", "stop", "get", "set", "check", "alert",
-             "the", "a", "an", "all", "every", "maybe", "nice", "reindex", "ci", "iam"}
+             "the", "a", "an", "all", "every", "maybe", "nice", "reindex", "ci", "iam", "who", "what", "where",
+             "when", "why", "somebody", "everyone", "team", "start", "begin", "continue", "learn", "forget",
+             "attempt", "failure", "failures", "customers", "users", "deploys", "alerts", "pages", "there", "he",
+             "she", "us", "our", "my", "your", "their", "its", "these", "those", "each", "any", "no", "not"}
 NOT_HANDLES = {"done", "scheduled", "optional", "wip", "maybe", "draft", "cs", "eng", "later", "again", "etc",
                "prod", "staging", "manual", "automatic", "tbd", "ongoing", "blocked"}
 PAREN_NAME = re.compile(r"\((?P<o>[A-Za-z][\w.'-]*(?:\s[A-Za-z][\w.'-]*)?)\)")
@@ -56,7 +66,27 @@ DUE = re.compile(
 DONE = re.compile(r"\bdone during\b|\(done\b|\balready done\b", IC)
 TODO = re.compile(r"\bTODO\b\s*:?\s*", IC)
 SPLIT_LIST = re.compile(r"(?<=\)),\s+|,\s+(?=(?:me|[A-Za-z][\w.-]*):\s)|(?<=[.;])\s+(?=[A-Z])")
-SEGMENT = re.compile(r"\s+[-–—]\s+")
+_FIELD_KEYS = r"owner|assignee|assigned to|dri|prio(?:rity)?|due(?:\s+date)?|eta|deadline"
+FIELD = re.compile(rf"(?P<k>{_FIELD_KEYS})\s*(?:[:=\-–]\s*|\s+)(?P<v>.+)", IC)
+FIELD_GROUP = re.compile(r"\[(?P<b>[^\]]+)\]|\((?P<p>[^)]+)\)")
+# "Alert on queue depth. Owner: platform-team. Priority: high. Due: 2025-07-10"
+FIELD_SENTENCE = re.compile(rf"(?:(?<=[.;,])|(?<=\s[-–—]))\s*\b(?P<k>{_FIELD_KEYS})\s*[:=]\s*"
+                            r"(?P<v>[^;,]+?)(?=\s*(?:[.;,](?:\s|$)|\s[-–—]\s|$))", IC)
+SEGMENT = re.compile(r"\s+(?:-{1,2}|–|—)\s+")
+# The label an item opens with: "AI: ...", "Action item - ...", "TODO(mike): ..." (the name in parentheses owns it).
+ITEM_LABEL = re.compile(r"^(?:AI|A\.I\.|action(?:\s+item)?|todo|follow[- ]?up|task)\b(?:\s*\((?P<o>[^)]+)\))?\s*"
+                        r"(?::|\s[-–—]|-{1,2}\s)\s*", IC)
+LABELLED_OWNER = re.compile(r"^(?P<o>@?[\w.'-]+(?:\s[A-Z][\w.'-]+)?)\s*(?::|\s[-–—]|\s-{2})\s+")
+# "Ravi will write ...", "Mike is going to add ...", "Mike and Sara to pair on ...": the subject owns the action.
+_SUBJECT = r"(?P<o>[A-Za-z][\w'-]+(?:\s+[A-Z][\w'-]+)?(?:\s+(?:and|&)\s+[A-Za-z][\w'-]+)?)"
+SUBJECT_WILL = re.compile(rf"^{_SUBJECT}\s+(?:will|'ll|is going to|are going to|is to|are to|to)\s+"
+                          r"(?!(?:be|have|get|need|still|now|not|no|also|make sure)\b)(?=[a-z])")
+# Verbs that open an action and take "to" ("move to v2", "upgrade to pg16"): never an owner before "to".
+TO_VERBS = {"move", "switch", "migrate", "upgrade", "downgrade", "pin", "default", "fallback", "revert", "point",
+            "subscribe", "talk", "reach", "send", "redirect", "limit", "change", "lock", "bump", "raise", "increase",
+            "reduce", "reply", "respond", "link", "push", "return", "roll", "apply", "attach", "post", "escalate",
+            "commit", "agree", "need", "needs", "want", "plan", "ability", "way", "able", "unable", "going", "due",
+            "back", "up", "down", "access", "tell", "explain", "report", "write", "email", "listen", "admit", "adapt"}
 
 
 @dataclass
@@ -99,7 +129,7 @@ def people(lines: list[Line], notes: str) -> People:
     return People(names=names, writer=writer)
 
 
-def items(lines: list[Line], day: date, who: People) -> list[Item]:
+def items(lines: list[Line], day: date, who: People, day_first: bool = True) -> list[Item]:
     found: list[Item] = []
     listed = [line for line in lines if line.in_actions]
     has_bullets = any(line.bullet or line.cells for line in listed)
@@ -107,14 +137,14 @@ def items(lines: list[Line], day: date, who: People) -> list[Item]:
         if line.extra.get("columns") or line.extra.get("separator"):
             continue
         if line.cells is not None:
-            found += _row(line, day)
+            found += _row(line, day, day_first)
         elif (line.bullet or not has_bullets) and _looks_like_item(line.text):
-            found.append(_item(line.text, line, day, who))
+            found.append(_item(line.text, line, day, who, day_first))
     for line in lines:
         if line.in_actions or line.header:
             continue
         for chunk in _inline_lists(line.text):
-            found += [_item(part, line, day, who) for part in _parts(chunk)]
+            found += [_item(part, line, day, who, day_first) for part in _parts(chunk)]
     unique: dict[str, Item] = {}
     for item in found:
         if item.text:
@@ -148,7 +178,7 @@ def _parts(text: str) -> list[str]:
     return [p.strip(" .,") for p in SPLIT_LIST.split(text) if p.strip(" .,")]
 
 
-def _row(line: Line, day: date) -> list[Item]:
+def _row(line: Line, day: date, day_first: bool) -> list[Item]:
     columns = line.extra
     text = next((v for k, v in columns.items() if re.search(r"action|item|task|what|description", k, IC)), None)
     if not text:
@@ -156,19 +186,72 @@ def _row(line: Line, day: date) -> list[Item]:
     owner = next((v for k, v in columns.items() if re.search(r"owner|who|assignee|assigned", k, IC)), None)
     priority = next((v for k, v in columns.items() if re.search(r"prio", k, IC)), None)
     due = next((v for k, v in columns.items() if re.search(r"due|when|date", k, IC)), None)
-    due_text, due_on = (due, _due_date(due.lower(), day)) if due else (None, None)
+    due_text, due_on = (due, _due_date(due.lower(), day, day_first)) if due else (None, None)
     return [Item(text=_tidy(text), owner=_name(owner) if owner and not NO_OWNER.fullmatch(owner) else None,
                  priority=priority or None, due_text=due_text, due_on=due_on, done=False, line=line)]
 
 
-def _item(text: str, line: Line, day: date, who: People) -> Item:
-    owner, rest = _owner(text, line, who)
-    priority = PRIORITY.search(text)
-    due_text, due_on = _due(text, day)
+def _item(text: str, line: Line, day: date, who: People, day_first: bool = True) -> Item:
+    label = ITEM_LABEL.match(text)
+    label_owner = _name(label["o"]) if label and label["o"] else None
+    body = text[label.end():] if label else text
+    fields, body = _fields(body)
+    if "owner" in fields:
+        given = fields["owner"]
+        owner, rest = (None if NO_OWNER.fullmatch(f"owner: {given}") else _name(given)), body
+    elif label_owner:
+        owner, rest = label_owner, body
+    elif label and (named := LABELLED_OWNER.match(body)) and named["o"].lower() not in NOT_NAMES | TO_VERBS:
+        owner, rest = _name(named["o"]), body[named.end():]  # "AI: priya - add a probe": the name, then the action
+    else:
+        owner, rest = _owner(body, line, who)
+    priority = PRIORITY.search(fields.get("priority", "")) or PRIORITY.search(text)
+    due_text, due_on = _due(fields["due"], day, day_first) if "due" in fields else _due(text, day, day_first)
     if due_text:
         rest = re.sub(rf"[,\s]*\(?{re.escape(due_text)}\)?(?:\s+please)?\s*[.,]?\s*$", "", rest, flags=IC)
     return Item(text=_tidy(rest), owner=owner, priority=_priority(priority) if priority else None,
                 due_text=due_text, due_on=due_on, done=bool(line.checked) or bool(DONE.search(text)), line=line)
+
+
+def _fields(text: str) -> tuple[dict[str, str], str]:
+    """Owner, priority and due date written as fields: a bracket or parenthesis made only of them
+    ("[P1] [owner: mia]", "(Owner: Tom Lee, P2, due next sprint)"), or "Owner: x. Priority: high. Due: ..."
+    sentences. Returns them and the text without them."""
+    found: dict[str, str] = {}
+    for group in list(FIELD_GROUP.finditer(text)):
+        parts = [p.strip() for p in re.split(r"[,;]", group["b"] or group["p"]) if p.strip()]
+        got = [_field(part) for part in parts]
+        if got and all(got):
+            for key, value in (g for g in got if g):
+                found.setdefault(key, value)
+            text = text.replace(group.group(0), " ", 1)
+    for m in list(FIELD_SENTENCE.finditer(text)):
+        key = _field_key(m["k"])
+        if key not in found:
+            found[key] = m["v"].strip() if key != "due" else f"{m['k']}: {m['v'].strip()}"
+            text = text.replace(m.group(0), " ", 1)
+    return found, " ".join(text.split())
+
+
+def _field(part: str) -> tuple[str, str] | None:
+    labelled_part = FIELD.fullmatch(part)
+    if labelled_part:
+        key = _field_key(labelled_part["k"])
+        return key, part if key == "due" else labelled_part["v"].strip()
+    if PRIORITY.fullmatch(part):
+        return "priority", part
+    if DUE.fullmatch(part):
+        return "due", part
+    return None
+
+
+def _field_key(label: str) -> str:
+    label = label.lower()
+    if label.startswith("prio"):
+        return "priority"
+    if label.startswith(("due", "eta", "deadline")):
+        return "due"
+    return "owner"
 
 
 def _owner(text: str, line: Line, who: People) -> tuple[str | None, str]:
@@ -189,9 +272,12 @@ def _owner(text: str, line: Line, who: People) -> tuple[str | None, str]:
         return (_writer(line, who) if name.lower() == "me" else _name(name)), text[colon.end():]
     for pattern in (NAME_DASH, NAME_TO, LOWER_TO):
         m = pattern.match(text)
-        if m and m["o"].split()[0].lower() not in NOT_NAMES and (
+        if m and m["o"].split()[0].lower() not in NOT_NAMES | TO_VERBS and (
                 pattern is not LOWER_TO or m["o"].lower() in who.names):
             return _name(m["o"]), text[m.end():]
+    subject = SUBJECT_WILL.match(text)
+    if subject and not any(w.lower() in NOT_NAMES | TO_VERBS for w in re.split(r"\s+(?:and|&)\s+|\s+", subject["o"])):
+        return _name(subject["o"]), text[subject.end():]
     segments = SEGMENT.split(text)
     for segment in segments[1:]:
         for token in re.split(r",\s*", segment):
@@ -239,16 +325,16 @@ def _priority(m: re.Match[str]) -> str:
     return m["p"].upper() if m["p"] else m["w"].lower()
 
 
-def _due(text: str, day: date) -> tuple[str | None, date | None]:
+def _due(text: str, day: date, day_first: bool = True) -> tuple[str | None, date | None]:
     m = DUE.search(text)
     if m is None:
         return None, None
     stated = m.group(0).strip()
     value = next(g for g in (m["d1"], m["d2"], m["d3"], m["d4"], m["d5"]) if g)
-    return stated, _due_date(value.lower(), day)
+    return stated, _due_date(value.lower(), day, day_first)
 
 
-def _due_date(value: str, day: date) -> date | None:
+def _due_date(value: str, day: date, day_first: bool = True) -> date | None:
     value = value.removeprefix("next ").strip() if re.match(rf"next {_DAY}", value) else value
     within = re.match(r"(?:within|in)\s+(\d+)\s*(h|d)", value)
     if within:  # "within 72h": counted from the incident's day
@@ -258,13 +344,16 @@ def _due_date(value: str, day: date) -> date | None:
         return day
     if value == "tomorrow":
         return day + timedelta(days=1)
+    if re.fullmatch(r"eow|end of (?:the )?week", value):  # the working week's end: its Friday
+        return day + timedelta(days=(4 - day.weekday()) % 7)
     if value in WEEKDAYS:
         ahead = (WEEKDAYS.index(value) - day.weekday()) % 7 or 7
         return day + timedelta(days=ahead)
     if re.search(r"\d", value):
         try:
             iso = bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", value))
-            return dateparser.parse(value, default=datetime(day.year, day.month, day.day), dayfirst=not iso).date()
+            return dateparser.parse(value, default=datetime(day.year, day.month, day.day),
+                                    dayfirst=day_first and not iso).date()
         except (ValueError, OverflowError):
             return None
     return None

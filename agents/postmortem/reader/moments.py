@@ -14,10 +14,16 @@ from agents.postmortem.reader.events import Event, Timeline, Window
 IC = re.IGNORECASE
 NEGATED = re.compile(r"\b(?:nobody|no one|noone|not|never|un|wasn'?t|didn'?t)\s*(?:\w+\s+)?(?:acked|ack|"
                      r"acknowledged|restarted|resolv\w+|picked up)", IC)
-ACK = re.compile(r"\back(?:ed|'d|nowledged?|nowleged|nowledges)?\b|\bpicked up\b|"
-                 r"\b(?:answered|accepted|responded to) the (?:page|alert|alarm|call)\b|\btaking (?:it|this)\b|"
-                 r"\bclaimed (?:it|the)\b|\b(?:i'?m|is|am|are|'s|k\.?)\s+on it\b"
-                 r"|^on it\b|\bi'?ve got (?:it|this)\b|\bi'?ll take (?:it|this)\b|\bgot the page\b|"
+# A person taking the page: the ack verbs, or a taking verb whose object is the page ("Ken took the page",
+# "grabbed the pager alert", "accepted the incident in PagerDuty", "on-call (Jo) picked it up").
+_PAGED_THING = (r"(?:the |a |this |that )?(?:pager(?:duty)? |on-?call )?"
+                r"(?:page|pager|alert|alarm|call|incident|ticket)s?")
+ACK = re.compile(r"\back(?:ed|'d|nowledged?|nowleged|nowledges)?\b|\bpicked (?:it |this )?up\b|"
+                 rf"\b(?:answered|accepted|responded to|took|grabbed|claimed|caught)\s+{_PAGED_THING}\b|"
+                 r"\b(?:accepted|claimed|taken|picked up) by\b|\btaking (?:it|this)\b|"
+                 r"\bclaimed (?:it|the)\b|\b(?:i'?m|is|am|are|'s|k\.?)\s+on it\b|^[A-Z][\w.'-]*\s+on it\b"
+                 r"|^on it\b|\bi'?ve got (?:it|this)\b|\bgot (?:it|this)\b(?!\s+\w+ing)|\bi'?ll take (?:it|this)\b|"
+                 r"\bgot the page\b|:\s*mine\b|"
                  r"\btak(?:e|es|en|ing|ed) the (?:alarm|alert|page|pager|incident)\b|\backnowledged by\b", IC)
 ALERT = re.compile(r"\balert\w*\b|\balarm\b|\bpaged\b|\bpaging\b|\bpages\s+(?!load|are|is|were)\w+|"
                    r"\bthe page\b(?! is| was| shows| loads)|\bfired\b|\btriggered\b|\bnotified\b|"
@@ -34,6 +40,14 @@ SYMPTOM = re.compile(r"\berrors?\b|\b[45]\d\ds\b|\b5xx\b|\btimeouts?\b|\btimed o
                      r"\bslow\w*\b|\bsomething(?:'s| is) (?:off|wrong)\b|\bbroken\b|\bnot working\b", IC)
 STARTED = re.compile(r"\b(?:start(?:s|ed|ing)?|startd|initiated|kick(?:ed)? off|in progress|begin|began|beginning|"
                      r"underway)\b", IC)
+# The remedies responders apply, and the words saying one is complete: "workaround applied", "reindex finished",
+# "mitigation in place", "applied the mitigation", "the revert is live". Either order.
+REMEDY = (r"(?:mitigation|workaround|fix|hotfix|patch|roll-?back|revert|failover|fail-over|restore|rebuild|reindex|"
+          r"re-?index|rate[- ]limit|block|reroute|re-?route|purge|flush|re-?deploy|resize|switch-?over)")
+DONE_WORDS = r"(?:applied|complete|completed|done|finished|in place|live|deployed|shipped|rolled out|added|took effect)"
+REMEDY_DONE = re.compile(rf"\b{REMEDY}\w*\b[^.;,]{{0,30}}?\b(?:is |was |now )?{DONE_WORDS}\b|"
+                         rf"\b(?:applied|deployed|added|finished|completed|put in)\s+(?:a |the |our )?{REMEDY}\w*\b|"
+                         r"\brouted (?:around|away from)\b|\bcordoned\b|\bisolated the\b|\bquarantined\b", IC)
 MITIGATED = re.compile(
     r"\brol+(?:ed|led)?[\s-]?back\b|\brevert(?:ed)?\b|\bswitched\b|\bfailed over\b|\bfail[\s-]?over (?:done|"
     r"complete)|\b(?:fix|hotfix|patch)\b[^.;]*\b(?:deployed|shipped|applied|live|out)\b|\bdeployed (?:a |the )?"
@@ -49,6 +63,13 @@ MITIGATED = re.compile(
     r"\bbanned\b|\btoggled off\b|\brolled out (?:a |the )?(?:fix|patch|hotfix)\b|\bapplied (?:a |the )?(?:fix|patch|"
     r"workaround)\b|\bworkaround (?:is )?in place\b|\bdowngraded\b|\bpinned\b|\bfix rolled out\b|"
     r"\bswitched off\b|\bturned (?:it |the \w+ )?off\b|\bfix (?:is )?(?:live|out|in)\b", IC)
+# A measure or the whole service reported normal: "graphs look normal", "latency normal", "everything green".
+HEALTHY = re.compile(r"\b(?:errors?|error rates?|latency|p\d\d|traffic|graphs?|dashboards?|metrics|success rate|"
+                     r"throughput|queue|lag|everything|all (?:systems|services|checks)|services?|checks|monitors)\b"
+                     r"(?:\s+(?:is|are|looks?|looking|now|back|all|fully|at))*\s+(?:normal|nominal|green|healthy|"
+                     r"operational|flat|stable|fine|ok|good)\b|\bno more (?:errors?|5xx|failures?|timeouts?|alerts?)\b|"
+                     r"\bconfirm(?:s|ed)? (?:it(?:'s| is)? )?(?:works|working|fixed|resolved)\b", IC)
+NOT_YET = re.compile(r"\b(?:not|isn'?t|aren'?t|never|still|almost|nearly|mostly)\b", IC)
 RECOVERED = re.compile(
     r"\bback to (?:normal|baseline|\d)|\bback (?:under|below|within|up|online)\b|"
     r"\b(?:ok|fine|good|normal|healthy|green) (?:again|now)\b|\b\w+ing again\b|\bon time again\b|"
@@ -59,7 +80,8 @@ RECOVERED = re.compile(
     r"\bok again\b|\b(?:errors?|5xx|failures?|[45]\d\ds|timeouts?)\b[^.;]{0,20}\b(?:at 0|gone|cleared|stopped)\b", IC)
 RESOLVED = re.compile(r"\bresol(?:ved|vd|ving|ution)\b(?!\s+(?:from|again))|\bclos(?:ed|ing)\b|\bcalling it\b|"
                       r"\ball clear\b|\bincident (?:is )?over\b|\bstand(?:ing)? down\b|\bstood down\b|"
-                      r"\b(?:declared|marked|confirmed) (?:as )?(?:fixed|over|done)\b|\bend of incident\b", IC)
+                      r"\b(?:declared|marked|confirmed) (?:as )?(?:fixed|over|done)\b|\bend of incident\b|"
+                      r"\b(?:ended|ending|end) the (?:incident|bridge|call)\b|\bdone here\b", IC)
 CAUSE_CUES = re.compile(r"root cause|found it|that'?s what|caused by|turned out|\bthe cause\b|the problem (?:is|was)|"
                         r"\bbecause\b|\bdue to\b|\bforgot\b|\bwrong\b|\bmissing\b|\bwithout\b|\blost its\b|"
                         r"doesn'?t exist|points? to|\bonly has\b|->|\bso it\b|\bmisconfigured\b|\binstead of\b|"
@@ -150,7 +172,8 @@ def _took(timeline: Timeline, start_at: datetime, told: list[str]) -> Event | No
 
 def _mitigation(event: Event) -> bool:
     text = event.own
-    if not MITIGATED.search(text) or NEGATED.search(text) or text.rstrip().endswith("?") or NO_EFFECT.search(text):
+    if not (MITIGATED.search(text) or REMEDY_DONE.search(text)) or NEGATED.search(text) or \
+            text.rstrip().endswith("?") or NO_EFFECT.search(text):
         return False
     return not STARTED.search(text) or bool(re.search(r"\brestarted\b", text, IC))
 
@@ -167,12 +190,20 @@ def _end(timeline: Timeline, found: Moments, impact_texts: list[str], window: Wi
             return min(near, key=lambda e: abs(e.at - target)).at
     floor = found.mitigated.at if found.mitigated else found.start_at
     recovered = next((e for e in timeline.events if e.at >= floor and e.at > found.start_at
-                      and RECOVERED.search(e.own)), None)
+                      and recovered_text(e.own)), None)
     if recovered is not None:
         return recovered.at
     if found.mitigated is not None:
         return found.mitigated.at
     return None
+
+
+def recovered_text(text: str) -> bool:
+    """The line says the service (or its measure) is back: "recovered", "back to normal", "graphs look normal"."""
+    if RECOVERED.search(text):
+        return True
+    healthy = HEALTHY.search(text)
+    return bool(healthy) and not NOT_YET.search(text) and not text.rstrip().endswith("?")
 
 
 def _stated_duration(texts: list[str]) -> timedelta | None:

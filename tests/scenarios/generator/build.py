@@ -160,8 +160,9 @@ class Build:
     # --- workloads -----------------------------------------------------------------------------------------
 
     def image(self, svc: ServiceDef, version: str | None = None) -> str:
-        repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com" if self.spec.conventions.cloud == "aws" \
-            else "europe-west1-docker.pkg.dev/shop-prod/images"
+        repo = self.spec.conventions.registry or (
+            "123456789012.dkr.ecr.eu-west-1.amazonaws.com" if self.spec.conventions.cloud == "aws"
+            else "europe-west1-docker.pkg.dev/shop-prod/images")
         return f"{repo}/{svc.image or svc.name}:{version or svc.version}"
 
     def _deployment(self, svc: ServiceDef) -> None:

@@ -378,12 +378,18 @@ def _dns(b: Build, c: CauseDef) -> None:
     b.effects["coredns/SERVFAIL"].append(pulse(b.start, onset, 6000.0, b.until, base=1.0, ramp=30))
     b.effects["coredns/NOERROR"].append(pulse(b.start, onset, 0.45, b.until, base=1.0, ramp=30))
     b.effects["coredns/latency"].append(pulse(b.start, onset, 900.0, b.until, base=1.0, ramp=30))
+    name = _p(c, "lookup", "{n}.{big}.rds.amazonaws.com")  # a name CoreDNS forwards upstream
     b.burst("coredns", onset, b.until, [30, 50], [
-        {"message": "[ERROR] plugin/errors: 2 {n}.{big}.rds.amazonaws.com. A: read udp {ip}:{port}->10.40.0.2:53: "
-                    "i/o timeout", "level": "error"}])
+        {"message": f"[ERROR] plugin/errors: 2 {name}. A: read udp {{ip}}:{{port}}->10.40.0.2:53: i/o timeout",
+         "level": "error"}])
+    # `scope: external`: only names outside the cluster fail (the kubernetes plugin still answers for
+    # cluster.local), so only services calling a third party fail themselves; their callers inherit it
+    external = _p(c, "scope", "all") == "external"
     for svc in b.spec.services:
-        if svc.kind in ("http", "grpc") and (svc.calls or svc.database):
-            peer = (svc.calls or [svc.database])[0]
+        peers = [p for p in svc.calls if p.startswith("external:")] if external else \
+            (svc.calls or ([svc.database] if svc.database else []))
+        if svc.kind in ("http", "grpc") and peers:
+            peer = peers[0]
             host = peer.removeprefix("external:") if peer.startswith("external:") else \
                 f"{peer}.{b.namespace(peer)}.svc.cluster.local"
             text = f"dial tcp: lookup {host} on 172.20.0.10:53: server misbehaving"
@@ -572,9 +578,10 @@ def _job_saturation(b: Build, c: CauseDef) -> None:
     b.cpu[db].append(pulse(b.start, onset, 5.5, b.until, base=1.0, ramp=240))
     b.lat[db].append(pulse(b.start, onset, 9.0, b.until, base=1.0, ramp=240))
     b.fail(db, onset + 4 * MINUTE, 0.05, why="canceling statement due to statement timeout", code=500)
-    b.burst(db, onset, b.until, [6, 12], [{"message": "duration: {big}.118 ms  statement: SELECT o.*, li.* FROM "
-                                                      "orders o JOIN line_items li ON li.order_id = o.id WHERE "
-                                                      "o.created_at > $1", "level": "info"}])
+    statement = _p(c, "statement", "SELECT o.*, li.* FROM orders o JOIN line_items li ON li.order_id = o.id "
+                                   "WHERE o.created_at > $1")  # the Job's query, as log_min_duration_statement logs it
+    b.burst(db, onset, b.until, [6, 12], [{"message": f"duration: {{big}}.118 ms  statement: {statement}",
+                                           "level": "info"}])
 
 
 @effects("cache-stampede")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from tests.scenarios.generator.build import Build
 from tests.scenarios.generator.causes import _argo_sync, _job_run
@@ -139,6 +140,8 @@ def _flag(b: Build, d: Distraction) -> None:
                     {"flags.flagd.json": json.dumps(off, indent=2, sort_keys=True)}, manager="argocd-controller",
                     edits=[{"at": at, "manager": "kubectl-edit",
                             "data": {"flags.flagd.json": json.dumps(doc, indent=2, sort_keys=True)}}])
+    elif any(e["at"] > at for e in existing["edits"]):
+        _flag_between_edits(existing, d.target, doc["flags"][d.target], at)
     else:
         last = json.loads((existing["edits"][-1]["data"] if existing["edits"] else existing["data"])
                           ["flags.flagd.json"])
@@ -146,6 +149,27 @@ def _flag(b: Build, d: Distraction) -> None:
         existing["edits"].append({"at": at, "manager": "kubectl-edit",
                                   "data": {"flags.flagd.json": json.dumps(last, indent=2, sort_keys=True)}})
         existing["edits"].sort(key=lambda e: e["at"])
+
+
+def _flag_between_edits(config: dict[str, Any], flag: str, enabled: dict[str, Any], at: datetime) -> None:
+    """A flag turned on before a later edit of the same flags file: off in the documents before `at`, on in the
+    edit at `at` and in every later document (each edit writes the whole file)."""
+    def rewrite(data: dict[str, str], state: dict[str, Any]) -> dict[str, str]:
+        doc = json.loads(data["flags.flagd.json"])
+        doc["flags"][flag] = state
+        return {"flags.flagd.json": json.dumps(doc, indent=2, sort_keys=True)}
+
+    disabled = {**enabled, "defaultVariant": "off"}
+    config["data"] = rewrite(config["data"], disabled)
+    edits = sorted(config["edits"], key=lambda e: e["at"])
+    before = [e for e in edits if e["at"] <= at]
+    for edit in before:
+        edit["data"] = rewrite(edit["data"], disabled)
+    base = before[-1]["data"] if before else config["data"]
+    for edit in edits[len(before):]:
+        edit["data"] = rewrite(edit["data"], enabled)
+    config["edits"] = [*before, {"at": at, "manager": "kubectl-edit", "data": rewrite(base, enabled)},
+                       *edits[len(before):]]
 
 
 @_effects("node-cordon")

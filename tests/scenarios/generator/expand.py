@@ -12,7 +12,7 @@ from typing import Any
 
 from tests.scenarios.generator import causes, distractions
 from tests.scenarios.generator.build import COREDNS, Build, Pod
-from tests.scenarios.generator.infra import PUBLIC_DOMAIN, alerts, coredns, database, effect, probes, statefulset_pods
+from tests.scenarios.generator.infra import alerts, coredns, database, effect, probes, statefulset_pods
 from tests.scenarios.generator.render import (
     Health,
     app_metrics,
@@ -85,7 +85,7 @@ def _render(b: Build) -> dict[str, Any]:
     coredns(b)
     node_metrics(b)
     scrape_health(b)
-    host = f"{spec.incident.service}.{PUBLIC_DOMAIN}"
+    host = f"{spec.incident.service}.{spec.conventions.domain}"
     b.certificates.setdefault(host, [(b.start, float(int((b.declared + timedelta(days=47)).timestamp())))])
     probes(b)
     alerts(b)

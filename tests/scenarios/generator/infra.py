@@ -11,8 +11,6 @@ from tests.scenarios.generator.render import container_metrics, kube_state
 from tests.scenarios.generator.shapes import combine
 from tests.scenarios.generator.spec import ServiceDef
 
-PUBLIC_DOMAIN = "shop.example.com"
-
 
 def effect(b: Build, key: str, base: float, how: str = "add") -> list[tuple[Any, float]]:
     return combine(b.effects[key], b.start, b.end, base=base, how=how)

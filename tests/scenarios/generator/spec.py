@@ -36,6 +36,9 @@ class Conventions(Strict):
     cloud: Literal["aws", "gce"] = "aws"
     step: str = "60s"  # the scrape interval
     namespaces: Literal["by-team", "single"] = "by-team"
+    domain: str = "shop.example.com"  # the public domain the blackbox exporter probes the service under
+    # the image registry (ECR, Artifact Registry, a self-hosted Harbor...); default: the cloud's own
+    registry: str | None = None
 
 
 class ServiceDef(Strict):
