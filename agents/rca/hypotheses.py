@@ -19,7 +19,7 @@ from agents.rca.log_bursts import ERROR_PATTERN, LEADING_TIME, LogBurst
 from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
-from app.integrations.cluster import SECRET_KINDS, ordered_hosts
+from app.integrations.cluster import CERTIFICATE_KINDS, SECRET_KINDS, ordered_hosts, quantity
 from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
@@ -28,7 +28,8 @@ TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, Chan
                  ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG, ChangeKind.SECRET,
                  ChangeKind.FLAG]
 # Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
-SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full"}, timedelta(hours=3)
+# A certificate's renewal fails days before it expires (cert-manager renews at two thirds of its life).
+SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full", "certificate-expired"}, timedelta(hours=3)
 EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
 MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
@@ -366,9 +367,10 @@ def change_component(change: ChangeEvent, seen: Observations) -> str:
         if name and seen.scope.distance(name) is not None:
             return name
     ref = (change.object_ref or "").split("/")
-    if change.component is None and len(ref) == 3 and ref[0] in ("ConfigMap", "Secret", *SECRET_KINDS):
-        # No pod template names it (a Secret read by an operator-injected env, a file synced by a sidecar): it is
-        # the configuration of the workload it is named after.
+    if change.component is None and len(ref) == 3 and ref[0] in ("ConfigMap", "Secret", *SECRET_KINDS,
+                                                                 *CERTIFICATE_KINDS):
+        # No pod template names it (a Secret read by an operator-injected env, a file synced by a sidecar, the
+        # certificate an ingress serves): it is the configuration of the workload it is named after.
         kin = seen.scope.named_after(ref[2], ref[1])
         if kin:
             return kin[0].name
@@ -464,7 +466,11 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
             return "dns" in subject
         case "node-pressure" | "node-not-ready":
             return change.kind == ChangeKind.NODE and candidate.component.lower() in subject
-        case "dependency-outage" | "noisy-neighbour" | "certificate-expired":
+        case "certificate-expired":  # it runs out because a renewal failed, whatever else was rolled out
+            return change.kind in (ChangeKind.CERTIFICATE, ChangeKind.SECRET) and (
+                candidate.component.lower() in subject or _same_component(change_component(change, seen),
+                                                                          candidate.component))
+        case "dependency-outage" | "noisy-neighbour":
             return candidate.component.lower() in subject
         case _:
             if change.kind == ChangeKind.NODE:
@@ -633,10 +639,48 @@ def _jobs_named(candidates: list[Candidate], seen: Observations) -> None:
             continue
         if candidate.cause.id == "noisy-neighbour" and "effect" in candidate.sources:
             continue
-        if candidate.cause.id in ("noisy-neighbour", "dependency-outage"):
+        if candidate.cause.id in ("noisy-neighbour", "dependency-outage", *WAITING):
             cause = cause_of_change(trigger, seen)
             if cause is not None:
                 candidate.cause, candidate.component = cause, trigger.component or trigger.subject
+
+
+_LIMIT_DIFF = re.compile(r"^resources\.limits\.memory: (?P<old>\S+) -> (?P<new>\S+)$")
+
+
+def _lowered_limit(candidate: Candidate, seen: Observations) -> tuple[ChangeEvent, str, str] | None:
+    """The rollout, among the trigger and what it rolled out, that lowered the memory limit, with old and new."""
+    trigger = candidate.trigger
+    if trigger is None:
+        return None
+    rollouts = [trigger] + [c for c in seen.changes if c.kind == ChangeKind.DEPLOY and c is not trigger
+                            and _same_component(c.subject, trigger.subject)
+                            and timedelta(minutes=-2) <= c.at - trigger.at <= timedelta(minutes=5)]
+    for rollout in rollouts:
+        for line in rollout.diff:
+            match = _LIMIT_DIFF.match(line)
+            old, new = (quantity(match["old"]), quantity(match["new"])) if match else (None, None)
+            if match and old is not None and new is not None and new < old:
+                return rollout, match["old"], match["new"]
+    return None
+
+
+def _limits_lowered(candidates: list[Candidate], seen: Observations) -> None:
+    """Memory running out right after a rollout lowered the memory limit is that change's doing, not a leak:
+    the rollout (or the GitOps sync that applied it) is the cause."""
+    for candidate in candidates:
+        if candidate.cause.id != "memory-leak":
+            continue
+        found = _lowered_limit(candidate, seen)
+        if found is None or candidate.trigger is None:
+            continue
+        rollout, old, new = found
+        synced = candidate.trigger.kind == ChangeKind.GITOPS or sync_of(rollout, seen) is not None
+        candidate.cause = CAUSES["bad-gitops-sync" if synced else "config-change"]
+        candidate.mechanism = f"the memory limit was lowered from {old} to {new}; {candidate.mechanism}"
+        candidate.support.insert(0, Evidence(
+            text=f"{rollout.description[:160]}: resources.limits.memory {old} -> {new}", query=rollout.query,
+            source="kubernetes"))
 
 
 def _rival_claims(candidates: list[Candidate]) -> None:
@@ -668,6 +712,7 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
     _rival_claims(candidates)
     _jobs_named(candidates, seen)
     candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(candidates))
+    _limits_lowered(candidates, seen)
     for candidate in candidates:
         if "effect" not in candidate.sources:
             _symptoms_followed(candidate, seen, onset)

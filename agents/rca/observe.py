@@ -18,7 +18,7 @@ from agents.rca.anomaly import Anomaly, detect
 from agents.rca.changes import announces, changes_in_log, changes_in_text
 from agents.rca.discovery import PEER_LABELS, SeriesSet, regex_value, signals_for
 from agents.rca.log_bursts import ERROR_PATTERN, INFO_PATTERN, LogBurst, bursts
-from agents.rca.scope import Component, Scope, build, link
+from agents.rca.scope import MAX_HOPS, Component, Scope, build, link
 from agents.rca.signals import DEFAULT_SIGNALS, Signal, SignalKind
 from agents.rca.subject import MAX_SUBJECTS, alerting, mentioned
 from agents.toolbox import Toolbox
@@ -136,15 +136,32 @@ async def observe(toolbox: Toolbox, service: Service, window: Window, records: l
     seen.scope = build(subjects, seen.cluster, service.observability.namespace)
     if signals is not None:
         await _fixed_metrics(toolbox, seen, signals, budget)
-    else:
-        await _metrics(toolbox, seen, list(seen.scope.components.values()), budget)
-    await _logs(toolbox, seen, budget)
+    await _expand_and_read(toolbox, seen, budget, metrics=signals is None)
     # Concurrent answers arrive in any order: the analysis must not depend on which came first.
     seen.findings.sort(key=lambda f: (f.component, f.signal.name, sorted(f.labels.items()), f.anomaly.onset))
     if budget.exhausted:
         seen.lost.append(f"query budget of {QUERY_BUDGET} requests spent: some series were not read")
     seen.changes.sort(key=lambda c: c.at)
     return seen
+
+
+async def _expand_and_read(toolbox: Toolbox, seen: Observations, budget: Budget, metrics: bool) -> None:
+    """Read every component's metrics and logs; peers they name (client-side metric labels, hosts in their
+    error lines) join the scope and are read in turn, so a dependency two hops down is reached."""
+    metrics_read: set[str] = set()
+    logs_read: set[str] = set()
+    lines: list[LogLine] = []
+    for _ in range(MAX_HOPS + 1):
+        batch = [c for c in seen.scope.components.values() if c.name not in metrics_read] if metrics else []
+        metrics_read |= {c.name for c in batch}
+        if batch:
+            metrics_read |= set(await _metrics(toolbox, seen, batch, budget))
+        readable = [c for c in seen.scope.components.values() if c.role != "node" and c.name not in logs_read]
+        logs_read |= {c.name for c in readable}
+        if not batch and not readable:
+            break
+        lines += await _logs(toolbox, seen, budget, readable)
+    await _digest_logs(seen, lines)
 
 
 async def _subjects(toolbox: Toolbox, seen: Observations, budget: Budget, text: str) -> list[str]:
@@ -224,10 +241,12 @@ async def _fixed_metrics(toolbox: Toolbox, seen: Observations, signals: list[Sig
     await asyncio.gather(*(_range(toolbox, seen, budget, s, s.promql(seen.service.name), subject) for s in signals))
 
 
-async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Component], budget: Budget) -> None:
+async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Component],
+                   budget: Budget) -> list[str]:
+    """Read the components' series, and those of peers their client-side labels name; the names read."""
     prometheus = await toolbox.prometheus()
     if prometheus is None:
-        return
+        return []
     w = seen.window
 
     async def one(component: Component) -> None:
@@ -252,6 +271,7 @@ async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Compon
     added = [c for c in _peers_from_findings(seen) if c is not None]
     if added:
         await asyncio.gather(*(one(c) for c in added))
+    return [c.name for c in components + added]
 
 
 def _peers_from_findings(seen: Observations) -> list[Component | None]:
@@ -361,12 +381,12 @@ def _from_zero(samples: list[Sample], start: datetime) -> list[Sample]:
 # --- logs -----------------------------------------------------------------------------------------------------
 
 
-async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget) -> None:
+async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: list[Component]) -> list[LogLine]:
+    """The components' error and info lines; hosts their error lines name join the scope one hop further."""
     source = toolbox.log_source(seen.service)
-    if source is None:
-        return
+    if source is None or not readable:
+        return []
     w = seen.window
-    readable = [c for c in seen.scope.components.values() if c.role != "node"] or []
     pattern = f"{ERROR_PATTERN}|{INFO_PATTERN}"
     custom = "loki_selector" in seen.service.observability.model_fields_set
 
@@ -390,17 +410,23 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget) -> None:
     for component, group in zip(readable, per_component, strict=True):
         for line in group:
             line.labels.setdefault("component", component.name)
-    seen.lines_read = len(lines)
-    if lines:
-        # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
-        seen.bursts = await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end)
-        seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
-        if distance is None or distance >= 2:
+        if distance is None or distance >= MAX_HOPS:
             continue
         for host in _hosts_in_lines(group):
             link(seen.scope, seen.cluster, host, distance + 1, "log")
+    return lines
+
+
+async def _digest_logs(seen: Observations, lines: list[LogLine]) -> None:
+    """Bursts of new errors and the changes services announce, over every line read."""
+    seen.lines_read = len(lines)
+    if lines:
+        w = seen.window
+        # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
+        seen.bursts = await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end)
+        seen.changes.extend(await asyncio.to_thread(_announced, lines))
 
 
 def _announced(lines: list[LogLine]) -> list[ChangeEvent]:
@@ -422,7 +448,8 @@ def _loki_selectors(component: Component) -> list[str]:
     if component.namespace:
         out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}-.+"}}')
     names = sorted({component.name, *(component.workload.names if component.workload else ())})
-    for label in ("app", "service", "app_kubernetes_io_name", "container", "job"):
+    # `service_name`: the OpenTelemetry collector's Loki exporter, which labels streams by resource, not pod.
+    for label in ("app", "service", "service_name", "app_kubernetes_io_name", "container", "job"):
         out += [f'{{{label}="{n}"}}' for n in names[:1]]
     return out
 

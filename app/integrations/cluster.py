@@ -128,14 +128,20 @@ def build(objects: dict[str, list[Obj]]) -> Cluster:
 
 def ordered_hosts(text: str) -> list[str]:
     """The hosts a line names, in the order it names them."""
-    found = [(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)]
+    found = [(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)
+             if m["url"] or not _SOURCE_FILE.search(m["hostport"])]
     found += [f"{m['name']}.{m['ns']}.svc".lower() for m in _CLUSTER_HOST.finditer(text)]
     return list(dict.fromkeys(h for h in found if len(h) > 1))
 
 
+# `server/handler.go:142` is a source file and line (Go's, Python's, Java's callers), not a host and port.
+_SOURCE_FILE = re.compile(r"\.(?:go|py|java|kt|scala|js|mjs|ts|rs|rb|php|cs|c|cc|cpp|h|hpp|ex|exs|erl|clj)$")
+
+
 def hosts_in(text: str) -> set[str]:
     """Host names a string points at: `postgres.db.svc.cluster.local:5432`, `redis://cache:6379/0`, URLs."""
-    found = {(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)}
+    found = {(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)
+             if m["url"] or not _SOURCE_FILE.search(m["hostport"])}
     found |= {m["name"].lower() for m in _CLUSTER_HOST.finditer(text)}
     return {h for h in found if len(h) > 1}
 
@@ -338,10 +344,36 @@ def template_diff(old: Obj, new: Obj) -> list[str]:
         a, b = _env(before), _env(container)
         out += [f"env {k}: {a.get(k, '(none)')} -> {b.get(k, '(none)')}" for k in sorted(set(a) | set(b))
                 if a.get(k) != b.get(k)]
-        for key in ("args", "command", "resources"):
+        for key in ("args", "command"):
             if before.get(key) != container.get(key) and (before.get(key) or container.get(key)):
                 out.append(f"{key} {_short(before.get(key))} -> {_short(container.get(key))}")
+        out += _resources_diff(before.get("resources") or {}, container.get("resources") or {})
     return out
+
+
+def _resources_diff(old: Obj, new: Obj) -> list[str]:
+    """`resources.limits.memory: 1Gi -> 256Mi`, one line per request or limit that changed."""
+    out = []
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section) or {}, new.get(section) or {}
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            continue
+        out += [f"resources.{section}.{k}: {a.get(k, '(none)')} -> {b.get(k, '(none)')}"
+                for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return out
+
+
+_QUANTITY = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
+_FACTORS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "k": 1e3, "M": 1e6,
+            "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "m": 1e-3}
+
+
+def quantity(text: str) -> float | None:
+    """A Kubernetes resource quantity ("256Mi", "1.5G", "500m") as a number, None when it is not one."""
+    match = _QUANTITY.match(text.strip())
+    if match is None:
+        return None
+    return float(match["n"]) * _FACTORS.get(match["unit"] or "", 1)
 
 
 def _env(container: Obj) -> dict[str, str]:
