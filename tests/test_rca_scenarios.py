@@ -24,18 +24,14 @@ from tests.support import free_socket
 # not among the candidates). They are held to that rank, so a regression fails; moving one to first place makes
 # it a strict case by deleting its line.
 KNOWN_WEAK: dict[str, tuple[str, int | None]] = {
-    "catalog-cache-flush": ("the flush Job is found but named as a database-saturating job, not a stampede", 3),
-    "checkout-hpa-max": ("the autoscaler's ScalingLimited condition is not the expected trigger", 2),
     "events-db-disk-full": ("a deploy of the same StatefulSet is taken as the filling disk's trigger", None),
     "ledger-pool-exhaustion": ("the pool gauges' growth is credited to an earlier rollout", None),
-    "orders-report-export": ("the export Job's load on the shared database is read as a noisy neighbour", 2),
     "pricing-flag-flip": ("the flag is found in the flag service's ConfigMap, not in its log", None),
-    "search-backend-outage": ("a dependency two hops down is not reached before a caller's deploy", 2),
-    "billing-provider-429": ("the provider's 429s are read as the backfill Job saturating a database", None),
-    "catalog-hpa-ceiling": ("a warm-up Job's CPU on the same node is named a noisy neighbour before the autoscaler", 2),
+    "billing-provider-429": ("ranked first, but the billing ConfigMap edit hours earlier is not under Ruled out", 1),
     "checkout-noisy-batch": ("ranked first, but the checkout deploy at 09:30 is not listed under Ruled out", 1),
     "ledger-volume-full": ("ranked first, but the full volume is named as ledger's, not ledger-store's", 1),
-    "sessions-cache-flush": ("the flush Job's stampede is missed; a flag change is named pool exhaustion", None),
+    "search-backend-outage": ("a dependency two hops down is reached, but the caller's deploy still outscores it", 2),
+    "sessions-cache-flush": ("the flush Job loses the pool exhaustion's trigger to a flag announced before it", 5),
 }
 
 

@@ -150,7 +150,6 @@ async def _expand_and_read(toolbox: Toolbox, seen: Observations, budget: Budget,
     error lines) join the scope and are read in turn, so a dependency two hops down is reached."""
     metrics_read: set[str] = set()
     logs_read: set[str] = set()
-    lines: list[LogLine] = []
     for _ in range(MAX_HOPS + 1):
         batch = [c for c in seen.scope.components.values() if c.name not in metrics_read] if metrics else []
         metrics_read |= {c.name for c in batch}
@@ -160,8 +159,7 @@ async def _expand_and_read(toolbox: Toolbox, seen: Observations, budget: Budget,
         logs_read |= {c.name for c in readable}
         if not batch and not readable:
             break
-        lines += await _logs(toolbox, seen, budget, readable)
-    await _digest_logs(seen, lines)
+        await _logs(toolbox, seen, budget, readable)
 
 
 async def _subjects(toolbox: Toolbox, seen: Observations, budget: Budget, text: str) -> list[str]:
@@ -381,11 +379,11 @@ def _from_zero(samples: list[Sample], start: datetime) -> list[Sample]:
 # --- logs -----------------------------------------------------------------------------------------------------
 
 
-async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: list[Component]) -> list[LogLine]:
-    """The components' error and info lines; hosts their error lines name join the scope one hop further."""
+async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: list[Component]) -> None:
+    """The lines of these components: their bursts and announced changes join what was read before."""
     source = toolbox.log_source(seen.service)
     if source is None or not readable:
-        return []
+        return
     w = seen.window
     pattern = f"{ERROR_PATTERN}|{INFO_PATTERN}"
     custom = "loki_selector" in seen.service.observability.model_fields_set
@@ -410,23 +408,18 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: 
     for component, group in zip(readable, per_component, strict=True):
         for line in group:
             line.labels.setdefault("component", component.name)
+    seen.lines_read += len(lines)
+    if lines:
+        # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
+        seen.bursts.extend(await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end))
+        seen.bursts.sort(key=lambda b: b.onset)
+        seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
         if distance is None or distance >= MAX_HOPS:
             continue
         for host in _hosts_in_lines(group):
             link(seen.scope, seen.cluster, host, distance + 1, "log")
-    return lines
-
-
-async def _digest_logs(seen: Observations, lines: list[LogLine]) -> None:
-    """Bursts of new errors and the changes services announce, over every line read."""
-    seen.lines_read = len(lines)
-    if lines:
-        w = seen.window
-        # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
-        seen.bursts = await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end)
-        seen.changes.extend(await asyncio.to_thread(_announced, lines))
 
 
 def _announced(lines: list[LogLine]) -> list[ChangeEvent]:
@@ -442,14 +435,23 @@ def _announced(lines: list[LogLine]) -> list[ChangeEvent]:
     return list(found.values())
 
 
+# The names the controllers give their pods (Kubernetes' safe alphabet), so `events` does not read `events-db-0`:
+# a Deployment's `<name>-<pod-template-hash>-<5>`, a StatefulSet's `<name>-<ordinal>`, a DaemonSet's or Job's
+# `<name>-<5>`, a CronJob's runs `<name>-<scheduled time>-<5>`.
+POD_NAMES = {"Deployment": "-[a-z0-9]{1,10}-[a-z0-9]{5}", "StatefulSet": "-[0-9]+", "DaemonSet": "-[a-z0-9]{5}",
+             "Job": "-[a-z0-9]{5}", "CronJob": "-[0-9]+-[a-z0-9]{5}"}
+
+
 def _loki_selectors(component: Component) -> list[str]:
-    """Streams as real clusters label them (namespace and pod, app), then the `service` convention."""
+    """Streams as real clusters label them (namespace and pod, app), OpenTelemetry's resource attributes as Loki's
+    OTLP ingestion makes them labels (`service_name`), then the `service` convention."""
     out = []
     if component.namespace:
-        out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}-.+"}}')
+        kind = component.workload.kind if component.workload else ""
+        pods = POD_NAMES.get(kind, "-.+")
+        out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}{pods}"}}')
     names = sorted({component.name, *(component.workload.names if component.workload else ())})
-    # `service_name`: the OpenTelemetry collector's Loki exporter, which labels streams by resource, not pod.
-    for label in ("app", "service", "service_name", "app_kubernetes_io_name", "container", "job"):
+    for label in ("app", "service_name", "service", "app_kubernetes_io_name", "container", "job"):
         out += [f'{{{label}="{n}"}}' for n in names[:1]]
     return out
 

@@ -86,11 +86,16 @@ def workload_component(workload: Workload, distance: int, via: str, role: str = 
     names = sorted(workload.names)
     ns = _label_value(workload.namespace)
     matchers = [f'{{namespace="{ns}",pod=~"{regex_value(workload.name)}-.+"}}']
+    # OpenTelemetry's resource attributes as the collector's Prometheus exporter writes them: `k8s_*_name`, and
+    # `job` = "<service.namespace>/<service.name>" (a PodMonitor's job is "<namespace>/<name>" the same way).
     for label in ("service", "app", "job", "deployment", "statefulset", "daemonset", "cronjob",
-                  "horizontalpodautoscaler", "app_kubernetes_io_name", "container", "job_name"):
+                  "horizontalpodautoscaler", "app_kubernetes_io_name", "container", "job_name",
+                  "k8s_deployment_name", "k8s_statefulset_name", "service_name"):
         for name in names:
             value = _label_value(name)
             matchers.append(f'{{{label}="{value}"}}' if label != "job_name" else f'{{job_name=~"{value}(-.+)?"}}')
+        if label == "job":
+            matchers += [f'{{job=~".+/{regex_value(name)}"}}' for name in names]
     return Component(name=workload.name, role=role, distance=distance, via=via, namespace=workload.namespace,
                      workload=workload, pods=set(workload.pods), matchers=matchers)
 
@@ -190,6 +195,12 @@ def link(scope: Scope, cluster: Cluster | None, peer: str, distance: int, via: s
     if scope.distance(host) is not None or distance > MAX_HOPS or not first:
         return None
     workloads = cluster.named(first) if cluster else []
-    if workloads:
-        return scope.add(workload_component(workloads[0], distance, via, "dependency"))
-    return scope.add(named_component(first, distance, via, "dependency"))
+    if not workloads or cluster is None:
+        return scope.add(named_component(first, distance, via, "dependency"))
+    added = scope.add(workload_component(workloads[0], distance, via, "dependency"))
+    if added is not None and distance < MAX_HOPS:
+        # What it names in its own environment is one hop further, as for the workloads found first.
+        for dependency in dependencies_of(workloads[0], cluster):
+            scope.add(workload_component(dependency, distance + 1, "env", "dependency"))
+        _kin(scope, cluster)
+    return added
