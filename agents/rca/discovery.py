@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from agents.rca.signals import Signal, SignalKind
 
 RATE = "1m"
-STATUS_LABELS = ("code", "status_code", "status", "http_status", "http_status_code", "response_code",
-                 "grpc_code", "grpc_status", "rpc_grpc_status_code", "outcome", "result", "rcode", "status_class")
+# OpenTelemetry's semantic conventions name it `http.response.status_code` (`http_response_status_code` here).
+STATUS_LABELS = ("code", "status_code", "status", "http_status", "http_status_code", "http_response_status_code",
+                 "response_code", "grpc_code", "grpc_status", "rpc_grpc_status_code", "outcome", "result", "rcode",
+                 "status_class")
 PEER_LABELS = ("peer", "client_name", "upstream", "target", "destination", "destination_service", "dst", "provider",
                "remote", "server_address", "http_host", "net_peer_name", "peer_service", "upstream_cluster",
                "remote_service", "dependency", "host", "service_name_remote",

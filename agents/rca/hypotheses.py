@@ -28,7 +28,8 @@ TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, Chan
                  ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG,
                  ChangeKind.FLAG]
 # Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
-SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full"}, timedelta(hours=3)
+# A certificate's renewal fails for days before it expires (cert-manager renews a third of its lifetime early).
+SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full", "certificate-expired"}, timedelta(hours=3)
 EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
 MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
@@ -59,6 +60,7 @@ class Candidate:
     trigger: ChangeEvent | None = None
     log_example: str | None = None
     log_onset: datetime | None = None
+    from_change: bool = False  # a change tested for what followed it, not a mechanism seen in telemetry
     score: float = 0.0
 
     def supported_by(self, source: str, evidence: Evidence) -> None:
@@ -232,20 +234,48 @@ def _noisy_neighbours(seen: Observations) -> list[Candidate]:
     starved = seen.finding("cpu_throttling")  # CPU taken shows as throttling; latency alone could be anything
     found = []
     subjects = {c.name for c in seen.scope.subjects} | {seen.service.name}
+    onset, surge = symptom_onset(seen), _traffic_surge(seen)
     for finding in seen.all_findings("pod_cpu"):
         pod, node = finding.labels.get("pod", ""), finding.labels.get("node")
         owner = finding.labels.get("workload") or workload(pod)
-        if pod in ours or owner in subjects or (nodes and node not in nodes):
+        # What the service calls (its database) working harder is that dependency saturating, not a neighbour.
+        called = (seen.scope.distance(owner) or 0) == 1 and seen.scope.components.get(owner) is not None
+        if pod in ours or owner in subjects or (nodes and node not in nodes) or called:
             continue
         candidate = Candidate(cause=CAUSES["noisy-neighbour"], component=owner, onset=finding.anomaly.onset,
                               mechanism=f"{describe(finding)} on node {node}" if node else describe(finding),
                               support=[_metric_evidence(finding)], sources={"prometheus"})
         for effect in starved:
             if timedelta(0) <= effect.anomaly.onset - finding.anomaly.onset <= EFFECT_LAG:
-                candidate.supported_by("effect", _metric_evidence(effect))
+                if surge is not None and surge.anomaly.onset <= effect.anomaly.onset + timedelta(minutes=1):
+                    candidate.against.append(Evidence(
+                        text=f"{seen.service.name}'s own traffic rose ({describe(surge)}): its CPU starvation is "
+                             "its own load", query=surge.query, source="prometheus"))
+                else:
+                    candidate.supported_by("effect", _metric_evidence(effect))
                 break
+        ended = finding.anomaly.recovered or _series_end(finding, seen)
+        if ended is not None and ended <= onset:
+            candidate.against.append(Evidence(
+                text=f"{owner}'s CPU was back to normal at {clock(ended)}, before the symptoms began at "
+                     f"{clock(onset)}", query=finding.query, source="prometheus"))
         found.append(candidate)
     return found
+
+
+SURGE = 2.0  # the service's own request rate this many times its baseline: load of its own
+
+
+def _series_end(finding: Finding, seen: Observations) -> datetime | None:
+    """When a series stopped well before the window's end (a Job's pod that completed): its load ended then."""
+    last = finding.samples[-1].at if finding.samples else None
+    return last if last is not None and seen.window.end - last > timedelta(minutes=5) else None
+
+
+def _traffic_surge(seen: Observations) -> Finding | None:
+    rising = [f for f in seen.finding("request_rate") if f.anomaly.baseline > 0
+              and f.anomaly.peak >= SURGE * f.anomaly.baseline]
+    return min(rising, key=lambda f: f.anomaly.onset, default=None)
 
 
 def _add_kubernetes_support(found: list[Candidate], seen: Observations) -> None:
@@ -370,7 +400,9 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
         component = seen.service.name
     if cause.id == "feature-flag" and seen.scope.subjects:  # a flag changes the code path of those who read it
         component = seen.scope.subjects[0].name
-    candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change,
+    if change.kind == ChangeKind.JOB:
+        component = _job_component(cause, change, seen)
+    candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change, from_change=True,
                           mechanism=f"new errors followed {change.description[:120]}")
     source = "kubernetes" if change.source == "kubernetes" else "timeline"
     candidate.sources.add(source)
@@ -431,8 +463,12 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
             return "dns" in subject
         case "node-pressure" | "node-not-ready":
             return change.kind == ChangeKind.NODE and candidate.component.lower() in subject
-        case "dependency-outage" | "noisy-neighbour" | "certificate-expired":
+        case "dependency-outage" | "noisy-neighbour":
             return candidate.component.lower() in subject
+        case "certificate-expired":
+            return change.kind == ChangeKind.CERTIFICATE and _certificate_of(change, candidate.component)
+        case "rate-limited":
+            return _adds_calls(change, seen)
         case _:
             if change.kind == ChangeKind.NODE:
                 return False
@@ -440,6 +476,24 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
             component = _change_component(change, seen)
             return change.source != "kubernetes" or _same_component(component, candidate.component) or (
                 component in subjects and candidate.component in subjects)
+
+
+def _certificate_of(change: ChangeEvent, component: str) -> bool:
+    """A cert-manager event about the component's certificate: named after it (`<app>-tls`, as charts and the
+    ingress-shim name them), or about a host that is the component's (the ACME challenge URL names it)."""
+    name = component.lower()
+    return name in change.subject.lower() or any(h.split(".")[0] == name for h in ordered_hosts(change.description))
+
+
+def _adds_calls(change: ChangeEvent, seen: Observations) -> bool:
+    """A provider's quota is spent by every client of the same key: more calls come from the caller's own
+    rollout or scale-out, or from a batch Job run beside it in its namespace."""
+    subjects = {c.name for c in seen.scope.subjects} | {seen.service.name}
+    if change.kind in (ChangeKind.DEPLOY, ChangeKind.SCALE):
+        return _change_component(change, seen) in subjects
+    ref = (change.object_ref or "").split("/")
+    namespaces = {c.namespace for c in seen.scope.subjects if c.namespace}
+    return change.kind == ChangeKind.JOB and len(ref) == 3 and ref[1] in namespaces
 
 
 def attach_trigger(candidate: Candidate, seen: Observations) -> None:
@@ -600,17 +654,68 @@ def _jobs_named(candidates: list[Candidate], seen: Observations) -> None:
             continue
         if candidate.cause.id == "noisy-neighbour" and "effect" in candidate.sources:
             continue
-        if candidate.cause.id in ("noisy-neighbour", "dependency-outage"):
+        if candidate.cause.id in ("noisy-neighbour", "dependency-outage", "connection-pool-exhaustion"):
             cause = cause_of_change(trigger, seen)
             if cause is not None:
-                candidate.cause, candidate.component = cause, trigger.component or trigger.subject
+                candidate.cause, candidate.component = cause, _job_component(cause, trigger, seen)
+
+
+def _job_component(cause: Cause, job: ChangeEvent, seen: Observations) -> str:
+    """What a Job run failed: the cache it flushed (the host its command names), else the Job itself."""
+    if cause.id == "cache-stampede":
+        target = _job_target(job, seen)
+        if target:
+            return target
+    return job.component or job.subject
+
+
+def _job_target(job: ChangeEvent, seen: Observations) -> str | None:
+    ref = (job.object_ref or "").split("/")
+    if seen.cluster is None or len(ref) != 3:
+        return None
+    run = seen.cluster.workload(ref[1], job.component or ref[2]) or seen.cluster.workload(ref[1], ref[2])
+    for host in sorted(run.hosts) if run else []:
+        found = [w for w in seen.cluster.named(host.split(".")[0]) if w.name != run.name]  # type: ignore[union-attr]
+        if found:
+            return found[0].name
+    return None
+
+
+def _synced(candidate: Candidate, seen: Observations) -> None:
+    """Memory running out right after a GitOps sync changed the pod template (a lower limit) is the sync's doing,
+    as the sync's own rollout is."""
+    trigger = candidate.trigger
+    if candidate.cause.id != "memory-leak" or trigger is None:
+        return
+    sync = trigger if trigger.kind == ChangeKind.GITOPS else (
+        sync_of(trigger, seen) if trigger.kind == ChangeKind.DEPLOY else None)
+    if sync is not None:
+        candidate.cause, candidate.trigger = CAUSES["bad-gitops-sync"], sync
+
+
+def _fold_records(candidates: list[Candidate]) -> list[Candidate]:
+    """A change that records the very mechanism telemetry shows (an HPA's ScalingLimited condition beside its
+    replicas at the maximum, a certificate's failed renewal beside its expiry) is evidence of that mechanism, not
+    a rival cause: it joins it, and gives it its trigger when it had none."""
+    mechanisms = [c for c in candidates if not c.from_change]
+    kept = []
+    for candidate in candidates:
+        into = next((m for m in mechanisms if candidate.from_change and m.cause is candidate.cause and (
+            _same_component(m.component, candidate.component) or _same_change(m.trigger, candidate.trigger))), None)
+        if into is None:
+            kept.append(candidate)
+            continue
+        _merge(into, candidate)
+        into.trigger = into.trigger or candidate.trigger
+    return kept
 
 
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
     for candidate in candidates:
         attach_trigger(candidate, seen)
+        _synced(candidate, seen)
     _jobs_named(candidates, seen)
-    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(candidates))
+    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)))
     for candidate in candidates:
         if "effect" not in candidate.sources:
             _symptoms_followed(candidate, seen, onset)

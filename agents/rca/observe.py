@@ -138,7 +138,15 @@ async def observe(toolbox: Toolbox, service: Service, window: Window, records: l
         await _fixed_metrics(toolbox, seen, signals, budget)
     else:
         await _metrics(toolbox, seen, list(seen.scope.components.values()), budget)
-    await _logs(toolbox, seen, budget)
+    read = set(seen.scope.components)
+    await _logs(toolbox, seen, budget, [c for c in seen.scope.components.values() if c.role != "node"])
+    # Hosts the logs name (the "upstream" of failing calls) joined the scope after the metrics were read: their
+    # own series and lines are what can show how they failed.
+    late = [c for name, c in seen.scope.components.items() if name not in read]
+    if late:
+        if signals is None:
+            await _metrics(toolbox, seen, late, budget)
+        await _logs(toolbox, seen, budget, [c for c in late if c.role != "node"])
     # Concurrent answers arrive in any order: the analysis must not depend on which came first.
     seen.findings.sort(key=lambda f: (f.component, f.signal.name, sorted(f.labels.items()), f.anomaly.onset))
     if budget.exhausted:
@@ -361,12 +369,12 @@ def _from_zero(samples: list[Sample], start: datetime) -> list[Sample]:
 # --- logs -----------------------------------------------------------------------------------------------------
 
 
-async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget) -> None:
+async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: list[Component]) -> None:
+    """The lines of these components: their bursts and announced changes join what was read before."""
     source = toolbox.log_source(seen.service)
-    if source is None:
+    if source is None or not readable:
         return
     w = seen.window
-    readable = [c for c in seen.scope.components.values() if c.role != "node"] or []
     pattern = f"{ERROR_PATTERN}|{INFO_PATTERN}"
     custom = "loki_selector" in seen.service.observability.model_fields_set
 
@@ -390,10 +398,11 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget) -> None:
     for component, group in zip(readable, per_component, strict=True):
         for line in group:
             line.labels.setdefault("component", component.name)
-    seen.lines_read = len(lines)
+    seen.lines_read += len(lines)
     if lines:
         # Grouping and counting 100k lines is CPU work: keep it off the event loop that serves Slack.
-        seen.bursts = await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end)
+        seen.bursts.extend(await asyncio.to_thread(bursts, lines, w.start, w.baseline_until, w.end))
+        seen.bursts.sort(key=lambda b: b.onset)
         seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
@@ -416,13 +425,23 @@ def _announced(lines: list[LogLine]) -> list[ChangeEvent]:
     return list(found.values())
 
 
+# The names the controllers give their pods (Kubernetes' safe alphabet), so `events` does not read `events-db-0`:
+# a Deployment's `<name>-<pod-template-hash>-<5>`, a StatefulSet's `<name>-<ordinal>`, a DaemonSet's or Job's
+# `<name>-<5>`, a CronJob's runs `<name>-<scheduled time>-<5>`.
+POD_NAMES = {"Deployment": "-[a-z0-9]{1,10}-[a-z0-9]{5}", "StatefulSet": "-[0-9]+", "DaemonSet": "-[a-z0-9]{5}",
+             "Job": "-[a-z0-9]{5}", "CronJob": "-[0-9]+-[a-z0-9]{5}"}
+
+
 def _loki_selectors(component: Component) -> list[str]:
-    """Streams as real clusters label them (namespace and pod, app), then the `service` convention."""
+    """Streams as real clusters label them (namespace and pod, app), OpenTelemetry's resource attributes as Loki's
+    OTLP ingestion makes them labels (`service_name`), then the `service` convention."""
     out = []
     if component.namespace:
-        out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}-.+"}}')
+        kind = component.workload.kind if component.workload else ""
+        pods = POD_NAMES.get(kind, "-.+")
+        out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}{pods}"}}')
     names = sorted({component.name, *(component.workload.names if component.workload else ())})
-    for label in ("app", "service", "app_kubernetes_io_name", "container", "job"):
+    for label in ("app", "service_name", "service", "app_kubernetes_io_name", "container", "job"):
         out += [f'{{{label}="{n}"}}' for n in names[:1]]
     return out
 

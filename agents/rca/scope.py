@@ -78,11 +78,16 @@ def workload_component(workload: Workload, distance: int, via: str, role: str = 
     names = sorted(workload.names)
     ns = _label_value(workload.namespace)
     matchers = [f'{{namespace="{ns}",pod=~"{regex_value(workload.name)}-.+"}}']
+    # OpenTelemetry's resource attributes as the collector's Prometheus exporter writes them: `k8s_*_name`, and
+    # `job` = "<service.namespace>/<service.name>" (a PodMonitor's job is "<namespace>/<name>" the same way).
     for label in ("service", "app", "job", "deployment", "statefulset", "daemonset", "cronjob",
-                  "horizontalpodautoscaler", "app_kubernetes_io_name", "container", "job_name"):
+                  "horizontalpodautoscaler", "app_kubernetes_io_name", "container", "job_name",
+                  "k8s_deployment_name", "k8s_statefulset_name", "service_name"):
         for name in names:
             value = _label_value(name)
             matchers.append(f'{{{label}="{value}"}}' if label != "job_name" else f'{{job_name=~"{value}(-.+)?"}}')
+        if label == "job":
+            matchers += [f'{{job=~".+/{regex_value(name)}"}}' for name in names]
     return Component(name=workload.name, role=role, distance=distance, via=via, namespace=workload.namespace,
                      workload=workload, pods=set(workload.pods), matchers=matchers)
 

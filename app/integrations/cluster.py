@@ -27,6 +27,8 @@ _HOST = re.compile(rf"(?:[a-z][a-z0-9+.-]*://(?:[^@/\s]+@)?(?P<url>{_LABEL}(?:\.
                    rf"|\b(?P<hostport>{_LABEL}(?:\.{_LABEL})*):\d{{2,5}}\b)")  # host names are written lower-case
 _CLUSTER_HOST = re.compile(r"\b(?P<name>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)\.(?P<ns>[a-z0-9-]+)\.svc"
                            r"(?:\.cluster\.local)?\b")
+HOST_OPTIONS = {"-h", "--host", "--hostname"}
+_BARE_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job")
 CERTIFICATE_KINDS = {"Certificate", "CertificateRequest", "Issuer", "ClusterIssuer", "Order", "Challenge"}
 
@@ -126,16 +128,25 @@ def build(objects: dict[str, list[Obj]]) -> Cluster:
     return cluster
 
 
+# `caller=server/handler.go:142`, `(OrderService.java:88)`: a source file and line, not a host and port.
+_SOURCE_FILE = re.compile(r"\.(?:go|py|java|kt|scala|js|mjs|cjs|ts|rb|rs|php|cs|c|cc|cpp|h|hpp|ex|exs|erl|clj)$")
+
+
+def _host(match: re.Match[str]) -> str | None:
+    host = (match["url"] or match["hostport"]).lower()
+    return host if len(host) > 1 and not (match["hostport"] and _SOURCE_FILE.search(host)) else None
+
+
 def ordered_hosts(text: str) -> list[str]:
     """The hosts a line names, in the order it names them."""
-    found = [(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)]
+    found = [h for m in _HOST.finditer(text) if (h := _host(m))]
     found += [f"{m['name']}.{m['ns']}.svc".lower() for m in _CLUSTER_HOST.finditer(text)]
     return list(dict.fromkeys(h for h in found if len(h) > 1))
 
 
 def hosts_in(text: str) -> set[str]:
     """Host names a string points at: `postgres.db.svc.cluster.local:5432`, `redis://cache:6379/0`, URLs."""
-    found = {(m["url"] or m["hostport"]).lower() for m in _HOST.finditer(text)}
+    found = {h for m in _HOST.finditer(text) if (h := _host(m))}
     found |= {m["name"].lower() for m in _CLUSTER_HOST.finditer(text)}
     return {h for h in found if len(h) > 1}
 
@@ -155,8 +166,12 @@ def _references(template: Obj) -> tuple[set[str], set[str]]:
             for ref in ("configMapRef", "secretRef"):
                 if (env_from.get(ref) or {}).get("name"):
                     configs.add(env_from[ref]["name"])
-        for arg in [*(container.get("args") or []), *(container.get("command") or [])]:
-            hosts |= hosts_in(str(arg))
+        argv = [str(a) for a in [*(container.get("command") or []), *(container.get("args") or [])]]
+        for i, arg in enumerate(argv):
+            hosts |= hosts_in(arg)
+            # `redis-cli -h cache`, `psql --host db`, `mysql -h db`: the client tools' host option names the server.
+            if arg in HOST_OPTIONS and i + 1 < len(argv) and _BARE_HOST.fullmatch(argv[i + 1]):
+                hosts.add(argv[i + 1])
     for volume in spec.get("volumes") or []:
         for ref, key in (("configMap", "name"), ("secret", "secretName")):
             if (volume.get(ref) or {}).get(key):

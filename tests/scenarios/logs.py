@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from tests.scenarios.cluster import all_pods, listed, pods_of
+from tests.scenarios.meta import uid
 from tests.scenarios.metrics import interpolator
 from tests.scenarios.model import Background, LineSpec, LogStream, Scenario, T, seeded
 
@@ -357,14 +358,35 @@ def _loki_labels(s: Scenario, record: LogRecord) -> dict[str, str]:
 
 def log_entries(s: Scenario, extra_background_lines: int = 0) -> list[tuple[datetime, dict[str, str], str]]:
     """(time, stream labels, line) for FakeLoki, whatever the scenario's backend (benchmarks use both)."""
-    return [(r.at, _loki_labels(s, r), r.line) for r in log_records(s, extra_background_lines)]
+    return [(r.at, _loki_labels(s, r), _loki_line(s, r)) for r in log_records(s, extra_background_lines)]
+
+
+def _loki_line(s: Scenario, record: LogRecord) -> str:
+    """The line as the shipper pushed it. The Collector's Loki exporter encodes each record as JSON (body,
+    attributes, resources: opentelemetry-collector-contrib pkg/translator/loki/encode.go); the filelog receiver's
+    container parser sets the file attributes and the pod's resource attributes, and those promoted to stream
+    labels (`loki.resource.labels` hints) leave the resources."""
+    stream = s.logs.streams[record.stream]
+    if stream.envelope is None:
+        return record.line
+    namespace = stream.labels.get("k8s_namespace_name", s.kubernetes.namespace)
+    container = stream.labels.get("k8s_container_name", "app")
+    pod = record.pod or ""
+    pod_uid = uid(s, "Pod", namespace, pod)
+    attributes = {"log.file.path": f"/var/log/pods/{namespace}_{pod}_{pod_uid}/{container}/0.log",
+                  "log.iostream": "stdout", "logtag": "F"}
+    resources = {"k8s.container.restart_count": "0", **({"k8s.node.name": record.node} if record.node else {}),
+                 "k8s.pod.uid": pod_uid}  # Go marshals map keys in order
+    encoded = json.dumps({"body": record.line, "attributes": attributes, "resources": resources},
+                         separators=(",", ":"), ensure_ascii=False)
+    return encoded.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")  # Go's encoding/json
 
 
 def stream_service(stream: LogStream) -> str:
     """The application a stream belongs to, whichever label convention names it."""
     labels = stream.labels
     return labels.get("service") or labels.get("service_name") or labels.get("app") or labels.get("container") \
-        or labels.get("job", "").rpartition("/")[2]
+        or labels.get("job", "").rpartition("/")[2] or labels.get("k8s_container_name", "")
 
 
 _DD_STATUS = {"debug": "debug", "info": "info", "warn": "warn", "error": "error", "fatal": "critical"}

@@ -268,6 +268,9 @@ class LogStream(Strict):
     logger: str = "main"
     deployment: str | None = None  # the lines come from this workload's pods (a Deployment, StatefulSet or Job)
     pod_label: str | None = "pod"  # the stream label naming the pod (None: the pod is not a stream label)
+    # how the shipper wraps each line in Loki: None (Promtail, Alloy: the line as written), or `otlp-json` (the
+    # OpenTelemetry Collector's filelog receiver and Loki exporter: the line is the body of a JSON log record)
+    envelope: Literal["otlp-json"] | None = None
     pods: list[str] = Field(default_factory=list)  # or from these pods, alive for the whole window
     host: str | None = None  # Datadog host when there are no pods
     tags: list[str] = Field(default_factory=list)  # Datadog tags

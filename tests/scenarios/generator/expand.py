@@ -263,6 +263,9 @@ def _streams(b: Build, health: Health) -> list[dict[str, Any]]:
                                 "to": job["started"] + timedelta(seconds=20), "per_minute": 6, "level": "info",
                                 "messages": [{"message": f"starting {job['name']} | "
                                                          f"args=\"{' '.join(job['command'])}\""}]}]})
+    if b.spec.conventions.loki == "collector":  # the Collector tails every container's log file alike
+        for stream in out:
+            stream["envelope"] = "otlp-json"
     return out
 
 

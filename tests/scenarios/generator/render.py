@@ -362,6 +362,8 @@ def stream_labels(b: Build, workload: str, namespace: str, team: str) -> tuple[d
     if b.spec.conventions.loki == "otel":
         return {"service_name": workload, "service_namespace": team, "k8s_namespace_name": namespace,
                 "k8s_cluster_name": "prod-eu"}, None
+    if b.spec.conventions.loki == "collector":  # loki.resource.labels: k8s.namespace.name, k8s.pod.name, ...
+        return {"exporter": "OTLP", "k8s_namespace_name": namespace, "k8s_container_name": workload}, "k8s_pod_name"
     return {"namespace": namespace, "app": workload, "container": workload, "job": f"{namespace}/{workload}",
             "stream": "stdout", "cluster": "prod-eu"}, "pod"
 

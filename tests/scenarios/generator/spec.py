@@ -31,8 +31,10 @@ class Conventions(Strict):
     latency: Literal["histogram", "summary"] = "histogram"  # where the framework lets the team choose
     logs: Literal["json", "logfmt", "plain"] = "json"
     # Loki stream labels: Promtail/Alloy kubernetes discovery (namespace, pod, container, app, job=<ns>/<app>),
-    # or the OpenTelemetry collector's Loki exporter (service_name, service_namespace, job; no pod label)
-    loki: Literal["kubernetes", "otel"] = "kubernetes"
+    # Loki's own OTLP ingestion (service_name, service_namespace, k8s_namespace_name; no pod label), or the
+    # OpenTelemetry Collector tailing pod logs and pushing them with its Loki exporter (`collector`: exporter=OTLP
+    # and the k8s_* resource attributes hinted as labels; each line a JSON record whose body is the line written)
+    loki: Literal["kubernetes", "otel", "collector"] = "kubernetes"
     cloud: Literal["aws", "gce"] = "aws"
     step: str = "60s"  # the scrape interval
     namespaces: Literal["by-team", "single"] = "by-team"
