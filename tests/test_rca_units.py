@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,9 +11,16 @@ import pytest
 from agents.base import AgentRequest
 from agents.rca.agent import named_time, subject_of
 from agents.rca.anomaly import detect
+from agents.rca.causes import CAUSES
 from agents.rca.changes import changes_in_text, is_reversal
+from agents.rca.discovery import SeriesSet, signals_for
+from agents.rca.hypotheses import Candidate, _can_trigger, reported_peer
 from agents.rca.log_bursts import LogBurst, bursts, template_of
-from app.config import TeamConfig
+from agents.rca.observe import Observations, Window, _loki_selectors
+from agents.rca.scope import Component, named_component, workload_component
+from agents.rca.signals import SignalKind
+from app.config import Service, TeamConfig
+from app.integrations import cluster
 from app.integrations.telemetry import ChangeEvent, ChangeKind, LogLine, Sample
 from app.settings import Settings
 
@@ -219,7 +227,7 @@ def test_a_flag_service_names_the_flag_in_a_plain_or_structured_line() -> None:
     assert (plain.kind, plain.subject, fields.subject) == (ChangeKind.FLAG, "new-checkout", "dynamic-pricing")
 
 
-def _burst(template: str, at: datetime, component: str) -> LogBurst:
+def _error_burst(template: str, at: datetime, component: str) -> LogBurst:
     return LogBurst(template=template, example=template, onset=at, count=100, baseline_per_minute=0.0,
                     peak_per_minute=20, level="error", source="loki", query=f'{{app="{component}"}}', new=True,
                     component=component)
@@ -230,7 +238,7 @@ def test_errors_a_change_is_known_to_produce_are_its_effects_not_a_rival_change_
     from agents.rca.hypotheses import Candidate, _rival_claims
     from agents.rca.report import Evidence
 
-    burst = _burst("failed to open database connection: password authentication failed", T0, "accounts")
+    burst = _error_burst("failed to open database connection: password authentication failed", T0, "accounts")
     flag = ChangeEvent(at=T0 - timedelta(minutes=12), kind=ChangeKind.FLAG, subject="new-onboarding",
                        description="flagd logged: flag configuration changed", source="logs", query="q")
     secret = ChangeEvent(at=T0 - timedelta(minutes=5), kind=ChangeKind.SECRET, subject="accounts-db-credentials",
@@ -247,3 +255,103 @@ def test_errors_a_change_is_known_to_produce_are_its_effects_not_a_rival_change_
     assert flagged.sources == {"kubernetes"} and [e.text for e in flagged.support] == ["said"]
     assert "accounts-db-credentials" in flagged.against[0].text
     assert rotated.sources == {"logs", "kubernetes"} and not rotated.against
+
+
+# --- recognising mechanisms in real exporters' conventions ---------------------------------------------------
+
+
+def _histogram(name: str, **labels: str) -> list[dict[str, str]]:
+    return [{"__name__": f"{name}{suffix}", **labels, **({"le": "0.5"} if suffix == "_bucket" else {})}
+            for suffix in ("_bucket", "_count", "_sum")]
+
+
+def test_opentelemetry_status_codes_give_error_and_rate_limit_shares_per_peer() -> None:
+    # The collector's Prometheus names for http.response.status_code and server.address.
+    sets = [labels for code in ("200", "429") for labels in _histogram(
+        "http_client_request_duration_seconds", k8s_deployment_name="billing", http_response_status_code=code,
+        server_address="api.taxjar.com")]
+    sets += [labels for code in ("200", "502") for labels in _histogram(
+        "http_server_request_duration_seconds", k8s_deployment_name="billing", http_response_status_code=code)]
+    found = {s.name: s for s in signals_for(SeriesSet("billing", 'k8s_deployment_name="billing"', sets))}
+    assert found["rate_limited"].split_by == "server_address" and '=~"429"' in found["rate_limited"].query
+    assert '=~"502"' in found["error_ratio"].query
+
+
+def test_a_pool_named_by_its_unit_word_is_a_connection_pool() -> None:
+    sets = [{"__name__": n, "pod": "ledger-1", "pool": "HikariPool-1"}
+            for n in ("hikaricp_connections_active", "hikaricp_connections_max")]
+    [signal] = [s for s in signals_for(SeriesSet("ledger", 'pod="ledger-1"', sets)) if s.kind == SignalKind.SATURATION]
+    assert signal.name == "db_pool_utilisation"
+
+
+def test_a_single_volume_is_read_by_its_claim() -> None:
+    volume = {"namespace": "data", "persistentvolumeclaim": "data-events-db-0", "node": "n1"}
+    sets = [{"__name__": f"kubelet_volume_stats_{n}_bytes", **volume} for n in ("used", "capacity")]
+    [signal] = signals_for(SeriesSet("n1", 'node="n1"', sets))
+    assert signal.name == "volume_utilisation" and signal.split_by == "persistentvolumeclaim"
+    assert "by (persistentvolumeclaim, namespace)" in signal.query
+
+
+def test_a_claim_belongs_to_the_workload_that_mounts_it_or_the_statefulset_that_names_it() -> None:
+    def sts(name: str) -> dict[str, object]:
+        return {"metadata": {"name": name, "namespace": "data"}, "spec": {"template": {"spec": {"containers": []}}}}
+    pod = {"metadata": {"name": "events-db-0", "namespace": "data",
+                        "ownerReferences": [{"kind": "StatefulSet", "name": "events-db", "controller": True}]},
+           "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "pgdata"}}]}}
+    built = cluster.build({"statefulsets": [sts("events-db"), sts("events")], "pods": [pod]})
+    assert built.owner_of_claim("data", "pgdata") == "events-db"
+    assert built.owner_of_claim("data", "data-events-db-1") == "events-db"  # a pod gone from the API
+    assert built.owner_of_claim("data", "data-events-2") == "events"
+    assert built.owner_of_claim("data", "scratch") is None
+
+
+def test_client_tools_name_their_server_and_source_lines_are_not_hosts() -> None:
+    job = {"metadata": {"name": "flush-cache-x1", "namespace": "shop"},
+           "spec": {"template": {"spec": {"containers": [{"command": ["redis-cli", "-h", "sessions-cache",
+                                                                      "FLUSHALL"]}]}}}}
+    built = cluster.build({"jobs": [job]})
+    assert built.workloads[("shop", "flush-cache-x1")].hosts == {"sessions-cache"}
+    assert cluster.hosts_in('caller=server/handler.go:142 upstream=ledger.payments.svc:8080') == {
+        "ledger.payments.svc", "ledger"}
+
+
+def test_a_deployments_log_streams_are_not_those_of_a_statefulset_named_after_it() -> None:
+    workload = cluster.Workload(kind="Deployment", name="events", namespace="data")
+    selector = _loki_selectors(workload_component(workload, 0, "subject"))[0]
+    pods = re.compile(re.search(r'pod=~"(.+)"', selector)[1])  # type: ignore[index]
+    assert pods.fullmatch("events-d9nsq77f6h-6lt4c") and not pods.fullmatch("events-db-0")
+
+
+def _seen(*components: Component) -> Observations:
+    seen = Observations(service=Service(name="events"), window=Window(reference=T0, end=T0 + timedelta(hours=1)))
+    for component in components:
+        seen.scope.add(component)
+    return seen
+
+
+def _burst(example: str, component: str) -> LogBurst:
+    return LogBurst(template=template_of(example), example=example, onset=T0, count=50, baseline_per_minute=0,
+                    peak_per_minute=10, level="error", source="loki", query="q", new=True, component=component)
+
+
+def test_a_callers_line_relaying_a_dependencys_error_is_the_dependencys() -> None:
+    seen = _seen(named_component("events", 0, "subject"), named_component("events-db", 1, "env"))
+    relayed = _burst('{"msg":"upstream request failed","upstream":"events-db.data.svc.cluster.local:5432",'
+                     '"error":"could not extend file: No space left on device"}', "events")
+    own = _burst('{"msg":"write failed","error":"No space left on device"}', "events")
+    assert reported_peer(relayed, seen) == "events-db" and reported_peer(own, seen) is None
+
+
+def test_only_a_certificates_own_renewal_can_set_off_its_expiry() -> None:
+    seen = _seen(named_component("partner-api", 0, "subject"))
+    candidate = Candidate(cause=CAUSES["certificate-expired"], component="partner-api", onset=T0, mechanism="x509")
+
+    def change(kind: ChangeKind, subject: str, text: str) -> ChangeEvent:
+        return ChangeEvent(at=T0 - timedelta(hours=1), kind=kind, subject=subject, description=text,
+                           source="kubernetes", query="q")
+    renewal = change(ChangeKind.CERTIFICATE, "edge-tls", "Failed on Certificate/edge-tls: Renewal failed: Invalid "
+                                                         "response from http://partner-api.example.com/.well-known/")
+    other = change(ChangeKind.CERTIFICATE, "web-tls", "Issuing on Certificate/web-tls: issued")
+    deploy = change(ChangeKind.DEPLOY, "partner-api", "partner-api rolled out revision 61")
+    assert _can_trigger(candidate, renewal, seen) and not _can_trigger(candidate, other, seen)
+    assert not _can_trigger(candidate, deploy, seen)

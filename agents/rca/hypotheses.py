@@ -20,6 +20,7 @@ from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
 from app.integrations.cluster import CERTIFICATE_KINDS, SECRET_KINDS, Cluster, Workload, ordered_hosts, quantity
+from app.integrations.logs import parse_line
 from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
@@ -27,9 +28,10 @@ TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's 
 TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.JOB,
                  ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG, ChangeKind.SECRET,
                  ChangeKind.FLAG]
-# Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
+# Leaks build up for hours before they cross a line: their trigger can be that far back. (A disk's onset is where
+# its fill began, walked back from the crossing, so its trigger is a change just before that.)
 # A certificate's renewal fails for days before it expires (cert-manager renews a third of its lifetime early).
-SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full", "certificate-expired"}, timedelta(hours=3)
+SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "certificate-expired"}, timedelta(hours=3)
 EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
 MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
@@ -168,6 +170,11 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
         return finding.component if finding is not None and finding.component else "coredns"
     if cause.id == "node-pressure" and finding is not None:
         return finding.labels.get("node") or finding.component or seen.service.name
+    if cause.id == "disk-full" and finding is not None and seen.cluster is not None:
+        claim = finding.labels.get("persistentvolumeclaim")
+        owner = seen.cluster.owner_of_claim(finding.labels.get("namespace", ""), claim) if claim else None
+        if owner:
+            return owner
     if finding is not None and finding.component:
         return finding.component
     if burst is not None:
@@ -175,8 +182,30 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
     return seen.service.name
 
 
+# Fields in which a caller's line names the dependency it reports on: Envoy's and nginx's `upstream`, OpenTelemetry's
+# `server.address` and `peer.service`, the common `peer`/`target`/`remote`.
+PEER_FIELDS = ("upstream", "upstream_host", "upstream_cluster", "peer", "peer_service", "peer.service",
+               "server_address", "server.address", "target", "remote", "remote_addr", "dependency")
+
+
 def _burst_component(burst: LogBurst, seen: Observations) -> str:
-    return burst.component or seen.service.name
+    return reported_peer(burst, seen) or burst.component or seen.service.name
+
+
+def reported_peer(burst: LogBurst, seen: Observations) -> str | None:
+    """The component in scope a caller's line relays an error of ("upstream request failed upstream=events-db.data.svc
+    error=No space left on device"): the mechanism is that dependency's, not the caller's."""
+    parsed = parse_line(burst.example)
+    named = [parsed.fields[k] for k in PEER_FIELDS if parsed.fields.get(k)]
+    named += [m["peer"] for pattern in _PEER_IN_LOG[:1] if (m := pattern.search(parsed.message))]
+    for value in named:
+        host = (ordered_hosts(value) or [value.strip().lower()])[0]
+        first = host.split(".")[0].split(":")[0]
+        found = next((c.name for c in seen.scope.components.values() if c.role != "node" and first in
+                      {c.name, *(c.workload.names if c.workload else ())}), None)
+        if found and found != burst.component:
+            return found
+    return None
 
 
 def _same_component(a: str, b: str) -> bool:
@@ -516,6 +545,9 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
             return change.kind == ChangeKind.CERTIFICATE and _certificate_of(change, candidate.component)
         case "rate-limited":
             return _adds_calls(change, seen)
+        case "disk-full":  # a change to that very workload (not one whose name contains it) as the fill began
+            return change.kind != ChangeKind.NODE and change_component(change, seen).lower() == \
+                candidate.component.lower()
         case _:
             if change.kind == ChangeKind.NODE:
                 return False
@@ -721,8 +753,10 @@ def _job_target(job: ChangeEvent, seen: Observations) -> str | None:
     if seen.cluster is None or len(ref) != 3:
         return None
     run = seen.cluster.workload(ref[1], job.component or ref[2]) or seen.cluster.workload(ref[1], ref[2])
-    for host in sorted(run.hosts) if run else []:
-        found = [w for w in seen.cluster.named(host.split(".")[0]) if w.name != run.name]  # type: ignore[union-attr]
+    if run is None:
+        return None
+    for host in sorted(run.hosts):
+        found = [w for w in seen.cluster.named(host.split(".")[0]) if w.name != run.name]
         if found:
             return found[0].name
     return None

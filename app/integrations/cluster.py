@@ -58,6 +58,7 @@ class Cluster:
     pod_node: dict[tuple[str, str], str] = field(default_factory=dict)
     services: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # Service -> its selector
     node_ips: dict[str, str] = field(default_factory=dict)  # node name -> InternalIP
+    claims: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, PVC) -> the workload mounting it
 
     def workload(self, namespace: str, name: str) -> Workload | None:
         return self.workloads.get((namespace, name))
@@ -71,6 +72,16 @@ class Cluster:
                 found += [w for w in self.workloads.values() if w.namespace == ns and w not in found
                           and all(w.labels.get(k) == v for k, v in selector.items())]
         return found
+
+    def owner_of_claim(self, namespace: str, claim: str) -> str | None:
+        """The workload whose pods mount a PersistentVolumeClaim; for a pod gone from the API, the StatefulSet
+        whose claims are named `<volumeClaimTemplate>-<statefulset>-<ordinal>`, as its controller names them."""
+        known = self.claims.get((namespace, claim))
+        if known:
+            return known
+        sets = [w.name for w in self.workloads.values() if w.kind == "StatefulSet" and w.namespace == namespace
+                and re.fullmatch(rf".+-{re.escape(w.name)}-\d+", claim)]
+        return max(sets, key=len, default=None)
 
     def owner_of_pod(self, namespace: str, pod: str) -> str | None:
         known = self.pod_owner.get((namespace, pod))
@@ -106,6 +117,10 @@ def build(objects: dict[str, list[Obj]]) -> Cluster:
             cluster.pod_node[key] = spec["nodeName"]
         if owner and (key[0], owner) in cluster.workloads:
             cluster.pod_owner[key] = owner
+            for volume in spec.get("volumes") or []:
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    cluster.claims[(key[0], claim)] = owner
             workload = cluster.workloads[(key[0], owner)]
             workload.pods.add(key[1])
             if spec.get("nodeName"):

@@ -17,14 +17,20 @@ UNKNOWN = re.compile(r"^\W*(?:unknown|unkown|tbd|tbc|n/?a|not known|not yet know
                      r"none yet|pending|under investigation|to be determined|not sure|"
                      r"no (?:\w+ )?(?:figures?|numbers?|estimates?|data)(?: yet)?)\b", re.IGNORECASE)
 NO_IMPACT = re.compile(r"\bno (?P<what>customer|revenue|user) impact\b", re.IGNORECASE)
-ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected)\b",
-                         re.IGNORECASE)
+ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected|"
+                         r"crash\w*)\b", re.IGNORECASE)
+# "disabled by error", "sent in error": the word "error" meaning a mistake, not a failure rate.
+BY_MISTAKE = re.compile(r"\b(?:by|in)\s+(?:error|mistake)\b", re.IGNORECASE)
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")
 EVERYONE_FAILED = re.compile(r"\b(?:every|all)\b.*\bfail\w*|(?<![\d,.])[45]\d\d(?![\d,.]).*\b(?:every|all)\b|"
                              r"\b(?:every|all)\b.*\breturned\s+[45]\d\d\b", re.IGNORECASE)
-COUNTED = re.compile(r"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s+(?:of\s+)?(?:\w+\s+){0,2}"
-                     r"(?:customers?|users?|"
-                     r"accounts?|sessions?|merchants?|clients?|orders?|tenants?|shops?|stores?)\b|"
+# Who or what a business counts as affected: people and organisations it serves, and their units of business.
+AFFECTED = (r"(?:customers?|users?|accounts?|sessions?|merchants?|clients?|orders?|tenants?|shops?|stores?|partners?|"
+            r"sellers?|buyers?|drivers?|riders?|members?|subscribers?|players?|patients?|students?|developers?|"
+            r"businesses|companies|organi[sz]ations?|orgs?|workspaces?|projects?|sites?|households?|shoppers?|"
+            r"devices?|installs?|learners?|guests?|bookings?|reservations?|policyholders?|borrowers?|creators?)")
+COUNTED = re.compile(rf"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s+(?:of\s+)?(?:\w+\s+){{0,2}}"
+                     rf"{AFFECTED}\b|"
                      r"(?:~|\ball\b|\bevery\b)\s*(?:\w+\s+)?(?:customers?|users?|accounts?|merchants?|clients?)\b",
                      re.IGNORECASE)
 REGION = re.compile(r"\b(?:APAC|EMEA|AMER|LATAM|EU|Europe|European|US|USA|North America|South America|Asia|"
@@ -75,12 +81,12 @@ def read(lines: list[Line]) -> Facts:
         lines, "user") or _clause(facts.impact, COUNTED) or _clause(_loose(lines), COUNTED))
     facts.revenue = _labelled_or(facts, "revenue", lambda: _no_impact(lines, "revenue") or _clause(
         facts.impact, re.compile(r"\brevenue\b", re.IGNORECASE)))
-    facts.error_rate = _clause(facts.impact, None) or _error_clause(_loose(lines) + [
+    summary = [*facts.labels["summary"], *_section(facts, "summary")]
+    facts.error_rate = _clause(facts.impact, None) or _clause(summary, None) or _error_clause(_loose(lines) + [
         Stated(line.text, line) for line in lines if not line.in_actions and not line.header])
     facts.regions = _labelled_or(facts, "regions", lambda: _clause(facts.impact, REGION))
     for key in LISTS:
         facts.lists[key] = [*_split(facts.labels[key]), *_section(facts, key)]
-    summary = [*facts.labels["summary"], *_section(facts, "summary")]
     facts.summary = " ".join(s.value for s in summary) or None
     severity = next((SEVERITY.search(line.text) for line in lines if SEVERITY.search(line.text)), None)
     facts.severity = f"SEV{severity.group(1)}" if severity else None
@@ -137,7 +143,8 @@ def _clause(stated: list[Stated], pattern: re.Pattern[str] | None) -> Stated | N
     for s in stated:
         for clause in CLAUSE.split(s.value):
             if pattern is None:
-                if (PERCENT.search(clause) and ERROR_WORDS.search(clause)) or EVERYONE_FAILED.search(clause):
+                if (PERCENT.search(clause) and ERROR_WORDS.search(BY_MISTAKE.sub("", clause))) or \
+                        EVERYONE_FAILED.search(clause):
                     return Stated(clause.strip(" ."), s.line)
             elif pattern.search(clause):
                 return Stated(clause.strip(" ."), s.line, bool(UNKNOWN.match(clause)))
@@ -147,6 +154,6 @@ def _clause(stated: list[Stated], pattern: re.Pattern[str] | None) -> Stated | N
 def _error_clause(stated: list[Stated]) -> Stated | None:
     for s in stated:
         for clause in CLAUSE.split(s.value):
-            if PERCENT.search(clause) and ERROR_WORDS.search(clause):
+            if PERCENT.search(clause) and ERROR_WORDS.search(BY_MISTAKE.sub("", clause)):
                 return Stated(clause.strip(" ."), s.line)
     return None

@@ -27,6 +27,9 @@ UNDO = re.compile(r"\brol+(?:ed)?[\s-]?back\b|\brevert\w*|\bflag\b|\bswitched\b|
                   r"\bdisabled\b|\bpointed back\b", IC)
 UNANSWERED = re.compile(r"\b(?:nobody|no one|noone)\s+(?:acked|acknowledged|answered|responded)\b|\bunanswered\b|"
                         r"\bnot acknowledged\b|\bwent unacked\b", IC)
+# A signal that reached a place nobody looks: "(nobody watches that inbox)", "no one monitors that channel".
+UNWATCHED = re.compile(r"\b(?:nobody|no one|noone)\s+(?:watch|monitor|read|check|look)(?:es|s|ed)?\b|\bunwatched\b|"
+                       r"\bunmonitored\b|\bnobody saw\b|\bno one saw\b|\bwent unnoticed\b", IC)
 RENOTIFIED = re.compile(r"\bnotified\b|\bpaged\b|\bescalat\w*|\bphone call\b|\bcall(?:ed)?\b", IC)
 NO_ALERT = re.compile(r"\b(?:there (?:is|was) no|no|without an?)\s+(?:[\w-]+\s+){0,3}alert(?:s|ing)?\b", IC)
 EMPHASIS = re.compile(r"[^.;()]*?(?:\(!\)|!(?=\s|\)|$))", IC)
@@ -134,6 +137,11 @@ def _derived_poorly(timeline: Timeline, m: Moments, lines: list[Line], day: date
     for event in events:
         if UNANSWERED.search(event.line.text):
             poorly.append(Finding(f"The page was not acknowledged: {event.own} ({_clock(event.at)})",
+                                  event.line.raw.strip(), False))
+            break
+    for event in events:
+        if UNWATCHED.search(event.line.text) and not UNANSWERED.search(event.line.text):
+            poorly.append(Finding(f"A warning reached a place nobody watched: {event.own} ({_clock(event.at)})",
                                   event.line.raw.strip(), False))
             break
     poorly += _customers_first(events, m)

@@ -45,6 +45,10 @@ SECTIONS: dict[str, str] = {
     "remediation": "actions", "remediation items": "actions", "corrective actions": "actions", "todo list": "actions",
     "follow up items": "actions", "action list": "actions",
     "lessons": "lessons", "lessons learned": "lessons", "learnings": "lessons", "takeaways": "lessons",
+    # A notepad's question-word labels ("WHAT:", "WHEN:", "WHY:", "HOW MANY:", "NEXT:"), one per part of the story.
+    "what": "summary", "when": "timeline", "why": "root_cause", "how many": "impact", "how bad": "impact",
+    "who was hit": "impact", "next": "actions", "what was good": "went_well", "what was not good": "went_poorly",
+    "what was bad": "went_poorly", "what helped": "went_well", "what hurt": "went_poorly",
 }
 ACTION_OPENERS = ("follow up", "followup", "action item", "still open", "todo", "open items", "next steps")
 HEADING_MARKUP = re.compile(r"^(?:#{1,6}\s*|h[1-6]\.\s*)")
