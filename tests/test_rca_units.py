@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from agents.rca.scope import Component, named_component, workload_component
 from agents.rca.signals import SignalKind
 from app.config import Service, TeamConfig
 from app.integrations import cluster
+from app.integrations.loki import unwrapped
 from app.integrations.telemetry import ChangeEvent, ChangeKind, LogLine, Sample
 from app.settings import Settings
 
@@ -355,3 +357,11 @@ def test_only_a_certificates_own_renewal_can_set_off_its_expiry() -> None:
     deploy = change(ChangeKind.DEPLOY, "partner-api", "partner-api rolled out revision 61")
     assert _can_trigger(candidate, renewal, seen) and not _can_trigger(candidate, other, seen)
     assert not _can_trigger(candidate, deploy, seen)
+
+
+def test_the_collectors_loki_records_are_read_as_the_lines_written() -> None:
+    line = 'level=error msg="upstream request failed" upstream=ledger-store.prod.svc:5432'
+    record = json.dumps({"body": line, "attributes": {"log.iostream": "stdout"}, "resources": {"k8s.pod.uid": "u"}},
+                        separators=(",", ":"))
+    assert unwrapped(record) == line
+    assert unwrapped('{"body":"not a record"}') == '{"body":"not a record"}'  # an application's own JSON

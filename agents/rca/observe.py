@@ -450,8 +450,11 @@ def _loki_selectors(component: Component) -> list[str]:
         kind = component.workload.kind if component.workload else ""
         pods = POD_NAMES.get(kind, "-.+")
         out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}{pods}"}}')
+        # The OpenTelemetry Collector's filelog receiver, with the k8s.* resource attributes hinted as labels.
+        out.append(f'{{k8s_namespace_name="{component.namespace}",k8s_pod_name=~"{regex_value(component.name)}{pods}"}}')
     names = sorted({component.name, *(component.workload.names if component.workload else ())})
-    for label in ("app", "service_name", "service", "app_kubernetes_io_name", "container", "job"):
+    for label in ("app", "service_name", "service", "app_kubernetes_io_name", "container", "k8s_container_name",
+                  "job"):
         out += [f'{{{label}="{n}"}}' for n in names[:1]]
     return out
 
