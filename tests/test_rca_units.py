@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from agents.rca.scope import Component, named_component, workload_component
 from agents.rca.signals import SignalKind
 from app.config import Service, TeamConfig
 from app.integrations import cluster
+from app.integrations.loki import unwrapped
 from app.integrations.telemetry import ChangeEvent, ChangeKind, LogLine, Sample
 from app.settings import Settings
 
@@ -146,6 +148,117 @@ def test_each_change_in_a_sentence_takes_its_own_time() -> None:
     assert (config.kind, config.subject, is_reversal(config)) == (ChangeKind.CONFIG, "payments-config", True)
 
 
+# --- change discovery and ranking ------------------------------------------------------------------------------
+
+
+def _deployment(name: str, namespace: str, env: dict[str, str] | None = None,
+                config_maps: tuple[str, ...] = ()) -> dict[str, object]:
+    container = {"name": name, "image": f"registry.example.com/{name}:1.0.0",
+                 "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+                 "envFrom": [{"configMapRef": {"name": c}} for c in config_maps]}
+    return {"metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+            "spec": {"template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}}}
+
+
+def _job(name: str, namespace: str) -> dict[str, object]:
+    return {"metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [{"name": name, "image": "migrate:1", "command": ["up"]}]}}},
+            "status": {"startTime": "2024-12-20T12:10:00Z"}}
+
+
+def test_a_workload_named_after_a_dependency_joins_the_scope_one_hop_past_it() -> None:
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("users", "identity",
+                                                        {"DATABASE_URL": "postgres://users-db:5432/users"})],
+                           "statefulsets": [_deployment("users-db", "identity")],
+                           "jobs": [_job("users-db-migrate-57", "identity"), _job("users-db-migrate-9", "other")]})
+    scope = build(["users"], built, "identity")
+    assert scope.distance("users-db") == 1
+    assert scope.distance("users-db-migrate-57") == 2  # named after users-db, not after users
+    assert scope.distance("users-db-migrate-9") is None  # another namespace's job is no kin
+    assert [c.name for c in scope.named_after("users-db-credentials", "identity")] == ["users", "users-db"]
+
+
+def test_a_secret_edit_is_a_secret_change_and_an_external_secret_event_too() -> None:
+    from app.integrations import cluster as objects
+
+    secret = {"metadata": {"name": "accounts-db-credentials", "namespace": "identity",
+                           "creationTimestamp": "2024-01-01T00:00:00Z",
+                           "managedFields": [{"manager": "external-secrets", "time": "2024-12-20T12:02:00Z",
+                                              "fieldsV1": {"f:data": {"f:password": {}}}}]},
+              "data": {"password": "c2VjcmV0"}}
+    event = {"metadata": {"namespace": "identity"}, "reason": "Updated", "message": "Updated Secret", "type": "Normal",
+             "involvedObject": {"kind": "ExternalSecret", "name": "accounts-db-credentials", "namespace": "identity"},
+             "firstTimestamp": "2024-12-20T12:01:58Z"}
+    found = objects.changes({"secrets": [secret], "events": [event]}, objects.build({}), T0 - timedelta(hours=1), T0)
+    assert [(c.kind, c.subject) for c in found] == [(ChangeKind.SECRET, "accounts-db-credentials")] * 2
+    assert found[1].diff == ["key password changed"]  # a Secret's values are never read out
+
+
+def test_a_configuration_reload_in_logs_dates_the_configmap_edit_a_later_edit_hid() -> None:
+    from agents.rca.changes import changes_in_log, reloads_as_edits
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("orders", "prod", config_maps=("orders-config",)),
+                                           _deployment("billing", "prod", config_maps=("billing-config",))]})
+    reload = changes_in_log("configuration reloaded file=/etc/orders/config.yaml changed_keys=REQUEST_TIMEOUT_MS",
+                            {}, T0, "orders", "{app=\"orders\"}")
+    edits = [ChangeEvent(at=T0 + timedelta(minutes=30), kind=ChangeKind.CONFIG, subject=name, component=reader,
+                         description=f"ConfigMap {name} edited by kubectl-edit", source="kubernetes",
+                         object_ref=f"ConfigMap/prod/{name}", diff=[f"{key} = 1", "RETRY_MAX = 2"],
+                         query=f"kubectl get configmap {name}")
+             for name, reader, key in (("orders-config", "orders", "REQUEST_TIMEOUT_MS"),
+                                       ("billing-config", "billing", "REQUEST_TIMEOUT_MS"))]
+    [change] = [c for c in reloads_as_edits([*reload, *edits], built) if c.source == "logs"]
+    assert (change.at, change.subject, change.object_ref) == (T0, "orders-config", "ConfigMap/prod/orders-config")
+    assert change.diff == ["key REQUEST_TIMEOUT_MS changed"]
+    # A reload by a workload that reads no edited ConfigMap stays what it was.
+    other = changes_in_log("config reloaded", {}, T0, "billing-worker", "q")
+    assert reloads_as_edits(other, built) == other
+
+
+def test_a_flag_service_names_the_flag_in_a_plain_or_structured_line() -> None:
+    from agents.rca.changes import changes_in_log
+
+    [plain] = changes_in_log("flag configuration changed source=/etc/flagd/flags.json flags_changed=new-checkout",
+                             {}, T0, "flagd", "q")
+    [fields] = changes_in_log("flag configuration changed", {"flags_changed": "dynamic-pricing,dark-mode"}, T0,
+                              "flagd", "q")
+    assert (plain.kind, plain.subject, fields.subject) == (ChangeKind.FLAG, "new-checkout", "dynamic-pricing")
+
+
+def _error_burst(template: str, at: datetime, component: str) -> LogBurst:
+    return LogBurst(template=template, example=template, onset=at, count=100, baseline_per_minute=0.0,
+                    peak_per_minute=20, level="error", source="loki", query=f'{{app="{component}"}}', new=True,
+                    component=component)
+
+
+def test_errors_a_change_is_known_to_produce_are_its_effects_not_a_rival_change_s() -> None:
+    from agents.rca.causes import CAUSES
+    from agents.rca.hypotheses import Candidate, _rival_claims
+    from agents.rca.report import Evidence
+
+    burst = _error_burst("failed to open database connection: password authentication failed", T0, "accounts")
+    flag = ChangeEvent(at=T0 - timedelta(minutes=12), kind=ChangeKind.FLAG, subject="new-onboarding",
+                       description="flagd logged: flag configuration changed", source="logs", query="q")
+    secret = ChangeEvent(at=T0 - timedelta(minutes=5), kind=ChangeKind.SECRET, subject="accounts-db-credentials",
+                         description="Secret accounts-db-credentials edited", source="kubernetes", query="q")
+    candidates = []
+    for cause, change, specific in (("feature-flag", flag, False), ("secret-rotation", secret, True)):
+        candidate = Candidate(cause=CAUSES[cause], component="accounts", onset=T0, mechanism="m", trigger=change,
+                              claimed=burst, specific=specific, sources={"logs", "kubernetes"})
+        candidate.support = [Evidence(text="said", query="q", source="kubernetes"),
+                             Evidence(text="errors", query=burst.query, source="loki")]
+        candidates.append(candidate)
+    _rival_claims(candidates)
+    flagged, rotated = candidates
+    assert flagged.sources == {"kubernetes"} and [e.text for e in flagged.support] == ["said"]
+    assert "accounts-db-credentials" in flagged.against[0].text
+    assert rotated.sources == {"logs", "kubernetes"} and not rotated.against
+
+
 # --- recognising mechanisms in real exporters' conventions ---------------------------------------------------
 
 
@@ -244,3 +357,11 @@ def test_only_a_certificates_own_renewal_can_set_off_its_expiry() -> None:
     deploy = change(ChangeKind.DEPLOY, "partner-api", "partner-api rolled out revision 61")
     assert _can_trigger(candidate, renewal, seen) and not _can_trigger(candidate, other, seen)
     assert not _can_trigger(candidate, deploy, seen)
+
+
+def test_the_collectors_loki_records_are_read_as_the_lines_written() -> None:
+    line = 'level=error msg="upstream request failed" upstream=ledger-store.prod.svc:5432'
+    record = json.dumps({"body": line, "attributes": {"log.iostream": "stdout"}, "resources": {"k8s.pod.uid": "u"}},
+                        separators=(",", ":"))
+    assert unwrapped(record) == line
+    assert unwrapped('{"body":"not a record"}') == '{"body":"not a record"}'  # an application's own JSON
