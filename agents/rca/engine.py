@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agents.rca.causes import Facts, Narrative
-from agents.rca.changes import is_reversal
+from agents.rca.changes import is_reversal, reloads_as_edits
 from agents.rca.hypotheses import (
     Candidate,
     change_candidates,
+    change_component,
     clock,
     recovered_at,
     score,
@@ -46,6 +47,7 @@ class Subject:
 
 
 def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> RcaReport:
+    seen.changes = reloads_as_edits(seen.changes, seen.cluster)
     onset = symptom_onset(seen)
     ranked = score(telemetry_candidates(seen) + change_candidates(seen, onset), seen, onset)
     base = dict(incident_id=subject.incident_id, title=subject.title, service=subject.service,
@@ -75,8 +77,8 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
     )
 
 
-DELIBERATE = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.FLAG, ChangeKind.JOB, ChangeKind.SCALE,
-              ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.GITOPS, ChangeKind.NODE)
+DELIBERATE = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.SECRET, ChangeKind.FLAG, ChangeKind.JOB,
+              ChangeKind.SCALE, ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.GITOPS, ChangeKind.NODE)
 DURING = timedelta(minutes=15)  # changes made while it unfolded are cleared too
 RULED_OUT_BEFORE = timedelta(hours=3)  # every change in the window before the symptoms is worth clearing
 
@@ -117,7 +119,7 @@ def _reason(change: ChangeEvent, candidate: Candidate | None, top: Candidate | N
     if candidate is not None and candidate.against:
         text = candidate.against[0].text
         return text[:1].lower() + text[1:]
-    distance = seen.scope.distance(change.component or change.subject)
+    distance = seen.scope.distance(change_component(change, seen))
     if distance is None and seen.scope.components:
         return "off the path: it is not the alerting service nor anything it depends on"
     if top is not None:
@@ -160,6 +162,7 @@ def _change_phrase(change: ChangeEvent) -> str:
     return {
         ChangeKind.DEPLOY: f"{subject} was rolled out",
         ChangeKind.CONFIG: f"configuration {subject} was changed",
+        ChangeKind.SECRET: f"Secret {subject} was rewritten",
         ChangeKind.SCALE: f"{subject} was scaled",
         ChangeKind.NODE: f"node {subject} reported a problem",
     }.get(change.kind, f"{subject} changed")
