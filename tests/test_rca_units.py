@@ -365,3 +365,65 @@ def test_the_collectors_loki_records_are_read_as_the_lines_written() -> None:
                         separators=(",", ":"))
     assert unwrapped(record) == line
     assert unwrapped('{"body":"not a record"}') == '{"body":"not a record"}'  # an application's own JSON
+
+
+def test_a_flag_is_read_by_whoever_fails_on_its_own_first_not_by_who_relays_it() -> None:
+    from agents.rca.hypotheses import flag_reader
+
+    seen = _seen(named_component("checkout", 0, "subject"), named_component("pricing", 1, "log"),
+                 named_component("catalog", 1, "log"))
+    flag = ChangeEvent(at=T0 - timedelta(minutes=2), kind=ChangeKind.FLAG, subject="dynamic-pricing",
+                       description="flagd logged: flag configuration changed", source="logs", query="q")
+    seen.bursts = [_burst('{"msg":"upstream request failed","upstream":"pricing.shop.svc.cluster.local:80",'
+                          '"error":"dynamic-pricing: no FX rate"}', "checkout"),
+                   _burst('{"msg":"slow query","error":"statement took 3s"}', "catalog"),
+                   _burst('{"msg":"quote failed","error":"dynamic-pricing: no FX rate for HUF"}', "pricing")]
+    assert flag_reader(flag, seen) == "pricing"  # it names the flag; checkout only relays pricing's error
+    seen.bursts = seen.bursts[:2]
+    assert flag_reader(flag, seen) == "catalog"  # no one names it: the first to fail by itself
+    seen.bursts = seen.bursts[:1]
+    assert flag_reader(flag, seen) is None
+
+
+def test_a_callers_rollout_is_cleared_by_a_dependency_that_failed_first_on_its_own() -> None:
+    from agents.rca.hypotheses import Candidate, _relayed_effects
+    from agents.rca.report import Evidence
+
+    seen = _seen(named_component("storefront", 0, "subject"), named_component("search", 1, "log"),
+                 named_component("search-index", 2, "log"))
+    relayed = _burst('{"msg":"upstream request failed","upstream":"search.discovery.svc.cluster.local:80",'
+                     '"error":"search: no healthy upstream"', "storefront")  # cut short: no longer valid JSON
+    deploy = ChangeEvent(at=T0 - timedelta(minutes=8), kind=ChangeKind.DEPLOY, subject="storefront",
+                         description="storefront rolled out revision 43", source="kubernetes", query="q")
+    rollout = Candidate(cause=CAUSES["bad-deploy"], component="storefront", onset=T0, mechanism="m", trigger=deploy,
+                        claimed=relayed, sources={"kubernetes", "logs", "prometheus"},
+                        support=[Evidence(text="rolled out", query="q", source="kubernetes"),
+                                 Evidence(text="errors", query="q", source="loki")])
+    outage = Candidate(cause=CAUSES["dependency-outage"], component="search-index", onset=T0 - timedelta(seconds=20),
+                       mechanism="m", sources={"logs"})
+    _relayed_effects([rollout, outage], seen)
+    assert rollout.sources == {"kubernetes"} and "search-index" in rollout.against[0].text
+    # With no dependency failing by itself first, the rollout keeps its errors.
+    kept = Candidate(cause=CAUSES["bad-deploy"], component="storefront", onset=T0, mechanism="m", trigger=deploy,
+                     claimed=relayed, sources={"kubernetes", "logs"})
+    outage.onset = T0 + timedelta(minutes=5)
+    _relayed_effects([kept, outage], seen)
+    assert kept.sources == {"kubernetes", "logs"} and not kept.against
+
+
+def test_a_change_to_a_workload_nothing_connects_is_not_off_the_path_but_one_with_edges_elsewhere_is() -> None:
+    from agents.rca.hypotheses import off_the_path
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("web", "prod", {"API": "http://accounts:8080"}),
+                                           _deployment("accounts", "prod"),
+                                           _deployment("search", "other", {"INDEX": "http://search-index:9200"})],
+                           "statefulsets": [_deployment("sessions-cache", "prod")],
+                           "jobs": [_job("flush-sessions", "prod")]})
+    built.workloads[("prod", "flush-sessions")].hosts = {"sessions-cache"}  # `redis-cli -h sessions-cache`
+    seen = _seen()
+    seen.cluster, seen.scope = built, build(["web"], built, "prod")
+    assert not off_the_path("accounts", seen)  # on the graph
+    assert off_the_path("search", seen)  # it talks to things, none of them ours
+    assert not off_the_path("sessions-cache", seen)  # no edge at all: a Job flushing it does not place it

@@ -192,11 +192,16 @@ def _burst_component(burst: LogBurst, seen: Observations) -> str:
     return reported_peer(burst, seen) or burst.component or seen.service.name
 
 
+_PAIR_IN_TEXT = re.compile(r'"?(?P<key>[A-Za-z_][\w.]*)"?\s*[:=]\s*"?(?P<value>[^",\s}]+)')
+
+
 def reported_peer(burst: LogBurst, seen: Observations) -> str | None:
     """The component in scope a caller's line relays an error of ("upstream request failed upstream=events-db.data.svc
     error=No space left on device"): the mechanism is that dependency's, not the caller's."""
     parsed = parse_line(burst.example)
     named = [parsed.fields[k] for k in PEER_FIELDS if parsed.fields.get(k)]
+    if not parsed.fields:  # an example cut short is no longer valid JSON: its pairs are still there
+        named += [m["value"] for m in _PAIR_IN_TEXT.finditer(burst.example) if m["key"] in PEER_FIELDS]
     named += [m["peer"] for pattern in _PEER_IN_LOG[:1] if (m := pattern.search(parsed.message))]
     for value in named:
         host = (ordered_hosts(value) or [value.strip().lower()])[0]
@@ -343,7 +348,7 @@ _FLAG_WORDS = re.compile(r"flag|feature|toggle|rollout-percent|experiment", re.I
 _MIGRATION = re.compile(r"migrat|schema|alembic|flyway|liquibase", re.IGNORECASE)
 _IMAGE = re.compile(r"^image ")
 # Causes whose effects are any new error, whatever it says.
-ANY_ERROR = ("bad-deploy", "job-saturating-database", "config-change", "bad-gitops-sync")
+ANY_ERROR = ("bad-deploy", "job-saturating-database", "config-change", "configmap-change", "bad-gitops-sync")
 
 
 def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Cause | None:
@@ -419,6 +424,16 @@ def _is_problem(burst: LogBurst) -> bool:
     return not level.startswith(("info", "debug", "trace")) and bool(_PROBLEM.search(burst.template))
 
 
+def flag_reader(change: ChangeEvent, seen: Observations) -> str | None:
+    """Whose code path a flag changed: the component in scope whose own new errors (not relayed from a callee)
+    began right after it, those naming the flag first. A flag service says which flag changed, never who reads it."""
+    after = [b for b in seen.bursts if b.new and b.component and change.at <= b.onset <= change.at + EFFECT_LAG
+             and _is_problem(b) and seen.scope.distance(b.component) is not None and reported_peer(b, seen) is None]
+    naming = [b for b in after if change.subject.lower() in b.example.lower()]
+    first = min(naming or after, key=lambda b: b.onset, default=None)
+    return first.component if first else None
+
+
 def change_component(change: ChangeEvent, seen: Observations) -> str:
     """The component a change belongs to: the workload rolled out or reading the ConfigMap, the job, the node."""
     for name in (change.component, change.subject):
@@ -440,7 +455,7 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
     if change.source != "kubernetes" and _about_service(change, seen.service.name):
         component = seen.service.name
     if cause.id == "feature-flag" and seen.scope.subjects:  # a flag changes the code path of those who read it
-        component = seen.scope.subjects[0].name
+        component = flag_reader(change, seen) or seen.scope.subjects[0].name
     if change.kind == ChangeKind.JOB:
         component = _job_component(cause, change, seen)
     candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change, from_change=True,
@@ -512,8 +527,10 @@ def off_the_path(component: str, seen: Observations) -> bool:
 def _placed(workload: Workload, cluster: Cluster) -> bool:
     if workload.hosts:
         return True
+    # A Job naming it (the run that flushed a cache) says what the Job did, not where the target serves.
     return any(workload.name in {h.split(".")[0].split(":")[0] for h in other.hosts}
-               for other in cluster.workloads.values() if other is not workload)
+               for other in cluster.workloads.values()
+               if other is not workload and other.kind not in ("Job", "CronJob"))
 
 
 def said_at(change: ChangeEvent) -> str:
@@ -716,12 +733,18 @@ def _path(candidate: Candidate, seen: Observations) -> float:
     if candidate.cause.id in INFRASTRUCTURE or not seen.scope.components:
         return 0.0
     distance = seen.scope.distance(candidate.component)
-    if distance is None and candidate.component != "a dependency":
+    if distance is not None or candidate.component == "a dependency":
+        return 0.0
+    if off_the_path(candidate.component, seen):
         candidate.against.append(Evidence(
             text=f"{candidate.component} is off the path: neither the alerting service nor anything it depends on",
             query="dependency graph", source="analysis"))
         return -OFF_PATH
-    return 0.0
+    # Nothing places it in the graph either way (no host in its template, no one naming it): half the doubt.
+    candidate.against.append(Evidence(
+        text=f"Nothing connects {candidate.component} to the alerting service: no dependency names it",
+        query="dependency graph", source="analysis"))
+    return -OFF_PATH / 2
 
 
 def _jobs_named(candidates: list[Candidate], seen: Observations) -> None:
@@ -847,9 +870,36 @@ def _rival_claims(candidates: list[Candidate]) -> None:
         candidate.sources &= {"kubernetes", "timeline"}
         candidate.claimed = None
         candidate.against.append(Evidence(
-            text=f"The errors that followed (\"{_quoted(burst)[:90]}\") are those of "
+            text=f"The errors that followed (\"{burst.template[:90]}\") are those of "
                  f"{rival.cause.title.lower()}: {rival.trigger.subject} changed at {clock(rival.trigger.at)} "
                  f"explains them", query=burst.query, source="logs"))
+
+
+def _relayed_effects(candidates: list[Candidate], seen: Observations) -> None:
+    """A change to a caller followed only by errors the caller relays from a dependency ("upstream request failed
+    upstream=search-index...") did not cause them when that dependency began failing by itself first: the errors
+    are the dependency's, and the change is ruled out for it."""
+    for candidate in candidates:
+        burst, trigger = candidate.claimed, candidate.trigger
+        if candidate.cause.signals or burst is None or trigger is None or candidate.specific:
+            continue
+        peer = reported_peer(burst, seen)
+        if peer is None or _same_component(peer, candidate.component):
+            continue
+        failing = [c for c in candidates if c is not candidate and c.cause.signals and c.trigger is None
+                   and (_same_component(c.component, peer) or (seen.scope.distance(c.component) or 0)
+                        > (seen.scope.distance(peer) or 0))
+                   and c.onset <= burst.onset + timedelta(minutes=2)]
+        if not failing:
+            continue
+        first = min(failing, key=lambda c: c.onset)
+        candidate.support = [e for e in candidate.support if e.source in ("kubernetes", "timeline")]
+        candidate.sources &= {"kubernetes", "timeline"}
+        candidate.claimed = None
+        candidate.against.append(Evidence(
+            text=f"The errors after it are calls to {peer} failing (\"{burst.template[:80]}\"); "
+                 f"{first.component} began failing at {clock(first.onset)} with nothing changed in it",
+            query=burst.query, source="logs"))
 
 
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
@@ -857,6 +907,7 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
         attach_trigger(candidate, seen)
         _synced(candidate, seen)
     _rival_claims(candidates)
+    _relayed_effects(candidates, seen)
     _jobs_named(candidates, seen)
     candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)))
     _limits_lowered(candidates, seen)
