@@ -301,3 +301,12 @@ def test_a_teams_thread_with_surname_first_headers(env: dict[str, str]) -> None:
     assert table["Render every template in CI"] == ["P1", "Render every template in CI", "Jonas Berg", "-"]
     assert table["Tell the carriers"][2:] == ["Marta", "tomorrow (2025-03-12)"]
     assert table["The reprint run"][2:] == ["Jonas", "today (2025-03-11)"]
+
+
+def test_a_date_that_reads_both_ways_says_how_it_was_read(env: dict[str, str]) -> None:
+    settled = write(env, "api errors 4/12/2025 (all times US Eastern)\n10:00 errors on the api\n10:20 rolled back")
+    assert settled.date_line == ("**Date**: April 12, 2025 (written 4/12/2025, read as month/day from the stated zone "
+                                 "(US Eastern))")
+    guessed = write(env, "api errors 4/12/2025\n10:00 errors on the api\n10:20 rolled back")
+    assert guessed.date_line.startswith("**Date**: December 4, 2025 (written 4/12/2025, which reads both ways")
+    assert "it could be April 12, 2025" in guessed.date_line

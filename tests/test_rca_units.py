@@ -427,3 +427,28 @@ def test_a_change_to_a_workload_nothing_connects_is_not_off_the_path_but_one_wit
     assert not off_the_path("accounts", seen)  # on the graph
     assert off_the_path("search", seen)  # it talks to things, none of them ours
     assert not off_the_path("sessions-cache", seen)  # no edge at all: a Job flushing it does not place it
+
+
+def test_the_root_cause_spells_out_the_change_and_what_an_event_only_change_wrote() -> None:
+    from agents.rca.engine import change_detail
+
+    seen = _seen(named_component("pricing", 0, "subject"), named_component("flagd", 1, "env"))
+    sync = ChangeEvent(at=T0, kind=ChangeKind.GITOPS, subject="recs", description="Sync succeeded", source="kubernetes",
+                       object_ref="Application/argocd/recs", query="q")
+    rollout = ChangeEvent(at=T0 + timedelta(seconds=20), kind=ChangeKind.DEPLOY, subject="recs", version="8",
+                          description="recs rolled out revision 8", source="kubernetes", query="q",
+                          object_ref="Deployment/discovery/recs",
+                          diff=["annotation argocd.argoproj.io/tracking-id: (none) -> recs",
+                                "resources.limits.memory: 1Gi -> 256Mi"])
+    store = ChangeEvent(at=T0 - timedelta(seconds=40), kind=ChangeKind.CONFIG, subject="flagd-flags", query="q",
+                        description="ConfigMap flagd-flags edited", source="kubernetes",
+                        object_ref="ConfigMap/platform/flagd-flags", diff=['flags.flagd.json = {"flags": ...'])
+    flag = ChangeEvent(at=T0, kind=ChangeKind.FLAG, subject="dynamic-pricing", component="flagd", source="logs",
+                       description="flagd logged: flag configuration changed", query="q")
+    seen.changes = [store, sync, rollout, flag]
+    assert change_detail(sync, seen) == ("Application argocd/recs at 12:30, which wrote Deployment discovery/recs "
+                                         "revision 8 (resources.limits.memory: 1Gi -> 256Mi) at 12:30")
+    assert change_detail(flag, seen) == ("flag dynamic-pricing in ConfigMap platform/flagd-flags "
+                                         "(key flags.flagd.json) at 12:30")
+    seen.changes = [flag]  # no flag store edited near it: the flag alone
+    assert change_detail(flag, seen) == "flag dynamic-pricing at 12:30"
