@@ -21,8 +21,6 @@ PROMPT = "Create postmortem from these incident notes: "
 # Train sets whose known weak spots are not read yet, field by field (see README "Postmortems from notes").
 KNOWN_WEAK: dict[str, list[str]] = {
     "notes-train-21": ["title", "impact.customers_affected"],
-    "notes-train-22": ["mitigated_at", "resolved_at", "impact.revenue", "went_poorly", "went_poorly", "action.row",
-                       "action.row"],
     "notes-train-23": ["acknowledged_at", "mitigated_at"],
     "notes-train-25": ["date", "duration", "start", "end", "timeline_excludes", "mitigated_at", "trigger",
                        "impact.revenue", "lucky"],
@@ -275,3 +273,40 @@ def test_due_dates_said_as_spans_and_month_ends(env: dict[str, str]) -> None:
     assert table["Notify affected customers"] == ["Legal (Rosa)", "48h from discovery (2025-10-04)"]
     assert table["Schema checks on import"] == ["data team", "by end of month (2025-10-31)"]
     assert table["Lockout on admin login"][0] == "Dana"
+
+
+def test_a_teams_thread_with_surname_first_headers(env: dict[str, str]) -> None:
+    doc = write(env, "Teams thread for the review. Times are UTC. Tue 11 Mar 2025\n\n"
+                     "[9:02 AM] Silva, Marta\nGetting reports from the Porto warehouse that labels print blank\n\n"
+                     "[9:05 AM] Silva, Marta\nconfirmed, every label since the 8:50 template publish is blank\n\n"
+                     "[9:11 AM] Berg, Jonas\nreverted the label template\n\n"
+                     "[9:14 AM] Berg, Jonas\nlabels printing again\n\n"
+                     "[9:20 AM] Silva, Marta\n112 orders shipped without labels between 8:50 and 9:14, re-shipping "
+                     "cost ~€1,300. Jonas pls own the reprint run today\n\n"
+                     "[9:40 AM] Berg, Jonas\nclosing. The tests only render the default template.\n\n"
+                     "[9:41 AM] Berg, Jonas\nAIs: me - render every template in CI (P1). Marta - tell the carriers, "
+                     "tomorrow")
+    assert doc.title.startswith("Labels print blank")
+    timeline = rows(doc.section("Timeline"))
+    assert ["09:02", "Marta Silva: Getting reports from the Porto warehouse that labels print blank"] in [
+        cells[:2] for cells in timeline]
+    assert detection(doc)["Time to mitigate"][3] == "09:11"
+    assert detection(doc)["Time to resolve"][3] == "09:40"
+    assert "112 orders" in doc.summary["Customers Affected"]
+    assert "€1,300" in doc.summary["Revenue Impact"]
+    poorly = doc.section("What Went Poorly")
+    assert "People outside the response reported the problem first" in poorly
+    assert "Tests did not cover it: The tests only render the default template" in poorly
+    table = {cells[2]: cells[1:5] for cells in actions(doc)}
+    assert table["Render every template in CI"] == ["P1", "Render every template in CI", "Jonas Berg", "-"]
+    assert table["Tell the carriers"][2:] == ["Marta", "tomorrow (2025-03-12)"]
+    assert table["The reprint run"][2:] == ["Jonas", "today (2025-03-11)"]
+
+
+def test_a_date_that_reads_both_ways_says_how_it_was_read(env: dict[str, str]) -> None:
+    settled = write(env, "api errors 4/12/2025 (all times US Eastern)\n10:00 errors on the api\n10:20 rolled back")
+    assert settled.date_line == ("**Date**: April 12, 2025 (written 4/12/2025, read as month/day from the stated zone "
+                                 "(US Eastern))")
+    guessed = write(env, "api errors 4/12/2025\n10:00 errors on the api\n10:20 rolled back")
+    assert guessed.date_line.startswith("**Date**: December 4, 2025 (written 4/12/2025, which reads both ways")
+    assert "it could be April 12, 2025" in guessed.date_line

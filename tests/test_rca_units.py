@@ -148,6 +148,117 @@ def test_each_change_in_a_sentence_takes_its_own_time() -> None:
     assert (config.kind, config.subject, is_reversal(config)) == (ChangeKind.CONFIG, "payments-config", True)
 
 
+# --- change discovery and ranking ------------------------------------------------------------------------------
+
+
+def _deployment(name: str, namespace: str, env: dict[str, str] | None = None,
+                config_maps: tuple[str, ...] = ()) -> dict[str, object]:
+    container = {"name": name, "image": f"registry.example.com/{name}:1.0.0",
+                 "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+                 "envFrom": [{"configMapRef": {"name": c}} for c in config_maps]}
+    return {"metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+            "spec": {"template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [container]}}}}
+
+
+def _job(name: str, namespace: str) -> dict[str, object]:
+    return {"metadata": {"name": name, "namespace": namespace},
+            "spec": {"template": {"spec": {"containers": [{"name": name, "image": "migrate:1", "command": ["up"]}]}}},
+            "status": {"startTime": "2024-12-20T12:10:00Z"}}
+
+
+def test_a_workload_named_after_a_dependency_joins_the_scope_one_hop_past_it() -> None:
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("users", "identity",
+                                                        {"DATABASE_URL": "postgres://users-db:5432/users"})],
+                           "statefulsets": [_deployment("users-db", "identity")],
+                           "jobs": [_job("users-db-migrate-57", "identity"), _job("users-db-migrate-9", "other")]})
+    scope = build(["users"], built, "identity")
+    assert scope.distance("users-db") == 1
+    assert scope.distance("users-db-migrate-57") == 2  # named after users-db, not after users
+    assert scope.distance("users-db-migrate-9") is None  # another namespace's job is no kin
+    assert [c.name for c in scope.named_after("users-db-credentials", "identity")] == ["users", "users-db"]
+
+
+def test_a_secret_edit_is_a_secret_change_and_an_external_secret_event_too() -> None:
+    from app.integrations import cluster as objects
+
+    secret = {"metadata": {"name": "accounts-db-credentials", "namespace": "identity",
+                           "creationTimestamp": "2024-01-01T00:00:00Z",
+                           "managedFields": [{"manager": "external-secrets", "time": "2024-12-20T12:02:00Z",
+                                              "fieldsV1": {"f:data": {"f:password": {}}}}]},
+              "data": {"password": "c2VjcmV0"}}
+    event = {"metadata": {"namespace": "identity"}, "reason": "Updated", "message": "Updated Secret", "type": "Normal",
+             "involvedObject": {"kind": "ExternalSecret", "name": "accounts-db-credentials", "namespace": "identity"},
+             "firstTimestamp": "2024-12-20T12:01:58Z"}
+    found = objects.changes({"secrets": [secret], "events": [event]}, objects.build({}), T0 - timedelta(hours=1), T0)
+    assert [(c.kind, c.subject) for c in found] == [(ChangeKind.SECRET, "accounts-db-credentials")] * 2
+    assert found[1].diff == ["key password changed"]  # a Secret's values are never read out
+
+
+def test_a_configuration_reload_in_logs_dates_the_configmap_edit_a_later_edit_hid() -> None:
+    from agents.rca.changes import changes_in_log, reloads_as_edits
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("orders", "prod", config_maps=("orders-config",)),
+                                           _deployment("billing", "prod", config_maps=("billing-config",))]})
+    reload = changes_in_log("configuration reloaded file=/etc/orders/config.yaml changed_keys=REQUEST_TIMEOUT_MS",
+                            {}, T0, "orders", "{app=\"orders\"}")
+    edits = [ChangeEvent(at=T0 + timedelta(minutes=30), kind=ChangeKind.CONFIG, subject=name, component=reader,
+                         description=f"ConfigMap {name} edited by kubectl-edit", source="kubernetes",
+                         object_ref=f"ConfigMap/prod/{name}", diff=[f"{key} = 1", "RETRY_MAX = 2"],
+                         query=f"kubectl get configmap {name}")
+             for name, reader, key in (("orders-config", "orders", "REQUEST_TIMEOUT_MS"),
+                                       ("billing-config", "billing", "REQUEST_TIMEOUT_MS"))]
+    [change] = [c for c in reloads_as_edits([*reload, *edits], built) if c.source == "logs"]
+    assert (change.at, change.subject, change.object_ref) == (T0, "orders-config", "ConfigMap/prod/orders-config")
+    assert change.diff == ["key REQUEST_TIMEOUT_MS changed"]
+    # A reload by a workload that reads no edited ConfigMap stays what it was.
+    other = changes_in_log("config reloaded", {}, T0, "billing-worker", "q")
+    assert reloads_as_edits(other, built) == other
+
+
+def test_a_flag_service_names_the_flag_in_a_plain_or_structured_line() -> None:
+    from agents.rca.changes import changes_in_log
+
+    [plain] = changes_in_log("flag configuration changed source=/etc/flagd/flags.json flags_changed=new-checkout",
+                             {}, T0, "flagd", "q")
+    [fields] = changes_in_log("flag configuration changed", {"flags_changed": "dynamic-pricing,dark-mode"}, T0,
+                              "flagd", "q")
+    assert (plain.kind, plain.subject, fields.subject) == (ChangeKind.FLAG, "new-checkout", "dynamic-pricing")
+
+
+def _error_burst(template: str, at: datetime, component: str) -> LogBurst:
+    return LogBurst(template=template, example=template, onset=at, count=100, baseline_per_minute=0.0,
+                    peak_per_minute=20, level="error", source="loki", query=f'{{app="{component}"}}', new=True,
+                    component=component)
+
+
+def test_errors_a_change_is_known_to_produce_are_its_effects_not_a_rival_change_s() -> None:
+    from agents.rca.causes import CAUSES
+    from agents.rca.hypotheses import Candidate, _rival_claims
+    from agents.rca.report import Evidence
+
+    burst = _error_burst("failed to open database connection: password authentication failed", T0, "accounts")
+    flag = ChangeEvent(at=T0 - timedelta(minutes=12), kind=ChangeKind.FLAG, subject="new-onboarding",
+                       description="flagd logged: flag configuration changed", source="logs", query="q")
+    secret = ChangeEvent(at=T0 - timedelta(minutes=5), kind=ChangeKind.SECRET, subject="accounts-db-credentials",
+                         description="Secret accounts-db-credentials edited", source="kubernetes", query="q")
+    candidates = []
+    for cause, change, specific in (("feature-flag", flag, False), ("secret-rotation", secret, True)):
+        candidate = Candidate(cause=CAUSES[cause], component="accounts", onset=T0, mechanism="m", trigger=change,
+                              claimed=burst, specific=specific, sources={"logs", "kubernetes"})
+        candidate.support = [Evidence(text="said", query="q", source="kubernetes"),
+                             Evidence(text="errors", query=burst.query, source="loki")]
+        candidates.append(candidate)
+    _rival_claims(candidates)
+    flagged, rotated = candidates
+    assert flagged.sources == {"kubernetes"} and [e.text for e in flagged.support] == ["said"]
+    assert "accounts-db-credentials" in flagged.against[0].text
+    assert rotated.sources == {"logs", "kubernetes"} and not rotated.against
+
+
 # --- recognising mechanisms in real exporters' conventions ---------------------------------------------------
 
 
@@ -266,3 +377,90 @@ def test_a_dependency_on_a_lost_node_failed_because_of_the_node() -> None:
     lost, elsewhere = candidate("node-not-ready", "node-3"), candidate("node-not-ready", "node-1")
     outage = candidate("dependency-outage", "inventory-db")
     assert _lost_nodes_under(outage, [lost, elsewhere, outage], seen) == [lost]
+
+
+def test_a_flag_is_read_by_whoever_fails_on_its_own_first_not_by_who_relays_it() -> None:
+    from agents.rca.hypotheses import flag_reader
+
+    seen = _seen(named_component("checkout", 0, "subject"), named_component("pricing", 1, "log"),
+                 named_component("catalog", 1, "log"))
+    flag = ChangeEvent(at=T0 - timedelta(minutes=2), kind=ChangeKind.FLAG, subject="dynamic-pricing",
+                       description="flagd logged: flag configuration changed", source="logs", query="q")
+    seen.bursts = [_burst('{"msg":"upstream request failed","upstream":"pricing.shop.svc.cluster.local:80",'
+                          '"error":"dynamic-pricing: no FX rate"}', "checkout"),
+                   _burst('{"msg":"slow query","error":"statement took 3s"}', "catalog"),
+                   _burst('{"msg":"quote failed","error":"dynamic-pricing: no FX rate for HUF"}', "pricing")]
+    assert flag_reader(flag, seen) == "pricing"  # it names the flag; checkout only relays pricing's error
+    seen.bursts = seen.bursts[:2]
+    assert flag_reader(flag, seen) == "catalog"  # no one names it: the first to fail by itself
+    seen.bursts = seen.bursts[:1]
+    assert flag_reader(flag, seen) is None
+
+
+def test_a_callers_rollout_is_cleared_by_a_dependency_that_failed_first_on_its_own() -> None:
+    from agents.rca.hypotheses import Candidate, _relayed_effects
+    from agents.rca.report import Evidence
+
+    seen = _seen(named_component("storefront", 0, "subject"), named_component("search", 1, "log"),
+                 named_component("search-index", 2, "log"))
+    relayed = _burst('{"msg":"upstream request failed","upstream":"search.discovery.svc.cluster.local:80",'
+                     '"error":"search: no healthy upstream"', "storefront")  # cut short: no longer valid JSON
+    deploy = ChangeEvent(at=T0 - timedelta(minutes=8), kind=ChangeKind.DEPLOY, subject="storefront",
+                         description="storefront rolled out revision 43", source="kubernetes", query="q")
+    rollout = Candidate(cause=CAUSES["bad-deploy"], component="storefront", onset=T0, mechanism="m", trigger=deploy,
+                        claimed=relayed, sources={"kubernetes", "logs", "prometheus"},
+                        support=[Evidence(text="rolled out", query="q", source="kubernetes"),
+                                 Evidence(text="errors", query="q", source="loki")])
+    outage = Candidate(cause=CAUSES["dependency-outage"], component="search-index", onset=T0 - timedelta(seconds=20),
+                       mechanism="m", sources={"logs"})
+    _relayed_effects([rollout, outage], seen)
+    assert rollout.sources == {"kubernetes"} and "search-index" in rollout.against[0].text
+    # With no dependency failing by itself first, the rollout keeps its errors.
+    kept = Candidate(cause=CAUSES["bad-deploy"], component="storefront", onset=T0, mechanism="m", trigger=deploy,
+                     claimed=relayed, sources={"kubernetes", "logs"})
+    outage.onset = T0 + timedelta(minutes=5)
+    _relayed_effects([kept, outage], seen)
+    assert kept.sources == {"kubernetes", "logs"} and not kept.against
+
+
+def test_a_change_to_a_workload_nothing_connects_is_not_off_the_path_but_one_with_edges_elsewhere_is() -> None:
+    from agents.rca.hypotheses import off_the_path
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("web", "prod", {"API": "http://accounts:8080"}),
+                                           _deployment("accounts", "prod"),
+                                           _deployment("search", "other", {"INDEX": "http://search-index:9200"})],
+                           "statefulsets": [_deployment("sessions-cache", "prod")],
+                           "jobs": [_job("flush-sessions", "prod")]})
+    built.workloads[("prod", "flush-sessions")].hosts = {"sessions-cache"}  # `redis-cli -h sessions-cache`
+    seen = _seen()
+    seen.cluster, seen.scope = built, build(["web"], built, "prod")
+    assert not off_the_path("accounts", seen)  # on the graph
+    assert off_the_path("search", seen)  # it talks to things, none of them ours
+    assert not off_the_path("sessions-cache", seen)  # no edge at all: a Job flushing it does not place it
+
+
+def test_the_root_cause_spells_out_the_change_and_what_an_event_only_change_wrote() -> None:
+    from agents.rca.engine import change_detail
+
+    seen = _seen(named_component("pricing", 0, "subject"), named_component("flagd", 1, "env"))
+    sync = ChangeEvent(at=T0, kind=ChangeKind.GITOPS, subject="recs", description="Sync succeeded", source="kubernetes",
+                       object_ref="Application/argocd/recs", query="q")
+    rollout = ChangeEvent(at=T0 + timedelta(seconds=20), kind=ChangeKind.DEPLOY, subject="recs", version="8",
+                          description="recs rolled out revision 8", source="kubernetes", query="q",
+                          object_ref="Deployment/discovery/recs",
+                          diff=["annotation argocd.argoproj.io/tracking-id: (none) -> recs",
+                                "resources.limits.memory: 1Gi -> 256Mi"])
+    store = ChangeEvent(at=T0 - timedelta(seconds=40), kind=ChangeKind.CONFIG, subject="flagd-flags", query="q",
+                        description="ConfigMap flagd-flags edited", source="kubernetes",
+                        object_ref="ConfigMap/platform/flagd-flags", diff=['flags.flagd.json = {"flags": ...'])
+    flag = ChangeEvent(at=T0, kind=ChangeKind.FLAG, subject="dynamic-pricing", component="flagd", source="logs",
+                       description="flagd logged: flag configuration changed", query="q")
+    seen.changes = [store, sync, rollout, flag]
+    assert change_detail(sync, seen) == ("Application argocd/recs at 12:30, which wrote Deployment discovery/recs "
+                                         "revision 8 (resources.limits.memory: 1Gi -> 256Mi) at 12:30")
+    assert change_detail(flag, seen) == ("flag dynamic-pricing in ConfigMap platform/flagd-flags "
+                                         "(key flags.flagd.json) at 12:30")
+    seen.changes = [flag]  # no flag store edited near it: the flag alone
+    assert change_detail(flag, seen) == "flag dynamic-pricing at 12:30"

@@ -18,7 +18,7 @@ from agents.rca.anomaly import Anomaly, detect
 from agents.rca.changes import announces, changes_in_log, changes_in_text
 from agents.rca.discovery import PEER_LABELS, SeriesSet, regex_value, signals_for
 from agents.rca.log_bursts import ERROR_PATTERN, INFO_PATTERN, LogBurst, bursts
-from agents.rca.scope import Component, Scope, build, link
+from agents.rca.scope import MAX_HOPS, Component, Scope, build, link
 from agents.rca.signals import DEFAULT_SIGNALS, Signal, SignalKind
 from agents.rca.subject import MAX_SUBJECTS, alerting, mentioned
 from agents.toolbox import Toolbox
@@ -136,23 +136,30 @@ async def observe(toolbox: Toolbox, service: Service, window: Window, records: l
     seen.scope = build(subjects, seen.cluster, service.observability.namespace)
     if signals is not None:
         await _fixed_metrics(toolbox, seen, signals, budget)
-    else:
-        await _metrics(toolbox, seen, list(seen.scope.components.values()), budget)
-    read = set(seen.scope.components)
-    await _logs(toolbox, seen, budget, [c for c in seen.scope.components.values() if c.role != "node"])
-    # Hosts the logs name (the "upstream" of failing calls) joined the scope after the metrics were read: their
-    # own series and lines are what can show how they failed.
-    late = [c for name, c in seen.scope.components.items() if name not in read]
-    if late:
-        if signals is None:
-            await _metrics(toolbox, seen, late, budget)
-        await _logs(toolbox, seen, budget, [c for c in late if c.role != "node"])
+    await _expand_and_read(toolbox, seen, budget, metrics=signals is None)
     # Concurrent answers arrive in any order: the analysis must not depend on which came first.
     seen.findings.sort(key=lambda f: (f.component, f.signal.name, sorted(f.labels.items()), f.anomaly.onset))
     if budget.exhausted:
         seen.lost.append(f"query budget of {QUERY_BUDGET} requests spent: some series were not read")
     seen.changes.sort(key=lambda c: c.at)
     return seen
+
+
+async def _expand_and_read(toolbox: Toolbox, seen: Observations, budget: Budget, metrics: bool) -> None:
+    """Read every component's metrics and logs; peers they name (client-side metric labels, hosts in their
+    error lines) join the scope and are read in turn, so a dependency two hops down is reached."""
+    metrics_read: set[str] = set()
+    logs_read: set[str] = set()
+    for _ in range(MAX_HOPS + 1):
+        batch = [c for c in seen.scope.components.values() if c.name not in metrics_read] if metrics else []
+        metrics_read |= {c.name for c in batch}
+        if batch:
+            metrics_read |= set(await _metrics(toolbox, seen, batch, budget))
+        readable = [c for c in seen.scope.components.values() if c.role != "node" and c.name not in logs_read]
+        logs_read |= {c.name for c in readable}
+        if not batch and not readable:
+            break
+        await _logs(toolbox, seen, budget, readable)
 
 
 async def _subjects(toolbox: Toolbox, seen: Observations, budget: Budget, text: str) -> list[str]:
@@ -232,10 +239,12 @@ async def _fixed_metrics(toolbox: Toolbox, seen: Observations, signals: list[Sig
     await asyncio.gather(*(_range(toolbox, seen, budget, s, s.promql(seen.service.name), subject) for s in signals))
 
 
-async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Component], budget: Budget) -> None:
+async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Component],
+                   budget: Budget) -> list[str]:
+    """Read the components' series, and those of peers their client-side labels name; the names read."""
     prometheus = await toolbox.prometheus()
     if prometheus is None:
-        return
+        return []
     w = seen.window
 
     async def one(component: Component) -> None:
@@ -260,6 +269,7 @@ async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Compon
     added = [c for c in _peers_from_findings(seen) if c is not None]
     if added:
         await asyncio.gather(*(one(c) for c in added))
+    return [c.name for c in components + added]
 
 
 def _peers_from_findings(seen: Observations) -> list[Component | None]:
@@ -406,7 +416,7 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: 
         seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
-        if distance is None or distance >= 2:
+        if distance is None or distance >= MAX_HOPS:
             continue
         for host in _hosts_in_lines(group):
             link(seen.scope, seen.cluster, host, distance + 1, "log")

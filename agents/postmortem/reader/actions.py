@@ -42,6 +42,10 @@ OWNER_MARKS = [
     # "... and page the secondary too: Dana": a name after the item's last colon
     re.compile(r"(?<=\S):\s*(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s*\.?$"),
 ]
+ME_DASH = re.compile(r"^(?:me|myself)\s*[-–—]+\s+", IC)
+# Work handed over in conversation: "Chidi pls own the customer comms", "Ana, can you take the status page?"
+DELEGATED = re.compile(r"\b(?P<o>[A-Z][\w'-]+),?\s+(?:pls|please|plz|can you|could you)\s+"
+                       r"(?P<what>(?:own|take|handle|drive|write|draft|do|follow up on|look into|chase)\b[^.;!?]+)")
 NAME_COLON = re.compile(r"^(?P<o>@?[\w][\w.'-]*)\s?:\s+")
 NAME_DASH = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s+[-–—]\s+(?=[a-z])")
 NAME_TO = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?(?:\s*\([^)]*\))?)\s+to\s+(?=[a-z])")
@@ -151,6 +155,14 @@ def items(lines: list[Line], day: date, who: People, day_first: bool = True) -> 
     for line in lines:
         if line.in_actions or line.header:
             continue
+        for handed in DELEGATED.finditer(line.text):
+            what = re.sub(r"^(?:own|take|handle|drive)\s+", "", handed["what"].strip(), flags=IC)
+            due_text, due_on = _due(what, day, day_first)
+            if due_text:
+                what = what.replace(due_text, " ")
+            priority = PRIORITY.search(what)
+            found.append(Item(text=_tidy(what), owner=handed["o"], priority=_priority(priority) if priority else None,
+                              due_text=due_text, due_on=due_on, done=False, line=line))
         for chunk in _inline_lists(line.text):
             found += [_item(part, line, day, who, day_first) for part in _parts(chunk)]
     unique: dict[str, Item] = {}
@@ -285,6 +297,9 @@ def _owner(text: str, line: Line, who: People) -> tuple[str | None, str]:
             if pattern.pattern.startswith("(?:->"):  # "<why> -> Comms (Beatriz) to set up ...": the action follows
                 rest = after["rest"] if after else text[:m.start()]
             return _name(m["o"]), rest
+    me = ME_DASH.match(text)
+    if me:  # "me - fix rounding ...": the writer
+        return _writer(line, who), text[me.end():]
     colon = NAME_COLON.match(text)
     if colon and colon["o"].lower() not in NOT_NAMES:
         name = colon["o"]

@@ -42,6 +42,11 @@ ZONES: dict[str, str] = {
     "gmt": "Europe/London", "ist": "Asia/Kolkata", "india": "Asia/Kolkata", "sgt": "Asia/Singapore",
     "singapore": "Asia/Singapore", "jst": "Asia/Tokyo", "aest": "Australia/Sydney", "aedt": "Australia/Sydney",
     "sydney": "Australia/Sydney", "eet": "Europe/Athens", "eest": "Europe/Athens", "brt": "America/Sao_Paulo",
+    "us eastern": "America/New_York", "us pacific": "America/Los_Angeles", "us central": "America/Chicago",
+    "us mountain": "America/Denver", "hkt": "Asia/Hong_Kong",
+    "kst": "Asia/Seoul", "nzst": "Pacific/Auckland", "nzdt": "Pacific/Auckland", "awst": "Australia/Perth",
+    "acst": "Australia/Adelaide", "sast": "Africa/Johannesburg", "msk": "Europe/Moscow", "pht": "Asia/Manila",
+    "wib": "Asia/Jakarta", "akst": "America/Anchorage", "hst": "Pacific/Honolulu",
 }
 UTC_NAMES = ("utc", "z", "zulu")
 _NAME = "|".join(sorted((re.escape(k) for k in [*ZONES, "utc"]), key=len, reverse=True))
@@ -200,3 +205,39 @@ def day_first(zone: Zone) -> bool:
     """Slash dates read day first, except in notes written in a North American zone."""
     name = getattr(zone.tz, "key", "")
     return not name.startswith("America/")
+
+
+SLASH = re.compile(r"(?<![\d/])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/\d{2,4})?(?![\d/])")
+MONTH_FIRST_SAID = re.compile(r"\b(?:mm/dd(?:/yy(?:yy)?)?|m/d/y+|en[-_]us|us dates?|american dates?|month first)\b",
+                              re.IGNORECASE)
+DAY_FIRST_SAID = re.compile(r"\b(?:dd/mm(?:/yy(?:yy)?)?|d/m/y+|en[-_](?:gb|au|in|ie|nz)|uk dates?|european dates?|"
+                            r"day first)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SlashOrder:
+    """How "4/12" is read: day first or month first, and what settled it (None: nothing did, it is assumed)."""
+
+    day_first: bool
+    settled_by: str | None
+    ambiguous: str | None  # the first slash date that reads both ways, as written
+
+
+def slash_order(notes: str, zone: Zone) -> SlashOrder:
+    """Day/month order of the notes' slash dates: as the notes say it ("dd/mm", "en-US"), else as another of their
+    slash dates proves it ("14/03" can only be day first), else by the stated zone's region; else day first,
+    marked as assumed when a date reads both ways."""
+    written = [(int(m["a"]), int(m["b"]), m.group(0)) for m in SLASH.finditer(notes)
+               if 1 <= int(m["a"]) <= 31 and 1 <= int(m["b"]) <= 31]
+    both_ways = next((text for a, b, text in written if a <= 12 and b <= 12 and a != b), None)
+    if MONTH_FIRST_SAID.search(notes):
+        return SlashOrder(False, "the notes' stated date format", both_ways)
+    if DAY_FIRST_SAID.search(notes):
+        return SlashOrder(True, "the notes' stated date format", both_ways)
+    if any(a > 12 for a, _, _ in written):
+        return SlashOrder(True, "another date in the notes that can only be day first", both_ways)
+    if any(b > 12 for _, b, _ in written):
+        return SlashOrder(False, "another date in the notes that can only be month first", both_ways)
+    if zone.stated is not None:
+        return SlashOrder(day_first(zone), f"the stated zone ({zone.stated})", both_ways)
+    return SlashOrder(True, None, both_ways)

@@ -33,6 +33,15 @@ COUNTED = re.compile(rf"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s
                      rf"{AFFECTED}\b|"
                      r"(?:~|\ball\b|\bevery\b)\s*(?:\w+\s+)?(?:customers?|users?|accounts?|merchants?|clients?)\b",
                      re.IGNORECASE)
+# In a timed line, a count is the impact only when the line says it was hit: "37 orders between 10:30 and 10:51",
+# "~2,000 users affected", "214 customers charged twice"; not "scaled to 12 replicas".
+COUNTED_HIT = re.compile(rf"(?:{COUNTED.pattern})(?=[^.;]*\b(?:affected|impacted|hit|between|during|failed|lost|"
+                         r"charged|saw|got|could(?:n'?t| not)|stuck|at 0|wrong|without|missing)\b)", re.IGNORECASE)
+# An amount of money, in a clause that says it was lost, refunded or at stake.
+_AMOUNT = r"(?:[€$£¥]\s?~?\d[\d,.]*\s?(?:k|m|K|M)?|\d[\d,.]*\s?(?:k|m)?\s?(?:EUR|USD|GBP|dollars|euros|pounds))"
+MONEY_LOST = re.compile(rf"(?:\b(?:value|revenue|lost|loss|sales|gmv|refund\w*|worth|cost|missed|at risk)\b[^.;]*?"
+                        rf"{_AMOUNT}|{_AMOUNT}[^.;]*?\b(?:value|revenue|lost|loss|sales|gmv|refund\w*|worth|cost|"
+                        rf"missed|at risk)\b)", re.IGNORECASE)
 REGION = re.compile(r"\b(?:APAC|EMEA|AMER|LATAM|EU|Europe|European|US|USA|North America|South America|Asia|"
                     r"Africa|Australia|all regions|global(?:ly)?|worldwide|[a-z]{2}-(?:[a-z]+-)?[a-z]+-\d)\b")
 CLAUSE = re.compile(r"(?<=[.;])\s+|,\s+")
@@ -77,10 +86,14 @@ def read(lines: list[Line]) -> Facts:
     facts.root_cause = _one(facts, "root_cause")
     facts.trigger = _one(facts, "trigger")
     facts.impact = [*facts.labels["impact"], *(Stated(line.text, line) for line in facts.sections.get("impact", []))]
+    timed = [Stated(line.text, line) for line in lines if line.lead is not None and not line.in_actions
+             and not line.header and line.section not in LISTS]
     facts.customers = _labelled_or(facts, "customers", lambda: _no_impact(lines, "customer") or _no_impact(
-        lines, "user") or _clause(facts.impact, COUNTED) or _clause(_loose(lines), COUNTED))
+        lines, "user") or _clause(facts.impact, COUNTED) or _clause(_loose(lines), COUNTED) or _clause(
+        timed, COUNTED_HIT))
     facts.revenue = _labelled_or(facts, "revenue", lambda: _no_impact(lines, "revenue") or _clause(
-        facts.impact, re.compile(r"\brevenue\b", re.IGNORECASE)))
+        facts.impact, re.compile(r"\brevenue\b", re.IGNORECASE)) or _clause(facts.impact + _loose(lines) + timed,
+                                                                            MONEY_LOST))
     summary = [*facts.labels["summary"], *_section(facts, "summary")]
     facts.error_rate = _clause(facts.impact, None) or _clause(summary, None) or _error_clause(_loose(lines) + [
         Stated(line.text, line) for line in lines if not line.in_actions and not line.header])

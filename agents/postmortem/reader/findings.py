@@ -47,6 +47,11 @@ HURT = re.compile(r"[^.;]*\b(?:unfortunately|no runbook|runbook was (?:outdated|
 HELPED = re.compile(r"[^.;]*\b(?:worked (?:well|as expected|as designed)|thanks to|helped|"
                     r"was already (?:scripted|in place)|saved (?:us|time)|paid off)\b[^.;]*", IC)
 PROSE_SECTIONS = (None, "summary", "other", "timeline")
+# Tests that did not cover what broke: "the tests only had numeric prices", "no test covers inbound webhooks".
+_TESTS = r"(?:unit |integration |e2e |contract )?tests?"
+UNTESTED = re.compile(rf"[^.;]*\b(?:(?:the |our )?{_TESTS} (?:only|never|did(?:n'?t| not)|do(?:n'?t| not)|missed|"
+                      r"skipped)|"
+                      rf"no {_TESTS} (?:for|cover\w*|on|of)|not covered by (?:any )?tests?|untested)\b[^.;]*", IC)
 SINCE_DATE = re.compile(r"[^.;]*\bsince\s+(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}|"
                         r"\d{4}-\d{2}-\d{2})[^.;]*")
 
@@ -185,7 +190,9 @@ def _customers_first(events: list[Event], m: Moments) -> list[Finding]:
     if alert is not None and alert.at <= reported.at:
         return []
     when = f"{_minutes(alert.at, reported.at)} minutes before the first alert" if alert else "before any alert fired"
-    return [Finding(f"Customers reported the problem first ({reported.own}, {_clock(reported.at)}), {when}",
+    who = "Customers" if re.search(r"\bcustomers?\b|\bclients?\b|\busers?\b|\bmerchants?\b", reported.own, IC) \
+        else "People outside the response"
+    return [Finding(f"{who} reported the problem first ({reported.own}, {_clock(reported.at)}), {when}",
                     reported.line.raw.strip(), False)]
 
 
@@ -205,7 +212,8 @@ def _line_findings(line: Line, day: date) -> list[Finding]:
     about a shortcut, a failure going on since an earlier date."""
     out = []
     text, source = line.text, line.raw.strip()
-    for pattern, lead in ((NO_ALERT, "No alert covered it"), (TOOK_BECAUSE, None), (EMPHASIS, None)):
+    for pattern, lead in ((NO_ALERT, "No alert covered it"), (UNTESTED, "Tests did not cover it"),
+                          (TOOK_BECAUSE, None), (EMPHASIS, None)):
         m = pattern.search(text)
         if m:
             clause = _sentence_around(text, m) if pattern is NO_ALERT else m.group(0)

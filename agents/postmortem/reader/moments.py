@@ -32,7 +32,9 @@ REPORT = re.compile(r"\bcustomers?\b|\bsupport\b|\btickets?\b|\breports?\b|\brep
                     r"\bnoticed\b", IC)
 CUSTOMER = re.compile(r"\b(?:customers?|clients?|users?|merchants?)\s+(?:report|complain|email|call|said|say|see|saw|"
                       r"are|were|can'?t|cannot|could|noticed|tweet|wrote)\w*|\bsupport\b|\btickets?\b|"
-                      r"\bcustomer success\b|\bfrom (?:a )?customers?\b|\bcustomer (?:report|complaint)s?\b", IC)
+                      r"\bcustomer success\b|\bfrom (?:a )?customers?\b|\bcustomer (?:report|complaint)s?\b|"
+                      # People telling us, not a monitor: "getting reports from the store team", "reports of ..."
+                      r"\b(?:getting|got|received|seeing) (?:\w+ )?reports?\b|\breports? (?:from|of)\b", IC)
 SYMPTOM = re.compile(r"\berrors?\b|\b[45]\d\ds\b|\b5xx\b|\btimeouts?\b|\btimed out\b|\blatency\b|\bslow\b|"
                      r"\bfail(?:ing|ed|ures?|s)?\b|\bdown\b|\boutage\b|\bunavailable\b|\bred\b|\bcrash\w*|\boom\w*|"
                      r"\bblock(?:ed|s|ing)?\b|\bstuck\b|\bempty\b|\bexpired\b|\bnot resolving\b|\bdelay(?:s|ed)?\b|"
