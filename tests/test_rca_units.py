@@ -452,3 +452,20 @@ def test_the_root_cause_spells_out_the_change_and_what_an_event_only_change_wrot
                                          "(key flags.flagd.json) at 12:30")
     seen.changes = [flag]  # no flag store edited near it: the flag alone
     assert change_detail(flag, seen) == "flag dynamic-pricing at 12:30"
+
+
+def test_the_last_change_before_the_window_of_the_service_is_named_and_cleared() -> None:
+    from agents.rca.engine import ruled_out
+
+    seen = _seen(named_component("checkout", 0, "subject"), named_component("payments", 1, "log"))
+
+    def deploy(subject: str, hours: float) -> ChangeEvent:
+        return ChangeEvent(at=T0 - timedelta(hours=hours), kind=ChangeKind.DEPLOY, subject=subject, component=subject,
+                           description=f"{subject} rolled out", source="kubernetes", query="q", version="4",
+                           object_ref=f"Deployment/shop/{subject}")
+    seen.earlier = [deploy("checkout", 9), deploy("checkout", 6), deploy("payments", 20), deploy("search", 5)]
+    cleared = {r.subject: r.reason for r in ruled_out(seen, [], None, T0)}
+    assert cleared == {"Deployment/shop/payments revision 4": "20 hours before the symptoms began, with normal "
+                                                               "service until then",
+                       "Deployment/shop/checkout revision 4": "6 hours before the symptoms began, with normal "
+                                                              "service until then"}  # the latest; search is not ours

@@ -107,7 +107,35 @@ def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None
             continue
         out[key] = RuledOut(subject=_ruled_out_name(change), at=change.at,
                             reason=_reason(change, tested.get(id(change)), top, seen), query=change.query)
+    for change in _last_earlier(seen, chosen):
+        out.setdefault(f"{change.kind}:{change.subject}", RuledOut(
+            subject=_ruled_out_name(change), at=change.at, query=change.query,
+            reason=f"{_hours(onset - change.at)} before the symptoms began, with normal service until then"))
     return list(out.values())[:8]
+
+
+EARLIER_KINDS = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.SECRET, ChangeKind.FLAG, ChangeKind.GITOPS)
+
+
+def _last_earlier(seen: Observations, chosen: ChangeEvent | None) -> list[ChangeEvent]:
+    """The latest change before the window of the alerting service and what it calls directly: the first thing
+    anyone asks about ("what was the last deploy?"), cleared by the hours of normal service since."""
+    latest: dict[str, ChangeEvent] = {}
+    for change in seen.earlier:
+        component = change_component(change, seen)
+        distance = seen.scope.distance(component)
+        if change.kind not in EARLIER_KINDS or distance is None or distance > 1 or is_reversal(change):
+            continue
+        if chosen is not None and change.subject == chosen.subject and change.kind == chosen.kind:
+            continue
+        if component not in latest or change.at > latest[component].at:
+            latest[component] = change
+    return sorted(latest.values(), key=lambda c: c.at)
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours >= 1.5 else f"{round(delta.total_seconds() / 60)} minutes"
 
 
 def _ruled_out_name(change: ChangeEvent) -> str:
