@@ -15,7 +15,7 @@ from agents.rca.anomaly import detect
 from agents.rca.causes import CAUSES
 from agents.rca.changes import changes_in_text, is_reversal
 from agents.rca.discovery import SeriesSet, signals_for
-from agents.rca.hypotheses import Candidate, _can_trigger, reported_peer
+from agents.rca.hypotheses import Candidate, _can_trigger, _lost_nodes_under, reported_peer
 from agents.rca.log_bursts import LogBurst, bursts, template_of
 from agents.rca.observe import Observations, Window, _loki_selectors
 from agents.rca.scope import Component, named_component, workload_component
@@ -365,6 +365,18 @@ def test_the_collectors_loki_records_are_read_as_the_lines_written() -> None:
                         separators=(",", ":"))
     assert unwrapped(record) == line
     assert unwrapped('{"body":"not a record"}') == '{"body":"not a record"}'  # an application's own JSON
+
+
+def test_a_dependency_on_a_lost_node_failed_because_of_the_node() -> None:
+    seen = _seen(named_component("inventory", 0, "subject"), named_component("inventory-db", 1, "env"))
+    seen.cluster = cluster.Cluster(pod_owner={("stock", "inventory-db-0"): "inventory-db"},
+                                   pod_node={("stock", "inventory-db-0"): "node-3"})
+
+    def candidate(cause: str, component: str) -> Candidate:
+        return Candidate(cause=CAUSES[cause], component=component, onset=T0, mechanism=cause, sources={"logs"})
+    lost, elsewhere = candidate("node-not-ready", "node-3"), candidate("node-not-ready", "node-1")
+    outage = candidate("dependency-outage", "inventory-db")
+    assert _lost_nodes_under(outage, [lost, elsewhere, outage], seen) == [lost]
 
 
 def test_a_flag_is_read_by_whoever_fails_on_its_own_first_not_by_who_relays_it() -> None:
