@@ -41,8 +41,17 @@ OWNER_QUESTION = _rx(r"who(?:'s|\s+is|\s+are)?\s+(?:owns?|owning|handling|doing|
                      r"whose", r"owner\s+of", r"owned\s+by")
 
 
-# "I just got paged into this" is about the asker, not a request to page anyone.
-SELF_PAGED = _rx(r"(?:got|get|getting|was|were|been)\s+paged(?:\s+(?:in|into|for|about))?")
+# "Did the rollback fix it?" asks whether it is fixed, not for a rollback: the commander answers it.
+FIX_QUESTION = re.compile(r"\b(?:did|has|have|is|was)\s+(?:the\s+|that\s+|this\s+|our\s+)?[\w-]+(?:\s+[\w-]+)?\s+"
+                          r"(?:fix(?:ed)?|work(?:ed|ing)?|help(?:ed|ing)?|solv(?:e|ed)|resolv(?:e|ed)|stick|stuck|"
+                          r"hold|held)(?:\s+(?:it|this|that|things|anything))?\s*\??\s*$", re.IGNORECASE)
+
+
+# "I just got paged into this" is about the asker, not a request to page anyone; "has anyone been paged?" asks who
+# has been notified, which the escalation manager answers.
+SELF_PAGED = _rx(r"(?:i|we|i'?ve|we'?ve|i'?m|me|us)\s+(?:just\s+|also\s+)?(?:got|get|getting|was|were|been|have been|"
+                 r"am being|are being)\s+paged(?:\s+(?:in|into|for|about))?",
+                 r"(?:got|getting)\s+paged\s+(?:in|into)")
 
 
 def route(question: str) -> str:
@@ -51,6 +60,8 @@ def route(question: str) -> str:
     if declaration_asked(question) is not None:
         return "status"  # the commander declares it
     if OWNER_QUESTION.search(question) and not dict(RULES)["escalate"].search(question):
+        return "status"
+    if FIX_QUESTION.search(question) and not re.search(r"\b(?:why|how come)\b", question, re.IGNORECASE):
         return "status"
     return next((intent for intent, pattern in RULES if pattern.search(question)), "status")
 

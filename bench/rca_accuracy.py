@@ -40,8 +40,8 @@ from tests.scenarios.loader import Scenario, load  # noqa: E402
 
 GOAL_TOP1, GOAL_SECONDS = 10 / 11, 10.0
 # A rollout's own ScalingReplicaSet events are echoes of it, not changes of their own.
-DELIBERATE = {ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.FLAG, ChangeKind.JOB, ChangeKind.AUTOSCALER,
-              ChangeKind.GITOPS, ChangeKind.NODE, ChangeKind.CERTIFICATE}
+DELIBERATE = {ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.SECRET, ChangeKind.FLAG, ChangeKind.JOB,
+              ChangeKind.AUTOSCALER, ChangeKind.GITOPS, ChangeKind.NODE, ChangeKind.CERTIFICATE}
 
 
 @dataclass

@@ -72,7 +72,7 @@ SEVERITIES = [
     ('Staging environment down', "SEV5", 'internal'),
     ('Dev environment database down', "SEV5", 'internal'),
     ('Non-production cluster down', "SEV5", 'internal'),
-    ('Internal tool slow', "SEV4", 'internal'),
+    ('Internal tool slow', "SEV5", 'internal'),  # slower, nobody blocked: informational
     ('Flaky test in CI', "SEV4", 'internal'),
     ('Typo on pricing page', "SEV5", 'cosmetic'),
     ('Cosmetic misalignment of the footer', "SEV5", 'cosmetic'),
@@ -128,6 +128,19 @@ SCOPED = [
     ("all pods crashlooping in prod", "SEV1", "outage"),
     ("new users can't register", "SEV2", "outage"),
     ("customers' saved addresses wiped", "SEV1", "data-loss"),
+    # A page showing nothing for everyone is a degraded feature, not lost data nor a full outage.
+    ("saved carts empty for all users", "SEV2", "degraded"),
+    ("vpn login from an unrecognized country", "SEV1", "security"),
+    ("ssh session on a bastion from a tor exit node", "SEV1", "security"),
+    ("release pipeline stuck, nothing can be deployed", "SEV3", "internal"),
+    ("cannot merge anything", "SEV3", "internal"),
+    ("looker dashboards 3h stale", "SEV4", "internal"),
+    ("build server sluggish", "SEV5", "internal"),
+    ("jira slow and returning errors", "SEV4", "internal"),
+    ("search p99 at 4s (normally 300ms)", "SEV3", "degraded"),
+    ("signup button shows signup.cta.submit", "SEV4", "cosmetic"),
+    ("about page shows about.team.heading", "SEV5", "cosmetic"),
+    ("landing page shows example.com placeholder", "SEV5", "cosmetic"),
 ]
 
 
@@ -401,9 +414,33 @@ def test_handoff_names_the_postmortem_owner_once_there_is_one() -> None:
     ("page the database on-call", "escalate"),
     ("notify legal", "escalate"),
     ("who is on-call for payments?", "escalate"),
+    # Who has been paged is the escalation manager's; being paged oneself is not a request to page.
+    ("has anyone been paged for this", "escalate"),
+    ("was the db team notified?", "escalate"),
+    ("I just got paged into this, what's going on?", "status"),
+    # Whether a remedy worked is a question about the incident, not a request to run it.
+    ("did the rollback fix it?", "status"),
+    ("has the failover worked?", "status"),
+    ("why did the rollback not work?", "investigate"),
 ])
 def test_route(question: str, intent: str) -> None:
     assert route(question) == intent
+
+
+@pytest.mark.parametrize(("question", "heading"), [
+    ("is this over?", "**Is INC-2026-1125-001 resolved?**: Not resolved yet"),
+    ("is that sorted?", "**Is INC-2026-1125-001 resolved?**: Not resolved yet"),
+    ("did the rollback fix it?", "**Is INC-2026-1125-001 resolved?**: Not resolved yet"),
+    ("did anything go out today?", "**Changes recorded on INC-2026-1125-001**"),
+    ("anything ship in the last hour?", "**Changes recorded on INC-2026-1125-001**"),
+    ("give me the short version", "**INC-2026-1125-001: Payment API <500> errors & more**"),
+    ("anything I should know?", "**INC-2026-1125-001: Payment API <500> errors & more**"),
+    ("what's blocking us?", "**Next on INC-2026-1125-001**"),
+    ("anything I can take?", "**Next on INC-2026-1125-001**"),
+    ("what do we need?", "**Next on INC-2026-1125-001**"),
+])
+def test_everyday_phrasings_get_the_answer_they_ask_for(question: str, heading: str) -> None:
+    assert ask(question, incident()).text_markdown.startswith(heading)
 
 
 def test_every_intent_has_an_agent() -> None:

@@ -86,6 +86,12 @@ SECURITY_DENIED = terms("not (?:a |an )?(?:security )?(?:breach|incident|comprom
                         "no (?:breach|compromise|intrusion|data exposed)", "false (?:alarm|positive)")
 LOGIN = terms("log ?ins?", "logged", "logging in", "sign ?ins?", "signed in", "signing in", "sessions?", "access*",
               "connections? from", "ssh(?:ed)?")
+# Where a login came from, said as strange: "from unknown ip", "from a new country", "from a tor exit node".
+STRANGE_ORIGIN = terms("from (?:an? )?(?:unknown|unrecogni[sz]ed|foreign|suspicious|unfamiliar|new|strange|odd|weird|"
+                       "unexpected|tor|external|outside) (?:ips?|ip address\\w*|address\\w*|countr\\w*|locations?|"
+                       "asns?|"
+                       "devices?|hosts?|networks?|geos?|regions?|exit nodes?|machines?)",
+                       "from (?:a )?tor exit nodes?")
 STRANGER = terms("unknown", "unrecogni[sz]ed", "suspicious", "unfamiliar", "foreign", "outside", "outsiders?",
                  "external", "rogue", "someone else", "attackers?")
 NOT_A_STRANGER = terms("errors?", "issues?", "problems?", "bugs?", "failures?", "redirects?", "behaviou?r",
@@ -94,6 +100,9 @@ NOT_DATA = terms("connect\\w*", "connectivity", "quorum", "leader\\w*", "power",
                  "track", "sync", "packets?", "visibility", "signal")  # "lost connection to the db" loses no data
 FAILURE = terms("fail*", "errors?", "erroring", "5\\d\\ds?", "5xx", "timing out", "timeouts?", "broken", "rejected",
                 "refus\\w*", "down", "[45]\\d\\ds?", "empty", "blank", "missing")
+# Failing requests, as opposed to a page showing nothing: with "for everyone" this is an outage, not a degradation.
+HARD_FAILURE = terms("fail*", "errors?", "erroring", "5\\d\\ds?", "5xx", "timing out", "timeouts?", "broken",
+                     "rejected", "refus\\w*", "down", "[45]\\d\\ds?")
 CREDENTIAL = terms("credentials?", "creds", "secrets?", "passwords?", "passwds?", "passphrases?", "api ?keys?",
                    "access keys?", "root keys?", "private keys?", "ssh keys?", "signing keys?", "keys", "tokens?",
                    "session cookies?", "certificates? private", "service account json", "\\.env")
@@ -138,7 +147,9 @@ DATA_STORE = terms("data", "writes?", "db", "dbs", "databases?", "tables?", "buc
 STORED_THINGS = terms("data", "records?", "rows?", "logs?", "audit logs?", "events", "messages?", "files?", "uploads?",
                       "photos?", "images?", "documents?", "transactions?", "entries", "history", "backups?", "emails?",
                       "attachments?", "submissions?", "notes", "comments?", "posts?")
-GONE = terms("missing", "gone", "disappeared", "vanished", "empty", "gaps?")
+# Records that are no longer there. "Empty" is left out: it says what a page shows ("order history empty"), which a
+# display fault causes as often as a loss.
+GONE = terms("missing", "gone", "disappeared", "vanished", "gaps?")
 
 # --- payments and money movement -------------------------------------------------------------------------------
 
@@ -207,6 +218,10 @@ PARTIAL = terms("some", "a few", "few", "intermittent\\w*", "partial\\w*", "spor
                 "subset", "small (?:number|percentage|fraction|share)", "~? ?(?:1?\\d|0)(?:\\.\\d+)? ?%",
                 "certain", "flaky", "flapping", "one in \\d+", "on and off", "now and then", "sometimes",
                 "randomly")
+# An internal tool that is only slower than usual: nobody is blocked.
+ONLY_SLOW = terms("slow*", "laggy", "lagging", "sluggish", "latenc*", "taking (?:long|forever|ages)")
+STOPPED = terms("down", "broken", "fail*", "errors?", "can't", "cannot", "unable", "outage", "offline", "stuck",
+                "blocked", "not \\w+ing", "crash*", "unreachable", "unavailable", "dead", "full", "out of \\w+")
 MAJOR_SHARE = terms("~? ?[3-9]\\d(?:\\.\\d+)? ?%", "most (?:users|customers|requests|traffic|calls|people)",
                     "(?:half|majority) of (?:the |our )?(?:users|customers|requests|traffic|calls)", "majority")
 SINGLE = terms("(?:a|one|single|specific|individual|1|a single) (?:customer|user|tenant|account|merchant|client|"
@@ -230,13 +245,26 @@ TOTAL_FAILURE = terms("crash\\w* (?:on|at|during|when|after) (?:launch\\w*|start
                       "checkout|boot\\w*)", "not (?:arriving|received|delivered|sending|working)",
                       "never (?:arrive|arrives|arrived|sent)", "at all", "every time", "(?:crash|fail)\\w* for all",
                       "unusable")
+# A latency figure against its usual value: "p95 at 3s (normally 400ms)", "p99 3x higher", "up from 200ms".
+LATENCY_FIGURE = terms("p\\d\\d(?:\\.\\d+)? (?:at|is|of|=|>|over|above|hit\\w*|up to|now|reached) "
+                       "\\d[\\d.]* ?(?:ms|s|sec\\w*)",
+                       "normally \\d[\\d.]* ?(?:ms|s|sec\\w*|min\\w*)", "usually \\d[\\d.]* ?(?:ms|s|sec\\w*)",
+                       "up from \\d[\\d.]* ?(?:ms|s|sec\\w*)", "\\d+ ?x (?:slower|higher|longer)")
+# A raw message key where words belong ("button shows checkout.button.pay"), or text left untranslated.
+RAW_TEXT = terms("(?:shows?|showing|displays?|displaying|says|reads) [a-z]+(?:[._][a-z]+)*\\."
+                 "(?!(?:com|net|org|io|dev|co|app|ai|de|uk|fr|eu|us|html?|js|css|png|jpg|pdf)(?![\\w.]))[a-z_]+",
+                 "untranslated", "missing translations?", "translation keys?", "i18n keys?", "raw keys?")
+CONTROL = terms("buttons?", "links?", "forms?", "fields?", "menus?", "cta", "checkout", "inputs?", "dropdowns?",
+                "tabs?", "controls?")
 SECONDARY = terms("charts?", "graphs?", "reports?", "reporting", "analytics", "exports?", "avatars?", "thumbnails?",
                   "previews?", "recommendations?", "suggestions?", "autocomplete", "widgets?", "badges?",
                   "settings pages?", "tooltips?", "insights", "leaderboards?", "activity feeds?")
 
 # --- internal tooling ------------------------------------------------------------------------------------------
 
-INTERNAL = terms("internal\\w*", "grafana", "kibana", "prometheus", "alertmanager", "jenkins", "ci", "ci/cd",
+INTERNAL = terms("internal\\w*", "data ?warehouse\\w*", "etl", "elt", "bi (?:tools?|dashboards?|reports?)", "looker",
+                 "tableau", "metabase", "airflow", "dbt", "snowflake", "bigquery", "redshift", "superset",
+                 "analytics warehouse", "grafana", "kibana", "prometheus", "alertmanager", "jenkins", "ci", "ci/cd",
                  "build (?:servers?|farm|pipelines?|agents?|machines?)", "builds?", "runners?", "github actions",
                  "gitlab", "bitbucket", "artifactory", "artifacts?", "docker registry", "container registry",
                  "sentry", "datadog", "new relic", "splunk", "log(?:ging)? pipeline", "elk", "pagerduty", "opsgenie",
@@ -259,7 +287,15 @@ INTERNAL_CRITICAL = terms("can't deploy", "cannot deploy", "unable to deploy", "
                           "alerting (?:is )?(?:down|broken)", "no alerts", "backups? (?:are |have been )?"
                           "(?:fail\\w*|broken|not running|missing|stopped)", "all (?:employees|staff)",
                           "(?:whole|entire) (?:company|org)", "everyone (?:in|at) the (?:company|office)",
-                          "all engineers", "can't (?:page|alert)", "nobody (?:gets|got) paged")
+                          "all engineers", "can't (?:page|alert)", "nobody (?:gets|got) paged",
+                          # Shipping stopped, in the verbs people use for it: "nothing deploys", "can't merge".
+                          "nothing (?:deploys|ships|releases|merges|builds|gets (?:deployed|shipped|released|merged)|"
+                          "can (?:deploy|ship|be deployed|be shipped))",
+                          "(?:can't|cannot|unable to|couldn't|can not) (?:deploy|ship|release|merge|roll ?back|"
+                          "hotfix)\\w*",
+                          "deploys? (?:won't|don't|can't|aren't|are not|not) (?:go(?:ing)? out|work\\w*|run\\w*|"
+                          "start\\w*)", "(?:merges?|releases?|rollbacks?|hotfix\\w*) (?:are |is )?(?:blocked|failing|"
+                          "broken|stuck|impossible)")
 BACKUPS = terms("backups?", "restores?", "snapshots?", "dumps?", "replication")
 BACKUPS_FAIL = terms("fail\\w*", "broken", "not \\w+", "(?:haven't|hasn't|have not|has not|never) \\w+", "stopped",
                      "missing", "skipped", "stale", "behind", "corrupt\\w*")

@@ -39,11 +39,16 @@ INTENTS: list[tuple[str, re.Pattern[str]]] = [
                                 "(?:ok|okay|fine|done)", "healthy", "stable", "still (?:affected|impacted|seeing|"
                                 "getting|hitting|happening|ongoing|going on|erroring|there)",
                                 "fix(?:es)? (?:work\\w*|help\\w*|land\\w*|hold\\w*|stick\\w*)",
-                                "did (?:it|that|this|the \\w+) (?:work|help)", "gone", "go(?:ne)? away", "went away",
+                                "did (?:it|that|this|the \\w+) (?:work|help|fix)", "gone", "go(?:ne)? away",
+                                "went away",
                                 "close (?:this|it|the incident)", "ready to close", "out of the woods", "in the clear",
                                 "under control", "contained", "over with", "(?:are )?we back", "is it back",
                                 "(?:is|are) (?:it|we|prod|production|things|everything|the site|the app|\\w+) "
-                                "(?:ok|okay|fine|good|up|working|healthy)(?: now| again)?")),
+                                "(?:ok|okay|fine|good|up|working|healthy)(?: now| again)?",
+                                # be + the incident + a finished state: "is this over?", "is that sorted?"
+                                "(?:is|are|was) (?:it|this|that|the (?:incident|outage|issue|problem)|we|things) "
+                                "(?:all |now |finally |fully )?(?:over|done|finished|sorted|solved|behind us|better|"
+                                "back|fixed|resolved)")),
     ("duration", terms("how long", "duration", "since when", "when did (?:it|this|the \\w+) (?:start|begin)",
                        "how much time", "been going on", "how many (?:minutes|hours)", "elapsed", "started when",
                        "what time did (?:it|this) start", "time since",
@@ -51,7 +56,13 @@ INTENTS: list[tuple[str, re.Pattern[str]]] = [
                        "start(?:ed)? time", "began", "kicked off", "how old", "age of", "open for")),
     ("what_changed", terms("what changed", "changes?", "changed", "deploy\\w*", "releas\\w*", "roll ?outs?",
                            "rolled out", "shipped", "pushed", "config\\w*", "flags?", "feature flags?", "migrations?",
-                           "merged", "prs?", "pull requests?", "commits?", "versions?", "upgrades?", "what's new",
+                           "merged", "prs?", "pull requests?", "commits?", "upgrades?", "what's new",
+                           # A version is a change when it is new or moved, not in "the short version".
+                           "(?:new|which|what|last|previous|older|bad|current) versions?",
+                           "versions? (?:changed|bump\\w*|deployed|released|went out|shipped)",
+                           # Going out, in the verbs people use: "did anything go out today?", "anything ship?"
+                           "go(?:es)? out", "went out", "gone out", "going out", "ship", "ships", "went live",
+                           "gone live", "go live", "goes live",
                            "touched", "different", "differences?", "diffs?", "flipp\\w*", "toggl\\w*", "bumped")),
     ("next_update", terms("next update", "update (?:is )?due", "when (?:is|'s) the (?:next )?update", "cadence",
                           "overdue", "when (?:do|should) (?:we|i) (?:post|update|send)")),
@@ -62,13 +73,15 @@ INTENTS: list[tuple[str, re.Pattern[str]]] = [
                          "next actions?", "being done", "what are we doing", "the plan", "plan", "need to do",
                          "pick (?:up|something)", "happen next", "(?:do|try|tackle) next", "take on", "help out",
                          "(?:i|we) (?:should|could|can) (?:do|try|check)", "need from me", "go from here", "proceed",
-                         "what do you need", "how do we fix")),
+                         "what do (?:we|you|i) need", "how do we fix", "block(?:ing|ers?)", "(?:can|could) i take",
+                         "anything (?:i|we) (?:can|could|should) (?:do|take|help|pick)")),
     ("catch_up", terms("catch(?: me)? ?up", "just joined", "tl;? ?dr", "what(?:'?s| is| are) (?:going on|happening)",
                        "what happened", "fill me in", "up to speed", "recap", "so far", "where are we",
                        "what did i miss", "backstory", "context", "brief me", "rundown", "run down", "overview",
                        "summary", "summari[sz]e", "what'?s the story", "the gist", "walk me through", "sitrep",
                        "what'?s up", "lowdown", "situation", "the deal", "the scoop", "been tried", "tried so far",
-                       "late to (?:the party|this)", "explain",
+                       "late to (?:the party|this)", "explain", "(?:short|quick|brief|one-?line) version",
+                       "in a nutshell", "(?:should|need to) know", "eli5",
                        "what (?:have|did) (?:we|you|they) (?:find|found|learn\\w*)")),
     ("affected_service", terms("which (?:service|system|component|app|apps|services|systems|api)",
                                "what (?:service|system|component|app|api)", "affected (?:service|system|component)",

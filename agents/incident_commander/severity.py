@@ -107,6 +107,7 @@ def _security(text: str, v: Vocabulary) -> Evidence | None:
         (lambda: w.first(v.intrusion, text), "means an intrusion or a breach"),
         (lambda: _without(w.near(w.LOGIN, w.STRANGER, text, 3), text, w.NOT_A_STRANGER),
          "means someone unknown got in"),
+        (lambda: w.near(w.LOGIN, w.STRANGE_ORIGIN, text, 8), "means someone unknown got in"),
         (lambda: w.near(w.CREDENTIAL, w.EXPOSED, text, 4), "means leaked credentials"),
         (lambda: w.near(w.LOGIN, w.OTHER_PARTY, text, 3), "means people got into accounts that are not theirs"),
         (lambda: w.near(w.SEES_DATA, w.OTHER_PARTY, text, 4), "means customer data reached the wrong people"),
@@ -140,6 +141,8 @@ def _internal(text: str, v: Vocabulary) -> Evidence | None:
     if w.first(w.CUSTOMER_FACING, text):
         return None
     found = w.first(v.internal, text)
+    if found is None and (stopped := w.first(w.INTERNAL_CRITICAL, text)) is not None:
+        return Evidence("internal", stopped, "stops the team's own work, not the customers'")
     return Evidence("internal", found, "is used by employees, not customers") if found else None
 
 
@@ -147,6 +150,7 @@ def _cosmetic(text: str, v: Vocabulary) -> Evidence | None:
     checks: list[tuple[Callable[[], w.Found | None], str]] = [
         (lambda: w.near(w.DISPLAY, w.WRONG, text, 3), "is wrong information on display, not a failure"),
         (lambda: w.first(v.cosmetic, text), "is cosmetic: nothing is broken"),
+        (lambda: w.first(w.RAW_TEXT, text), "is text shown wrongly, not a failure"),
         (lambda: None if _any_failure(text, v) else w.first(w.SAYS, text), "is about what a page says, not what "
                                                                           "it does"),
     ]
@@ -164,7 +168,7 @@ def _outage(text: str, v: Vocabulary) -> Evidence | None:
         (lambda: w.near(w.USE, w.NOBODY, text, 2), "means nobody can use it"),
         (lambda: w.first(v.down, text), "means it is down for its users"),
         (lambda: w.near(w.CERTIFICATE, w.EXPIRED, text, 4), "means clients cannot connect"),
-        (lambda: w.first(w.FAILURE, text) if w.first(w.BROAD, text) else None, "fails for everyone"),
+        (lambda: w.first(w.HARD_FAILURE, text) if w.first(w.BROAD, text) else None, "fails for everyone"),
     ]
     evidence = _first_evidence("outage", checks)
     if evidence is not None and w.first(w.PARTIAL, text, False):
@@ -173,7 +177,7 @@ def _outage(text: str, v: Vocabulary) -> Evidence | None:
 
 
 def _degraded(text: str, v: Vocabulary) -> Evidence | None:
-    found = w.first(v.degraded, text)
+    found = w.first(v.degraded, text) or w.first(w.LATENCY_FIGURE, text)
     return Evidence("degraded", found, "means the service works, but not well") if found else None
 
 
@@ -204,8 +208,12 @@ def _level(evidence: Evidence, text: str) -> Verdict:
     elif evidence.impact_class == "internal":
         verdict.move(3, w.first(w.INTERNAL_CRITICAL, text) or w.near(w.BACKUPS, w.BACKUPS_FAIL, text, 3),
                      "stops the team from shipping, alerting or recovering")
+        verdict.move(5, None if verdict.level < 4 or w.first(w.STOPPED, text) else w.first(w.ONLY_SLOW, text),
+                     "is slower, but nobody is blocked")
     elif evidence.impact_class == "cosmetic" and evidence.meaning.startswith("is wrong information"):
         verdict.move(4, w.first(w.CUSTOMER_DOCUMENT, text), "is something customers rely on")
+    elif evidence.impact_class == "cosmetic" and w.first(w.RAW_TEXT, text):
+        verdict.move(4, w.first(w.CONTROL, text), "leaves customers guessing what a control does")
     return verdict
 
 

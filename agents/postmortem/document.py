@@ -97,6 +97,7 @@ class Postmortem(BaseModel):
     day: date
     day_assumed: bool = False  # the notes give no date
     year_assumed: bool = False  # the notes give day and month only
+    date_note: str | None = None  # how an ambiguous date ("4/12/2025") was read
     from_notes: bool = False
     timezone_note: str | None = None  # how the notes' times were read ("converted from PST (UTC-08:00)")
     local_zone: str | None = None  # the zone of the timeline's local column

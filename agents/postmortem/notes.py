@@ -13,7 +13,7 @@ from datetime import date
 from agents.postmortem.document import ActionRow, Detection, Postmortem, TimelineEntry
 from agents.postmortem.extract import follow_ups, spans_days
 from agents.postmortem.reader import actions, events, facts, findings, moments, title
-from agents.postmortem.reader.clock import Zone, clocks, dates, day_first, stated_zone
+from agents.postmortem.reader.clock import SLASH, SlashOrder, Zone, clocks, dates, slash_order, stated_zone
 from agents.postmortem.reader.facts import Facts, Stated
 from agents.postmortem.reader.lines import Line, split
 
@@ -44,8 +44,9 @@ def from_notes(notes: str, today: date) -> Postmortem:
         raise EmptyNotes("The notes are empty: paste them after \"notes:\", one event a line, e.g. "
                          "\"14:15 feature flag enabled\".")
     zone = stated_zone(notes)
-    day, day_assumed, year_assumed = incident_day(notes, zone, today)
-    lines = split(notes, day.year, day_first(zone))
+    order = slash_order(notes, zone)
+    day, day_assumed, year_assumed, written = incident_day(notes, order.day_first, today)
+    lines = split(notes, day.year, order.day_first)
     twelve_hour = any(c.meridiem for c in clocks(notes))
     timeline = events.build(lines, day, zone, twelve_hour)
     stated = facts.read(lines)
@@ -59,6 +60,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
                for e in timeline.events]
     return Postmortem(
         title=pm_title, day=day, day_assumed=day_assumed, year_assumed=year_assumed, from_notes=True,
+        date_note=_date_note(written, order, day),
         timezone_note=_zone_note(zone, day), local_zone=None if zone.is_utc else zone.stated,
         authors=[who.writer or "incidentbot (from notes)"], severity=stated.severity,
         impact=stated.impact[0].value if stated.impact else None,
@@ -68,7 +70,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
         what_happened=_what_happened(pm_title, day, day_assumed, detection, stated),
         timeline=entries, spans_days=spans_days(entries),
         root_cause=_root_cause(stated, timeline, found), trigger=_trigger(stated, timeline, found),
-        detection=detection, action_items=_actions(lines, day, who, day_first(zone)),
+        detection=detection, action_items=_actions(lines, day, who, order.day_first),
         went_well=[_finding(f) for f in derived.well], went_poorly=[_finding(f) for f in derived.poorly],
         got_lucky=[_finding(f) for f in derived.lucky],
         lessons=[s.value for s in stated.lists["lessons"]] or [PLACEHOLDER_LESSON],
@@ -77,22 +79,37 @@ def from_notes(notes: str, today: date) -> Postmortem:
     )
 
 
-def incident_day(notes: str, zone: Zone, today: date) -> tuple[date, bool, bool]:
+def incident_day(notes: str, read_day_first: bool, today: date) -> tuple[date, bool, bool, str | None]:
     """The local day the incident started: the first full date the notes give (the day before an e-mail's date
-    when the mail says "yesterday"); else a day and month with the year assumed; else assumed outright."""
-    found = dates(notes, today.year, day_first(zone))
+    when the mail says "yesterday"); else a day and month with the year assumed; else assumed outright. Also the
+    date as written."""
+    found = dates(notes, today.year, read_day_first)
     full = next((d for d in found if d.has_year), None)
     if full is not None:
+        written = notes[full.start:full.end]
         header = re.search(r"^date:.*$", notes, re.IGNORECASE | re.MULTILINE)
         from_mail = header is not None and header.start() <= full.start < header.end()
         if from_mail and YESTERDAY.search(notes):
-            return date.fromordinal(full.day.toordinal() - 1), False, False
-        return full.day, False, False
+            return date.fromordinal(full.day.toordinal() - 1), False, False, written
+        return full.day, False, False, written
     partial = next(iter(found), None)
     if partial is not None:
         day = partial.day if partial.day <= today else partial.day.replace(year=today.year - 1)
-        return day, False, True
-    return today, True, False
+        return day, False, True, notes[partial.start:partial.end]
+    return today, True, False, None
+
+
+def _date_note(written: str | None, order: SlashOrder, day: date) -> str | None:
+    """What a slash date that reads both ways ("4/12/2025") was taken to mean, and why; or that it is a guess."""
+    slash = SLASH.fullmatch(written.strip()) if written else None
+    if slash is None or slash["a"] == slash["b"] or int(slash["a"]) > 12 or int(slash["b"]) > 12:
+        return None
+    reading = "day/month" if order.day_first else "month/day"
+    if order.settled_by is not None:
+        return f"written {written.strip()}, read as {reading} from {order.settled_by}"
+    other = date(day.year, day.day, day.month)  # the other reading swaps day and month
+    return (f"written {written.strip()}, which reads both ways: taken as {reading}, though it could be "
+            f"{other:%B %-d, %Y}; the notes state neither a date format nor a zone")
 
 
 def _zone_note(zone: Zone, day: date) -> str:

@@ -50,7 +50,7 @@ def day_line(pm: Postmortem) -> str:
         return "not given in the notes (date assumed unknown; times are shown without a date)"
     if pm.year_assumed:
         return f"{pm.day:%B %-d} (the notes give no year; year assumed to be {pm.day.year})"
-    return pm.day.strftime("%B %-d, %Y")
+    return pm.day.strftime("%B %-d, %Y") + (f" ({pm.date_note})" if pm.date_note else "")
 
 
 def markdown(pm: Postmortem) -> str:

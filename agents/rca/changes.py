@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from app.integrations.cluster import Cluster
 from app.integrations.telemetry import ChangeEvent, ChangeKind
 
 _NAME = r"[`'\"]?(?P<subject>[A-Za-z0-9][\w.:/-]*[\w])[`'\"]?"
@@ -95,6 +96,20 @@ _LOG_CHANGES: list[tuple[ChangeKind, re.Pattern[str]]] = [
 ]
 
 
+# Fields of an announcement that say what changed: `changed_keys=`, `flags_changed=`, `file=`, `source=`.
+_CHANGE_FIELD = re.compile(r"key|changed|file|path|source|flag", re.IGNORECASE)
+# key=value pairs inside a plain-text message, as libraries append them (`... reloaded file=/etc/x changed=a,b`).
+_PAIR = re.compile(r'\b(?P<key>[A-Za-z_][\w.]*)=(?P<value>"[^"]*"|[^\s;]+)')
+
+
+def _details(message: str, fields: dict[str, str]) -> dict[str, str]:
+    found = {k: v for k, v in fields.items() if _CHANGE_FIELD.search(k) and v}
+    for match in _PAIR.finditer(message):
+        if _CHANGE_FIELD.search(match["key"]):
+            found.setdefault(match["key"], match["value"].strip('"'))
+    return found
+
+
 def announces(message: str) -> bool:
     return any(pattern.search(message) for _, pattern in _LOG_CHANGES)
 
@@ -106,9 +121,54 @@ def changes_in_log(message: str, fields: dict[str, str], at: datetime, component
         if not pattern.search(message):
             continue
         subject = component or "unknown"
+        details = _details(message, fields)
         if kind == ChangeKind.FLAG:
-            named = next((v for k, v in fields.items() if _FLAG_FIELD.search(k) and v and "/" not in v), None)
+            named = next((v for k, v in details.items() if _FLAG_FIELD.search(k) and "/" not in v), None)
             subject = named.split(",")[0].strip() if named else subject
         return [ChangeEvent(at=at, kind=kind, subject=subject, component=component, source="logs", query=query,
-                            description=f"{component or 'a service'} logged: {message.strip()[:200]}")]
+                            description=f"{component or 'a service'} logged: {message.strip()[:200]}",
+                            diff=[f"{k}={v}" for k, v in details.items()])]
     return []
+
+
+_KEY = re.compile(r"^(?:key\s+)?(?P<key>[\w.-]+)")
+
+
+def _keys_of(edit: ChangeEvent) -> set[str]:
+    """The data keys an edit touched, from its diff ("RETRY_MAX: 2 -> 5", "RETRY_MAX = 5", "key password changed")."""
+    return {m["key"] for d in edit.diff if (m := _KEY.match(d))}
+
+
+def _named_keys(change: ChangeEvent) -> set[str]:
+    return {k.strip() for d in change.diff for k in re.split(r"[,\s]+", d.partition("=")[2]) if k.strip()}
+
+
+def reloads_as_edits(changes: list[ChangeEvent], cluster: Cluster | None) -> list[ChangeEvent]:
+    """A workload announcing that its configuration reloaded is the edit of a ConfigMap it reads: the kubelet
+    syncs a mounted ConfigMap within a minute of the edit. The ConfigMap's own managedFields keep only the
+    latest time per manager, so a second edit (the revert) hides the first; the reload line still dates it."""
+    if cluster is None:
+        return changes
+    edits = [c for c in changes if c.kind == ChangeKind.CONFIG and c.source == "kubernetes"
+             and (c.object_ref or "").startswith("ConfigMap/")]
+    return [_as_edit(c, cluster, edits) if c.kind == ChangeKind.CONFIG and c.source == "logs" else c
+            for c in changes]
+
+
+def _as_edit(change: ChangeEvent, cluster: Cluster, edits: list[ChangeEvent]) -> ChangeEvent:
+    reader = next((w for w in cluster.workloads.values() if w.name == change.component), None)
+    if reader is None:
+        return change
+    read = [e for e in edits if e.subject in reader.configs and (e.object_ref or "").split("/")[1] == reader.namespace]
+    keys = _named_keys(change)
+    chosen = next((e for e in read if keys & _keys_of(e)), read[0] if len(read) == 1 else None)
+    if chosen is None:
+        return change
+    changed = sorted(keys & _keys_of(chosen)) or sorted(_keys_of(chosen))
+    later = f"; edited again at {chosen.at:%H:%M}" if chosen.at > change.at + timedelta(minutes=2) else ""
+    return change.model_copy(update={
+        "subject": chosen.subject, "object_ref": chosen.object_ref, "version": chosen.version,
+        "diff": [f"key {k} changed" for k in changed],
+        "description": f"ConfigMap {chosen.subject} edited (key {', '.join(changed)} changed): {change.component} "
+                       f"reloaded it at {change.at:%H:%M}{later}",
+        "query": f"{change.query} | {chosen.query}"})

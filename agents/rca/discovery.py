@@ -287,17 +287,22 @@ def _utilisations(families: dict[str, list[dict[str, str]]], kinds: dict[str, st
             continue
         sets = families[name] + families[limit]
         dims = [d for d in _dimensions(families[name]) if d in _dimensions(families[limit]) and d != "resource"]
+        if all("persistentvolumeclaim" in s and "namespace" in s for s in sets):
+            # The kubelet's volume stats name the claim: one volume filling up is read as that volume's, even alone.
+            dims = ["persistentvolumeclaim", "namespace", *(d for d in dims if d not in ("persistentvolumeclaim",))]
         extra = ',resource="memory"' if limit == "kube_pod_container_resource_limits" else ""
         sel = _selector(found, sets)
         ratio = f"max{_by(dims)} ({name}{{{sel}}}) / max{_by(dims)} ({limit}{{{sel}{extra}}})"
         if word in _FREE:
             ratio = f"1 - ({ratio})"
         paired |= {name, limit}
-        out.append(_utilisation_signal(base, ratio, dims, found.component))
+        out.append(_utilisation_signal(base, ratio, dims, found.component, name))
     return out
 
 
-def _utilisation_signal(base: str, query: str, dims: list[str], component: str) -> Signal:
+def _utilisation_signal(base: str, query: str, dims: list[str], component: str, name: str = "") -> Signal:
+    """What a usage over its limit is, by the family's name; unit words the base drops (`hikaricp_connections_active`
+    is `hikaricp` + `active`) still say what is counted."""
     split_by = dims[0] if dims else None
     if "memory" in base:
         return Signal(name="memory_utilisation", kind=SignalKind.SATURATION, query=query, component=component,
@@ -308,7 +313,7 @@ def _utilisation_signal(base: str, query: str, dims: list[str], component: str) 
     if "autoscaler" in base or "hpa" in base.split("_"):
         return Signal(name="autoscaler_at_max", kind=SignalKind.SATURATION, query=query, component=component,
                       description="autoscaler replicas / maximum", threshold=1.0, min_change=0.1, split_by=split_by)
-    if re.search(r"pool|connection|conn", base):
+    if re.search(r"pool|connection|conn", f"{base} {name}"):
         return Signal(name="db_pool_utilisation", kind=SignalKind.SATURATION, query=query, component=component,
                       description="connection pool in use / max", threshold=0.9, min_change=0.1, split_by=split_by)
     return Signal(name=f"utilisation:{base}", kind=SignalKind.SATURATION, query=query, component=component,

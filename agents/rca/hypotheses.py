@@ -19,17 +19,19 @@ from agents.rca.log_bursts import ERROR_PATTERN, LEADING_TIME, LogBurst
 from agents.rca.observe import Finding, Observations
 from agents.rca.report import Evidence
 from agents.rca.signals import SignalKind
-from app.integrations.cluster import ordered_hosts
+from app.integrations.cluster import CERTIFICATE_KINDS, SECRET_KINDS, Cluster, Workload, ordered_hosts, quantity
+from app.integrations.logs import parse_line
 from app.integrations.telemetry import ChangeEvent, ChangeKind, Sample
 
 TRIGGER_LEAD = timedelta(minutes=15)  # a change this long before a mechanism's onset can have triggered it
 # What can trigger a mechanism, least deliberate first.
 TRIGGER_KINDS = [ChangeKind.SCALE, ChangeKind.NODE, ChangeKind.CERTIFICATE, ChangeKind.AUTOSCALER, ChangeKind.JOB,
-                 ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG,
+                 ChangeKind.DEPLOY, ChangeKind.GITOPS, ChangeKind.CONFIG, ChangeKind.SECRET,
                  ChangeKind.FLAG]
-# Leaks and filling disks build up for hours before they cross a line: their trigger can be that far back.
+# Leaks build up for hours before they cross a line: their trigger can be that far back. (A disk's onset is where
+# its fill began, walked back from the crossing, so its trigger is a change just before that.)
 # A certificate's renewal fails for days before it expires (cert-manager renews a third of its lifetime early).
-SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "disk-full", "certificate-expired"}, timedelta(hours=3)
+SLOW_CAUSES, SLOW_TRIGGER_LEAD = {"memory-leak", "certificate-expired"}, timedelta(hours=3)
 EFFECT_LAG = timedelta(minutes=15)  # a change's effects (new errors) must show within this
 MAX_LOG_EVIDENCE = 2  # kinds of log line quoted per candidate
 # "effect": the service's own starvation metrics moving right after a neighbour's spike.
@@ -60,6 +62,8 @@ class Candidate:
     trigger: ChangeEvent | None = None
     log_example: str | None = None
     log_onset: datetime | None = None
+    claimed: LogBurst | None = None  # the new errors a change candidate takes as its effect
+    specific: bool = False  # they are what its kind of change produces, not just any new error
     from_change: bool = False  # a change tested for what followed it, not a mechanism seen in telemetry
     score: float = 0.0
 
@@ -166,6 +170,11 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
         return finding.component if finding is not None and finding.component else "coredns"
     if cause.id == "node-pressure" and finding is not None:
         return finding.labels.get("node") or finding.component or seen.service.name
+    if cause.id == "disk-full" and finding is not None and seen.cluster is not None:
+        claim = finding.labels.get("persistentvolumeclaim")
+        owner = seen.cluster.owner_of_claim(finding.labels.get("namespace", ""), claim) if claim else None
+        if owner:
+            return owner
     if finding is not None and finding.component:
         return finding.component
     if burst is not None:
@@ -173,8 +182,35 @@ def _component(cause: Cause, finding: Finding | None, seen: Observations, burst:
     return seen.service.name
 
 
+# Fields in which a caller's line names the dependency it reports on: Envoy's and nginx's `upstream`, OpenTelemetry's
+# `server.address` and `peer.service`, the common `peer`/`target`/`remote`.
+PEER_FIELDS = ("upstream", "upstream_host", "upstream_cluster", "peer", "peer_service", "peer.service",
+               "server_address", "server.address", "target", "remote", "remote_addr", "dependency")
+
+
 def _burst_component(burst: LogBurst, seen: Observations) -> str:
-    return burst.component or seen.service.name
+    return reported_peer(burst, seen) or burst.component or seen.service.name
+
+
+_PAIR_IN_TEXT = re.compile(r'"?(?P<key>[A-Za-z_][\w.]*)"?\s*[:=]\s*"?(?P<value>[^",\s}]+)')
+
+
+def reported_peer(burst: LogBurst, seen: Observations) -> str | None:
+    """The component in scope a caller's line relays an error of ("upstream request failed upstream=events-db.data.svc
+    error=No space left on device"): the mechanism is that dependency's, not the caller's."""
+    parsed = parse_line(burst.example)
+    named = [parsed.fields[k] for k in PEER_FIELDS if parsed.fields.get(k)]
+    if not parsed.fields:  # an example cut short is no longer valid JSON: its pairs are still there
+        named += [m["value"] for m in _PAIR_IN_TEXT.finditer(burst.example) if m["key"] in PEER_FIELDS]
+    named += [m["peer"] for pattern in _PEER_IN_LOG[:1] if (m := pattern.search(parsed.message))]
+    for value in named:
+        host = (ordered_hosts(value) or [value.strip().lower()])[0]
+        first = host.split(".")[0].split(":")[0]
+        found = next((c.name for c in seen.scope.components.values() if c.role != "node" and first in
+                      {c.name, *(c.workload.names if c.workload else ())}), None)
+        if found and found != burst.component:
+            return found
+    return None
 
 
 def _same_component(a: str, b: str) -> bool:
@@ -312,7 +348,7 @@ _FLAG_WORDS = re.compile(r"flag|feature|toggle|rollout-percent|experiment", re.I
 _MIGRATION = re.compile(r"migrat|schema|alembic|flyway|liquibase", re.IGNORECASE)
 _IMAGE = re.compile(r"^image ")
 # Causes whose effects are any new error, whatever it says.
-ANY_ERROR = ("bad-deploy", "job-saturating-database", "config-change", "bad-gitops-sync")
+ANY_ERROR = ("bad-deploy", "job-saturating-database", "config-change", "configmap-change", "bad-gitops-sync")
 
 
 def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Cause | None:
@@ -326,6 +362,8 @@ def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Ca
         if change.diff and not any(_IMAGE.match(d) for d in change.diff):
             return CAUSES["config-change"]
         return CAUSES["bad-deploy"]
+    if change.kind == ChangeKind.SECRET:
+        return CAUSES["secret-rotation"]
     if change.kind == ChangeKind.CONFIG:
         if ref.startswith("Secret/") or re.search(r"\bsecret\b", change.description, re.IGNORECASE):
             return CAUSES["secret-rotation"]
@@ -386,20 +424,38 @@ def _is_problem(burst: LogBurst) -> bool:
     return not level.startswith(("info", "debug", "trace")) and bool(_PROBLEM.search(burst.template))
 
 
-def _change_component(change: ChangeEvent, seen: Observations) -> str:
+def flag_reader(change: ChangeEvent, seen: Observations) -> str | None:
+    """Whose code path a flag changed: the component in scope whose own new errors (not relayed from a callee)
+    began right after it, those naming the flag first. A flag service says which flag changed, never who reads it."""
+    after = [b for b in seen.bursts if b.new and b.component and change.at <= b.onset <= change.at + EFFECT_LAG
+             and _is_problem(b) and seen.scope.distance(b.component) is not None and reported_peer(b, seen) is None]
+    naming = [b for b in after if change.subject.lower() in b.example.lower()]
+    first = min(naming or after, key=lambda b: b.onset, default=None)
+    return first.component if first else None
+
+
+def change_component(change: ChangeEvent, seen: Observations) -> str:
     """The component a change belongs to: the workload rolled out or reading the ConfigMap, the job, the node."""
     for name in (change.component, change.subject):
         if name and seen.scope.distance(name) is not None:
             return name
+    ref = (change.object_ref or "").split("/")
+    if change.component is None and len(ref) == 3 and ref[0] in ("ConfigMap", "Secret", *SECRET_KINDS,
+                                                                 *CERTIFICATE_KINDS):
+        # No pod template names it (a Secret read by an operator-injected env, a file synced by a sidecar, the
+        # certificate an ingress serves): it is the configuration of the workload it is named after.
+        kin = seen.scope.named_after(ref[2], ref[1])
+        if kin:
+            return kin[0].name
     return change.component or change.subject
 
 
 def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candidate:
-    component = _change_component(change, seen)
+    component = change_component(change, seen)
     if change.source != "kubernetes" and _about_service(change, seen.service.name):
         component = seen.service.name
     if cause.id == "feature-flag" and seen.scope.subjects:  # a flag changes the code path of those who read it
-        component = seen.scope.subjects[0].name
+        component = flag_reader(change, seen) or seen.scope.subjects[0].name
     if change.kind == ChangeKind.JOB:
         component = _job_component(cause, change, seen)
     candidate = Candidate(cause=cause, component=component, onset=change.at, trigger=change, from_change=True,
@@ -409,7 +465,10 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
     candidate.support.append(Evidence(text=said_at(change), query=change.query,
                                       source=change.source))
     window_end = change.at + EFFECT_LAG
-    on_path = {candidate.component, *(c.name for c in seen.scope.subjects)}
+    # A change off the dependency graph can only be followed by failures of its own: the alerting service's
+    # errors are not its effects, however close in time.
+    off_path = off_the_path(candidate.component, seen)
+    on_path = {candidate.component} if off_path else {candidate.component, *(c.name for c in seen.scope.subjects)}
     effects = [b for b in seen.bursts if change.at <= b.onset <= window_end and b.new
                and (b.component in on_path or b.component is None) and _is_problem(b)
                and (cause.logs is None or cause.logs.search(b.example) or cause.id in ANY_ERROR)]
@@ -420,17 +479,26 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
         first = min(moved, key=lambda f: f.anomaly.onset)
         candidate.supported_by("effect", _metric_evidence(first))
     if effects:
-        first = effects[0]
+        # The errors its kind of change is known to produce, when any followed; else the first new ones.
+        first = next((b for b in effects if cause.logs is not None and cause.logs.search(b.example)), effects[0])
+        candidate.claimed = first
+        candidate.specific = cause.logs is not None and bool(cause.logs.search(first.example))
         candidate.supported_by("logs", _log_evidence(first))
         candidate.log_example, candidate.log_onset = _quoted(first), first.onset
         candidate.onset = first.onset
         candidate.mechanism = f"new errors \"{first.template[:100]}\" began {_minutes(first.onset - change.at)} " \
                               f"after it"
-    errors = [f for f in seen.finding("error_ratio") if change.at <= f.anomaly.onset <= window_end]
+    errors = [] if off_path else [f for f in seen.finding("error_ratio")
+                                  if change.at <= f.anomaly.onset <= window_end]
     if errors:
         candidate.supported_by("prometheus", _metric_evidence(errors[0]))
         candidate.onset = min(candidate.onset if effects else errors[0].anomaly.onset, errors[0].anomaly.onset)
-    if not effects and not errors:
+    if off_path and not effects and not moved:
+        candidate.against.append(Evidence(
+            text=f"Off the path: {candidate.component} is neither the alerting service nor anything it depends on, "
+                 f"and nothing in {candidate.component} itself failed after it changed at {clock(change.at)}",
+            query="dependency graph", source="prometheus"))
+    elif not effects and not errors:
         quiet = min(seen.window.end, symptom_onset(seen)) - change.at
         candidate.against.append(Evidence(
             text=f"No new errors and no rise in the error ratio for {_minutes(quiet)} after "
@@ -438,6 +506,31 @@ def _test_change(cause: Cause, change: ChangeEvent, seen: Observations) -> Candi
             query=seen.finding("error_ratio")[0].query if seen.finding("error_ratio") else change.query,
             source="prometheus"))
     return candidate
+
+
+def off_the_path(component: str, seen: Observations) -> bool:
+    """Not on the dependency graph of the alerting service, when there is a graph to be on. A workload with no
+    edge at all (its pod template names no host and no one names it: a Job running a command, a cache reached
+    through a client library's defaults) has an unknown place, not none."""
+    if not seen.scope.components or component == "a dependency" or seen.scope.distance(component) is not None:
+        return False
+    cluster = seen.cluster
+    if cluster is None:
+        return True
+    # Reading stops two hops down; what the farthest components name themselves is still connected.
+    called = {h.split(".")[0].split(":")[0] for c in seen.scope.components.values() if c.workload
+              for h in c.workload.hosts}
+    named = cluster.named(component)
+    return component not in called and not any(not _placed(w, cluster) or w.name in called for w in named)
+
+
+def _placed(workload: Workload, cluster: Cluster) -> bool:
+    if workload.hosts:
+        return True
+    # A Job naming it (the run that flushed a cache) says what the Job did, not where the target serves.
+    return any(workload.name in {h.split(".")[0].split(":")[0] for h in other.hosts}
+               for other in cluster.workloads.values()
+               if other is not workload and other.kind not in ("Job", "CronJob"))
 
 
 def said_at(change: ChangeEvent) -> str:
@@ -469,11 +562,14 @@ def _can_trigger(candidate: Candidate, change: ChangeEvent, seen: Observations) 
             return change.kind == ChangeKind.CERTIFICATE and _certificate_of(change, candidate.component)
         case "rate-limited":
             return _adds_calls(change, seen)
+        case "disk-full":  # a change to that very workload (not one whose name contains it) as the fill began
+            return change.kind != ChangeKind.NODE and change_component(change, seen).lower() == \
+                candidate.component.lower()
         case _:
             if change.kind == ChangeKind.NODE:
                 return False
             subjects = {c.name for c in seen.scope.subjects} | {seen.service.name}
-            component = _change_component(change, seen)
+            component = change_component(change, seen)
             return change.source != "kubernetes" or _same_component(component, candidate.component) or (
                 component in subjects and candidate.component in subjects)
 
@@ -490,7 +586,7 @@ def _adds_calls(change: ChangeEvent, seen: Observations) -> bool:
     rollout or scale-out, or from a batch Job run beside it in its namespace."""
     subjects = {c.name for c in seen.scope.subjects} | {seen.service.name}
     if change.kind in (ChangeKind.DEPLOY, ChangeKind.SCALE):
-        return _change_component(change, seen) in subjects
+        return change_component(change, seen) in subjects
     ref = (change.object_ref or "").split("/")
     namespaces = {c.namespace for c in seen.scope.subjects if c.namespace}
     return change.kind == ChangeKind.JOB and len(ref) == 3 and ref[1] in namespaces
@@ -594,7 +690,16 @@ def _symptoms_followed(candidate: Candidate, seen: Observations, onset: datetime
 WAITING = {"connection-pool-exhaustion"}
 
 
-def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate]:
+def _lost_nodes_under(outage: Candidate, candidates: list[Candidate], seen: Observations) -> list[Candidate]:
+    """A dependency whose pods ran on a node that stopped being Ready (a database pinned to it) failed with it."""
+    if seen.cluster is None:
+        return []
+    nodes = {node for key, node in seen.cluster.pod_node.items() if seen.cluster.pod_owner.get(key) == outage.component}
+    return [c for c in candidates if c.cause.id == "node-not-ready" and c.component in nodes
+            and c.onset <= outage.onset + timedelta(minutes=2)]
+
+
+def _absorb_dependency_mechanisms(candidates: list[Candidate], seen: Observations) -> list[Candidate]:
     """A dependency failing, as its callers see it, and a mechanism inside that dependency are one story. A full
     pool (waiting on something else) is how the dependency failed: it joins the outage. A disk, memory or
     certificate running out is why it failed: the outage joins it."""
@@ -604,6 +709,7 @@ def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate
         inside = [c for c in candidates if c is not outage and c.cause.signals and c.cause.id != outage.cause.id
                   and _same_component(outage.component, c.component) and id(c) not in absorbed]
         terminal = [c for c in inside if c.cause.id not in WAITING and c.cause.id not in INFRASTRUCTURE]
+        terminal += _lost_nodes_under(outage, candidates, seen)
         # A dependency that failed right after it was changed failed because of the change.
         terminal += [c for c in candidates if not c.cause.signals and c.trigger is not None and id(c) not in absorbed
                      and _same_component(outage.component, c.component) and _has_effects(c)
@@ -637,12 +743,18 @@ def _path(candidate: Candidate, seen: Observations) -> float:
     if candidate.cause.id in INFRASTRUCTURE or not seen.scope.components:
         return 0.0
     distance = seen.scope.distance(candidate.component)
-    if distance is None and candidate.component != "a dependency":
+    if distance is not None or candidate.component == "a dependency":
+        return 0.0
+    if off_the_path(candidate.component, seen):
         candidate.against.append(Evidence(
             text=f"{candidate.component} is off the path: neither the alerting service nor anything it depends on",
             query="dependency graph", source="analysis"))
         return -OFF_PATH
-    return 0.0
+    # Nothing places it in the graph either way (no host in its template, no one naming it): half the doubt.
+    candidate.against.append(Evidence(
+        text=f"Nothing connects {candidate.component} to the alerting service: no dependency names it",
+        query="dependency graph", source="analysis"))
+    return -OFF_PATH / 2
 
 
 def _jobs_named(candidates: list[Candidate], seen: Observations) -> None:
@@ -674,8 +786,10 @@ def _job_target(job: ChangeEvent, seen: Observations) -> str | None:
     if seen.cluster is None or len(ref) != 3:
         return None
     run = seen.cluster.workload(ref[1], job.component or ref[2]) or seen.cluster.workload(ref[1], ref[2])
-    for host in sorted(run.hosts) if run else []:
-        found = [w for w in seen.cluster.named(host.split(".")[0]) if w.name != run.name]  # type: ignore[union-attr]
+    if run is None:
+        return None
+    for host in sorted(run.hosts):
+        found = [w for w in seen.cluster.named(host.split(".")[0]) if w.name != run.name]
         if found:
             return found[0].name
     return None
@@ -710,12 +824,103 @@ def _fold_records(candidates: list[Candidate]) -> list[Candidate]:
     return kept
 
 
+_LIMIT_DIFF = re.compile(r"^resources\.limits\.memory: (?P<old>\S+) -> (?P<new>\S+)$")
+
+
+def _lowered_limit(candidate: Candidate, seen: Observations) -> tuple[ChangeEvent, str, str] | None:
+    """The rollout, among the trigger and what it rolled out, that lowered the memory limit, with old and new."""
+    trigger = candidate.trigger
+    if trigger is None:
+        return None
+    rollouts = [trigger] + [c for c in seen.changes if c.kind == ChangeKind.DEPLOY and c is not trigger
+                            and _same_component(c.subject, trigger.subject)
+                            and timedelta(minutes=-2) <= c.at - trigger.at <= timedelta(minutes=5)]
+    for rollout in rollouts:
+        for line in rollout.diff:
+            match = _LIMIT_DIFF.match(line)
+            old, new = (quantity(match["old"]), quantity(match["new"])) if match else (None, None)
+            if match and old is not None and new is not None and new < old:
+                return rollout, match["old"], match["new"]
+    return None
+
+
+def _limits_lowered(candidates: list[Candidate], seen: Observations) -> None:
+    """Memory running out right after a rollout lowered the memory limit is that change's doing, not a leak:
+    the rollout (or the GitOps sync that applied it) is the cause."""
+    for candidate in candidates:
+        if candidate.cause.id not in ("memory-leak", "bad-gitops-sync") or "memory limit" in candidate.mechanism:
+            continue
+        found = _lowered_limit(candidate, seen)
+        if found is None or candidate.trigger is None:
+            continue
+        rollout, old, new = found
+        synced = candidate.trigger.kind == ChangeKind.GITOPS or sync_of(rollout, seen) is not None
+        candidate.cause = CAUSES["bad-gitops-sync" if synced else "config-change"]
+        candidate.mechanism = f"the memory limit was lowered from {old} to {new}; {candidate.mechanism}"
+        candidate.support.insert(0, Evidence(
+            text=f"{rollout.description[:160]}: resources.limits.memory {old} -> {new}", query=rollout.query,
+            source="kubernetes"))
+
+
+def _rival_claims(candidates: list[Candidate]) -> None:
+    """Two changes followed by the same new errors: the one whose kind of change produces exactly those errors
+    (a rotated Secret and "password authentication failed") explains them, and the other (a flag nothing else
+    followed) loses them as evidence."""
+    changes = [c for c in candidates if not c.cause.signals and c.trigger is not None and c.claimed is not None]
+    for candidate in changes:
+        if candidate.specific or candidate.claimed is None:
+            continue
+        burst = candidate.claimed
+        rival = next((r for r in changes if r is not candidate and r.specific and r.claimed is not None
+                      and r.claimed.template == burst.template and not _same_change(r.trigger, candidate.trigger)),
+                     None)
+        if rival is None or rival.trigger is None:
+            continue
+        candidate.support = [e for e in candidate.support if e.source in ("kubernetes", "timeline")]
+        candidate.sources &= {"kubernetes", "timeline"}
+        candidate.claimed = None
+        candidate.against.append(Evidence(
+            text=f"The errors that followed (\"{burst.template[:90]}\") are those of "
+                 f"{rival.cause.title.lower()}: {rival.trigger.subject} changed at {clock(rival.trigger.at)} "
+                 f"explains them", query=burst.query, source="logs"))
+
+
+def _relayed_effects(candidates: list[Candidate], seen: Observations) -> None:
+    """A change to a caller followed only by errors the caller relays from a dependency ("upstream request failed
+    upstream=search-index...") did not cause them when that dependency began failing by itself first: the errors
+    are the dependency's, and the change is ruled out for it."""
+    for candidate in candidates:
+        burst, trigger = candidate.claimed, candidate.trigger
+        if candidate.cause.signals or burst is None or trigger is None or candidate.specific:
+            continue
+        peer = reported_peer(burst, seen)
+        if peer is None or _same_component(peer, candidate.component):
+            continue
+        failing = [c for c in candidates if c is not candidate and c.cause.signals and c.trigger is None
+                   and (_same_component(c.component, peer) or (seen.scope.distance(c.component) or 0)
+                        > (seen.scope.distance(peer) or 0))
+                   and c.onset <= burst.onset + timedelta(minutes=2)]
+        if not failing:
+            continue
+        first = min(failing, key=lambda c: c.onset)
+        candidate.support = [e for e in candidate.support if e.source in ("kubernetes", "timeline")]
+        candidate.sources &= {"kubernetes", "timeline"}
+        candidate.claimed = None
+        candidate.against.append(Evidence(
+            text=f"The errors after it are calls to {peer} failing (\"{burst.template[:80]}\"); "
+                 f"{first.component} began failing at {clock(first.onset)} with nothing changed in it",
+            query=burst.query, source="logs"))
+
+
 def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> list[Candidate]:
     for candidate in candidates:
         attach_trigger(candidate, seen)
         _synced(candidate, seen)
+    _rival_claims(candidates)
+    _relayed_effects(candidates, seen)
     _jobs_named(candidates, seen)
-    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)))
+    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)), seen)
+    _limits_lowered(candidates, seen)
     for candidate in candidates:
         if "effect" not in candidate.sources:
             _symptoms_followed(candidate, seen, onset)

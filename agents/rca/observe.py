@@ -18,7 +18,7 @@ from agents.rca.anomaly import Anomaly, detect
 from agents.rca.changes import announces, changes_in_log, changes_in_text
 from agents.rca.discovery import PEER_LABELS, SeriesSet, regex_value, signals_for
 from agents.rca.log_bursts import ERROR_PATTERN, INFO_PATTERN, LogBurst, bursts
-from agents.rca.scope import Component, Scope, build, link
+from agents.rca.scope import MAX_HOPS, Component, Scope, build, link
 from agents.rca.signals import DEFAULT_SIGNALS, Signal, SignalKind
 from agents.rca.subject import MAX_SUBJECTS, alerting, mentioned
 from agents.toolbox import Toolbox
@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOOKBACK = timedelta(hours=3)  # how far before the reference time the analysis reads
+EARLIER = timedelta(hours=24)  # before that, only the last changes of what is in scope are named (and cleared)
 BASELINE = timedelta(minutes=60)  # the normal stretch ends this long before the reference time
 STEP_SECONDS = 30.0
 QUERY_BUDGET = 400  # Prometheus, Loki and Kubernetes requests one investigation may make
@@ -82,6 +83,7 @@ class Observations:
     findings: list[Finding] = field(default_factory=list)
     bursts: list[LogBurst] = field(default_factory=list)
     changes: list[ChangeEvent] = field(default_factory=list)
+    earlier: list[ChangeEvent] = field(default_factory=list)  # the day before the window: the last known changes
     pods: list[PodInfo] = field(default_factory=list)
     k8s_events: list[K8sEvent] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # evidence that could not be read, one line each
@@ -136,23 +138,30 @@ async def observe(toolbox: Toolbox, service: Service, window: Window, records: l
     seen.scope = build(subjects, seen.cluster, service.observability.namespace)
     if signals is not None:
         await _fixed_metrics(toolbox, seen, signals, budget)
-    else:
-        await _metrics(toolbox, seen, list(seen.scope.components.values()), budget)
-    read = set(seen.scope.components)
-    await _logs(toolbox, seen, budget, [c for c in seen.scope.components.values() if c.role != "node"])
-    # Hosts the logs name (the "upstream" of failing calls) joined the scope after the metrics were read: their
-    # own series and lines are what can show how they failed.
-    late = [c for name, c in seen.scope.components.items() if name not in read]
-    if late:
-        if signals is None:
-            await _metrics(toolbox, seen, late, budget)
-        await _logs(toolbox, seen, budget, [c for c in late if c.role != "node"])
+    await _expand_and_read(toolbox, seen, budget, metrics=signals is None)
     # Concurrent answers arrive in any order: the analysis must not depend on which came first.
     seen.findings.sort(key=lambda f: (f.component, f.signal.name, sorted(f.labels.items()), f.anomaly.onset))
     if budget.exhausted:
         seen.lost.append(f"query budget of {QUERY_BUDGET} requests spent: some series were not read")
     seen.changes.sort(key=lambda c: c.at)
     return seen
+
+
+async def _expand_and_read(toolbox: Toolbox, seen: Observations, budget: Budget, metrics: bool) -> None:
+    """Read every component's metrics and logs; peers they name (client-side metric labels, hosts in their
+    error lines) join the scope and are read in turn, so a dependency two hops down is reached."""
+    metrics_read: set[str] = set()
+    logs_read: set[str] = set()
+    for _ in range(MAX_HOPS + 1):
+        batch = [c for c in seen.scope.components.values() if c.name not in metrics_read] if metrics else []
+        metrics_read |= {c.name for c in batch}
+        if batch:
+            metrics_read |= set(await _metrics(toolbox, seen, batch, budget))
+        readable = [c for c in seen.scope.components.values() if c.role != "node" and c.name not in logs_read]
+        logs_read |= {c.name for c in readable}
+        if not batch and not readable:
+            break
+        await _logs(toolbox, seen, budget, readable)
 
 
 async def _subjects(toolbox: Toolbox, seen: Observations, budget: Budget, text: str) -> list[str]:
@@ -216,6 +225,7 @@ async def _kubernetes(toolbox: Toolbox, seen: Observations, budget: Budget) -> N
     seen.cluster = cluster_objects.build(objects)
     w = seen.window
     seen.changes.extend(cluster_objects.changes(objects, seen.cluster, w.start, w.end))
+    seen.earlier = cluster_objects.changes(objects, seen.cluster, w.start - EARLIER, w.start - timedelta(seconds=1))
     seen.pods = [_pod(p) for p in objects.get("pods", [])]
     seen.k8s_events = [e for e in (_event(item) for item in objects.get("events", []))
                        if e.at is not None and w.start <= e.at <= w.end]
@@ -232,10 +242,12 @@ async def _fixed_metrics(toolbox: Toolbox, seen: Observations, signals: list[Sig
     await asyncio.gather(*(_range(toolbox, seen, budget, s, s.promql(seen.service.name), subject) for s in signals))
 
 
-async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Component], budget: Budget) -> None:
+async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Component],
+                   budget: Budget) -> list[str]:
+    """Read the components' series, and those of peers their client-side labels name; the names read."""
     prometheus = await toolbox.prometheus()
     if prometheus is None:
-        return
+        return []
     w = seen.window
 
     async def one(component: Component) -> None:
@@ -260,6 +272,7 @@ async def _metrics(toolbox: Toolbox, seen: Observations, components: list[Compon
     added = [c for c in _peers_from_findings(seen) if c is not None]
     if added:
         await asyncio.gather(*(one(c) for c in added))
+    return [c.name for c in components + added]
 
 
 def _peers_from_findings(seen: Observations) -> list[Component | None]:
@@ -406,7 +419,7 @@ async def _logs(toolbox: Toolbox, seen: Observations, budget: Budget, readable: 
         seen.changes.extend(await asyncio.to_thread(_announced, lines))
     for component, group in zip(readable, per_component, strict=True):
         distance = seen.scope.distance(component.name)
-        if distance is None or distance >= 2:
+        if distance is None or distance >= MAX_HOPS:
             continue
         for host in _hosts_in_lines(group):
             link(seen.scope, seen.cluster, host, distance + 1, "log")
@@ -440,8 +453,11 @@ def _loki_selectors(component: Component) -> list[str]:
         kind = component.workload.kind if component.workload else ""
         pods = POD_NAMES.get(kind, "-.+")
         out.append(f'{{namespace="{component.namespace}",pod=~"{regex_value(component.name)}{pods}"}}')
+        # The OpenTelemetry Collector's filelog receiver, with the k8s.* resource attributes hinted as labels.
+        out.append(f'{{k8s_namespace_name="{component.namespace}",k8s_pod_name=~"{regex_value(component.name)}{pods}"}}')
     names = sorted({component.name, *(component.workload.names if component.workload else ())})
-    for label in ("app", "service_name", "service", "app_kubernetes_io_name", "container", "job"):
+    for label in ("app", "service_name", "service", "app_kubernetes_io_name", "container", "k8s_container_name",
+                  "job"):
         out += [f'{{{label}="{n}"}}' for n in names[:1]]
     return out
 

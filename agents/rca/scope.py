@@ -52,6 +52,14 @@ class Scope:
         self.components[component.name] = component
         return component
 
+    def named_after(self, name: str, namespace: str | None) -> list[Component]:
+        """Workloads in scope an object is named after, nearest the alerting service first: Helm charts and
+        kustomizations name a release's objects `<workload>-<part>` (`accounts-db-credentials`, `users-db-migrate`).
+        """
+        found = [c for c in self.components.values() if c.workload is not None and c.name != name
+                 and name.startswith(c.name + "-") and (namespace is None or c.namespace == namespace)]
+        return sorted(found, key=lambda c: (c.distance, -len(c.name)))
+
     def distance(self, name: str | None) -> int | None:
         """Hops from the alerting service to a component (by any of its names), None when off the graph."""
         if not name:
@@ -133,6 +141,20 @@ def _walk(scope: Scope, cluster: Cluster) -> None:
             continue
         if any(w.name in shared for w in dependencies_of(workload, cluster)):
             scope.add(workload_component(workload, 2, "shared dependency", "dependency"))
+    _kin(scope, cluster)
+
+
+def _kin(scope: Scope, cluster: Cluster) -> None:
+    """A workload named after one in scope (`users-db-migrate-57` beside `users-db`) belongs to it: the job that
+    migrates a database, the worker of a service. It joins one hop past the workload it is named after, the
+    longest such name (the database, not the service the database serves)."""
+    for workload in sorted(cluster.workloads.values(), key=lambda w: w.name):
+        if workload.name in scope.components:
+            continue
+        kin = [c for c in scope.named_after(workload.name, workload.namespace) if c.distance < MAX_HOPS]
+        if kin:
+            nearest = max(kin, key=lambda c: len(c.name))
+            scope.add(workload_component(workload, nearest.distance + 1, "name", "dependency"))
 
 
 def dependencies_of(workload: Workload, cluster: Cluster) -> list[Workload]:
@@ -173,6 +195,12 @@ def link(scope: Scope, cluster: Cluster | None, peer: str, distance: int, via: s
     if scope.distance(host) is not None or distance > MAX_HOPS or not first:
         return None
     workloads = cluster.named(first) if cluster else []
-    if workloads:
-        return scope.add(workload_component(workloads[0], distance, via, "dependency"))
-    return scope.add(named_component(first, distance, via, "dependency"))
+    if not workloads or cluster is None:
+        return scope.add(named_component(first, distance, via, "dependency"))
+    added = scope.add(workload_component(workloads[0], distance, via, "dependency"))
+    if added is not None and distance < MAX_HOPS:
+        # What it names in its own environment is one hop further, as for the workloads found first.
+        for dependency in dependencies_of(workloads[0], cluster):
+            scope.add(workload_component(dependency, distance + 1, "env", "dependency"))
+        _kin(scope, cluster)
+    return added

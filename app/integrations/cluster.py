@@ -58,6 +58,7 @@ class Cluster:
     pod_node: dict[tuple[str, str], str] = field(default_factory=dict)
     services: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)  # Service -> its selector
     node_ips: dict[str, str] = field(default_factory=dict)  # node name -> InternalIP
+    claims: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, PVC) -> the workload mounting it
 
     def workload(self, namespace: str, name: str) -> Workload | None:
         return self.workloads.get((namespace, name))
@@ -71,6 +72,16 @@ class Cluster:
                 found += [w for w in self.workloads.values() if w.namespace == ns and w not in found
                           and all(w.labels.get(k) == v for k, v in selector.items())]
         return found
+
+    def owner_of_claim(self, namespace: str, claim: str) -> str | None:
+        """The workload whose pods mount a PersistentVolumeClaim; for a pod gone from the API, the StatefulSet
+        whose claims are named `<volumeClaimTemplate>-<statefulset>-<ordinal>`, as its controller names them."""
+        known = self.claims.get((namespace, claim))
+        if known:
+            return known
+        sets = [w.name for w in self.workloads.values() if w.kind == "StatefulSet" and w.namespace == namespace
+                and re.fullmatch(rf".+-{re.escape(w.name)}-\d+", claim)]
+        return max(sets, key=len, default=None)
 
     def owner_of_pod(self, namespace: str, pod: str) -> str | None:
         known = self.pod_owner.get((namespace, pod))
@@ -106,6 +117,10 @@ def build(objects: dict[str, list[Obj]]) -> Cluster:
             cluster.pod_node[key] = spec["nodeName"]
         if owner and (key[0], owner) in cluster.workloads:
             cluster.pod_owner[key] = owner
+            for volume in spec.get("volumes") or []:
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                if claim:
+                    cluster.claims[(key[0], claim)] = owner
             workload = cluster.workloads[(key[0], owner)]
             workload.pods.add(key[1])
             if spec.get("nodeName"):
@@ -353,10 +368,36 @@ def template_diff(old: Obj, new: Obj) -> list[str]:
         a, b = _env(before), _env(container)
         out += [f"env {k}: {a.get(k, '(none)')} -> {b.get(k, '(none)')}" for k in sorted(set(a) | set(b))
                 if a.get(k) != b.get(k)]
-        for key in ("args", "command", "resources"):
+        for key in ("args", "command"):
             if before.get(key) != container.get(key) and (before.get(key) or container.get(key)):
                 out.append(f"{key} {_short(before.get(key))} -> {_short(container.get(key))}")
+        out += _resources_diff(before.get("resources") or {}, container.get("resources") or {})
     return out
+
+
+def _resources_diff(old: Obj, new: Obj) -> list[str]:
+    """`resources.limits.memory: 1Gi -> 256Mi`, one line per request or limit that changed."""
+    out = []
+    for section in sorted(set(old) | set(new)):
+        a, b = old.get(section) or {}, new.get(section) or {}
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            continue
+        out += [f"resources.{section}.{k}: {a.get(k, '(none)')} -> {b.get(k, '(none)')}"
+                for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+    return out
+
+
+_QUANTITY = re.compile(r"^(?P<n>\d+(?:\.\d+)?)(?P<unit>Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m)?$")
+_FACTORS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "k": 1e3, "M": 1e6,
+            "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18, "m": 1e-3}
+
+
+def quantity(text: str) -> float | None:
+    """A Kubernetes resource quantity ("256Mi", "1.5G", "500m") as a number, None when it is not one."""
+    match = _QUANTITY.match(text.strip())
+    if match is None:
+        return None
+    return float(match["n"]) * _FACTORS.get(match["unit"] or "", 1)
 
 
 def _env(container: Obj) -> dict[str, str]:
@@ -389,7 +430,8 @@ def _config_edits(objects: dict[str, list[Obj]], cluster: Cluster,
             text = f"{kind} {name} {verb}{manager}" + (f" ({'; '.join(diff[:4])})" if diff else "") + (
                 f"; read by {', '.join(users)}" if users else "")
             found.append(ChangeEvent(
-                at=at, kind=ChangeKind.CONFIG, subject=name, component=users[0] if users else None, description=text,
+                at=at, kind=ChangeKind.SECRET if kind == "Secret" else ChangeKind.CONFIG, subject=name,
+                component=users[0] if users else None, description=text,
                 source="kubernetes", object_ref=f"{kind}/{namespace}/{name}",
                 version=meta.get("resourceVersion"), diff=diff,
                 query=f"kubectl get {kind.lower()} {name} -n {namespace} -o yaml --show-managed-fields"))
@@ -533,6 +575,8 @@ def _events(objects: dict[str, list[Obj]], cluster: Cluster, window: tuple[datet
     return found
 
 
+# Custom resources whose controllers write Secrets: External Secrets, Sealed Secrets, the Secrets Store CSI driver.
+SECRET_KINDS = {"ExternalSecret", "ClusterExternalSecret", "PushSecret", "SealedSecret", "SecretProviderClass"}
 GITOPS_KINDS = {"Application", "ApplicationSet", "Kustomization", "HelmRelease", "GitRepository"}
 
 
@@ -547,7 +591,9 @@ def _event_kind(kind: str, reason: str) -> ChangeKind:
         return ChangeKind.JOB
     if kind == "HorizontalPodAutoscaler" or reason in ("ScalingReplicaSet", "SuccessfulRescale"):
         return ChangeKind.SCALE
-    if kind in ("ConfigMap", "Secret"):
+    if kind == "Secret" or kind in SECRET_KINDS:
+        return ChangeKind.SECRET
+    if kind == "ConfigMap":
         return ChangeKind.CONFIG
     if kind in ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
         return ChangeKind.SCALE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,10 +92,25 @@ def _entries(streams: list[dict[str, Any]]) -> list[_Entry]:
 
 def _log_line(entry: _Entry, logql: str) -> LogLine:
     labels = dict(entry.labels)
-    level = labels.get("level") or labels.get("detected_level") or line_level(entry.line)
+    line = unwrapped(entry.line)
+    level = labels.get("level") or labels.get("detected_level") or line_level(line)
     at = datetime.fromtimestamp(entry.ns // 1_000_000_000, UTC).replace(microsecond=entry.ns % 1_000_000_000 // 1000)
-    return LogLine(at=at, message=entry.line, level=level.lower() if level else None, labels=labels,
+    return LogLine(at=at, message=line, level=level.lower() if level else None, labels=labels,
                    source="loki", query=logql)
+
+
+def unwrapped(line: str) -> str:
+    """The line as the application wrote it. The OpenTelemetry Collector's Loki exporter pushes each log record as
+    JSON, `{"body": <the line>, "attributes": {...}, "resources": {...}}` (opentelemetry-collector-contrib
+    pkg/translator/loki encode.go); the record's body is the line."""
+    if not line.startswith('{"body":'):
+        return line
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    body = record.get("body") if isinstance(record, dict) else None
+    return body if isinstance(body, str) and ({"attributes", "resources"} & record.keys()) else line
 
 
 def _entries_limit(response: httpx.Response) -> int | None:

@@ -45,6 +45,7 @@ class ChangeKind(StrEnum):
     DEPLOY = "deploy"
     FLAG = "flag"
     CONFIG = "config"
+    SECRET = "secret"  # a Secret edited (rotated by an operator such as External Secrets, or by hand)
     SCALE = "scale"
     NODE = "node"
     CERTIFICATE = "certificate"

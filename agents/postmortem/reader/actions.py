@@ -36,8 +36,17 @@ OWNER_MARKS = [
     re.compile(r"(?:->|→)\s*(?P<o>[^,;]+?)(?=\s+to\s+|\s*[,;]|\s*$)"),
     re.compile(r"\((?!(?:P[0-4]|Due|Urgent|High|Low|Done)\b)(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s*,[^)]*\)"),
     re.compile(r"(?<![\w.])@(?P<o>[\w.-]*\w)"),
+    # "Thomas is in charge", "Dana is responsible", "Ops will own it"
+    re.compile(r"\b(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s+(?:is|will be|are)\s+(?:in charge|responsible|the owner|"
+               r"owning (?:it|this))\b"),
+    # "... and page the secondary too: Dana": a name after the item's last colon
+    re.compile(r"(?<=\S):\s*(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s*\.?$"),
 ]
-NAME_COLON = re.compile(r"^(?P<o>@?[\w][\w.'-]*):\s+")
+ME_DASH = re.compile(r"^(?:me|myself)\s*[-–—]+\s+", IC)
+# Work handed over in conversation: "Chidi pls own the customer comms", "Ana, can you take the status page?"
+DELEGATED = re.compile(r"\b(?P<o>[A-Z][\w'-]+),?\s+(?:pls|please|plz|can you|could you)\s+"
+                       r"(?P<what>(?:own|take|handle|drive|write|draft|do|follow up on|look into|chase)\b[^.;!?]+)")
+NAME_COLON = re.compile(r"^(?P<o>@?[\w][\w.'-]*)\s?:\s+")
 NAME_DASH = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?)\s+[-–—]\s+(?=[a-z])")
 NAME_TO = re.compile(r"^(?P<o>[A-Z][\w'-]+(?:\s[A-Z][\w'-]+)?(?:\s*\([^)]*\))?)\s+to\s+(?=[a-z])")
 LOWER_TO = re.compile(r"^(?P<o>[a-z][\w'-]+)\s+to\s+(?=[a-z])")
@@ -62,7 +71,10 @@ DUE = re.compile(
     rf"|\b(?P<d3>today|tomorrow|tonight|next sprint|next week|next month|next quarter|this week|this sprint|"
     rf"end of (?:the )?(?:week|month|quarter)|Q[1-4](?:\s+\d{{4}})?|eow|eom)\b"
     rf"|\b(?P<d4>{_DAY})\b"
-    rf"|\b(?P<d5>(?:within|in)\s+\d+\s*(?:h|hrs?|hours?|d|days?)\b(?:\s+(?:from|of)\s+\w+)?)", IC)
+    rf"|\b(?P<d5>(?:within|in)\s+\d+\s*(?:h|hrs?|hours?|d|days?)\b(?:\s+(?:from|of)\s+\w+)?|"
+    rf"\d+\s*(?:h|hrs?|hours?|d|days?)\s+(?:from|after|of)\s+\w+)"
+    rf"|\b(?P<d6>before\s+(?:the\s+)?next\s+(?:release|deploy|sprint|launch|quarter|week|month))\b"
+    rf"|(?:[,;]|\s[-–—])\s*(?P<d7>later|someday|eventually|when possible)\s*\.?$", IC)
 DONE = re.compile(r"\bdone during\b|\(done\b|\balready done\b", IC)
 TODO = re.compile(r"\bTODO\b\s*:?\s*", IC)
 SPLIT_LIST = re.compile(r"(?<=\)),\s+|,\s+(?=(?:me|[A-Za-z][\w.-]*):\s)|(?<=[.;])\s+(?=[A-Z])")
@@ -143,6 +155,14 @@ def items(lines: list[Line], day: date, who: People, day_first: bool = True) -> 
     for line in lines:
         if line.in_actions or line.header:
             continue
+        for handed in DELEGATED.finditer(line.text):
+            what = re.sub(r"^(?:own|take|handle|drive)\s+", "", handed["what"].strip(), flags=IC)
+            due_text, due_on = _due(what, day, day_first)
+            if due_text:
+                what = what.replace(due_text, " ")
+            priority = PRIORITY.search(what)
+            found.append(Item(text=_tidy(what), owner=handed["o"], priority=_priority(priority) if priority else None,
+                              due_text=due_text, due_on=due_on, done=False, line=line))
         for chunk in _inline_lists(line.text):
             found += [_item(part, line, day, who, day_first) for part in _parts(chunk)]
     unique: dict[str, Item] = {}
@@ -221,6 +241,9 @@ def _fields(text: str) -> tuple[dict[str, str], str]:
     for group in list(FIELD_GROUP.finditer(text)):
         parts = [p.strip() for p in re.split(r"[,;]", group["b"] or group["p"]) if p.strip()]
         got = [_field(part) for part in parts]
+        unnamed = [i for i, g in enumerate(got) if g is None]
+        if len(unnamed) == 1 and len(parts) > 1 and _team_or_name(parts[unnamed[0]]):
+            got[unnamed[0]] = ("owner", parts[unnamed[0]])  # "(POS team, by end of month)": the name among fields
         if got and all(got):
             for key, value in (g for g in got if g):
                 found.setdefault(key, value)
@@ -245,6 +268,14 @@ def _field(part: str) -> tuple[str, str] | None:
     return None
 
 
+TEAM = re.compile(r"@?[\w.-]+(?:\s[\w.-]+)?\s+(?:team|squad|ops|on-?call|guild|crew)", IC)
+
+
+def _team_or_name(part: str) -> bool:
+    """"Aarav", "POS team", "finance ops": who an item can be given to."""
+    return _is_name(part) or bool(TEAM.fullmatch(part))
+
+
 def _field_key(label: str) -> str:
     label = label.lower()
     if label.startswith("prio"):
@@ -266,6 +297,9 @@ def _owner(text: str, line: Line, who: People) -> tuple[str | None, str]:
             if pattern.pattern.startswith("(?:->"):  # "<why> -> Comms (Beatriz) to set up ...": the action follows
                 rest = after["rest"] if after else text[:m.start()]
             return _name(m["o"]), rest
+    me = ME_DASH.match(text)
+    if me:  # "me - fix rounding ...": the writer
+        return _writer(line, who), text[me.end():]
     colon = NAME_COLON.match(text)
     if colon and colon["o"].lower() not in NOT_NAMES:
         name = colon["o"]
@@ -317,7 +351,7 @@ def _handle(token: str) -> bool:
 def _name(raw: str | None) -> str | None:
     if raw is None:
         return None
-    name = raw.strip().strip(".,;:").strip()
+    name = raw.strip().strip(".,;:").strip().removeprefix("@")  # "-> @sam" is owned by sam, as "@sam ..." is
     return name or None
 
 
@@ -329,14 +363,14 @@ def _due(text: str, day: date, day_first: bool = True) -> tuple[str | None, date
     m = DUE.search(text)
     if m is None:
         return None, None
-    stated = m.group(0).strip()
-    value = next(g for g in (m["d1"], m["d2"], m["d3"], m["d4"], m["d5"]) if g)
+    stated = m.group(0).strip(" ,;-–—")
+    value = next(g for g in (m["d1"], m["d2"], m["d3"], m["d4"], m["d5"], m["d6"], m["d7"]) if g)
     return stated, _due_date(value.lower(), day, day_first)
 
 
 def _due_date(value: str, day: date, day_first: bool = True) -> date | None:
     value = value.removeprefix("next ").strip() if re.match(rf"next {_DAY}", value) else value
-    within = re.match(r"(?:within|in)\s+(\d+)\s*(h|d)", value)
+    within = re.match(r"(?:(?:within|in)\s+)?(\d+)\s*(h|d)", value)
     if within:  # "within 72h": counted from the incident's day
         amount = int(within.group(1))
         return day + timedelta(days=-(-amount // 24) if within.group(2) == "h" else amount)
@@ -346,6 +380,8 @@ def _due_date(value: str, day: date, day_first: bool = True) -> date | None:
         return day + timedelta(days=1)
     if re.fullmatch(r"eow|end of (?:the )?week", value):  # the working week's end: its Friday
         return day + timedelta(days=(4 - day.weekday()) % 7)
+    if re.fullmatch(r"eom|end of (?:the )?month", value):
+        return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     if value in WEEKDAYS:
         ahead = (WEEKDAYS.index(value) - day.weekday()) % 7 or 7
         return day + timedelta(days=ahead)

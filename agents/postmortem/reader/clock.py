@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from dateutil import parser as dateparser
 
@@ -27,7 +27,7 @@ WEEKDAY = r"(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?"
 DATE = re.compile(
     rf"(?<![\d-])(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})(?![\d-])"
     rf"|\b{WEEKDAY}(?P<mdy>{MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+(?P<y1>\d{{4}}))?)\b"
-    rf"|\b{WEEKDAY}(?P<dmy>\d{{1,2}}(?:st|nd|rd|th)?\s+{MONTHS}\.?(?:,?\s+(?P<y2>\d{{4}}))?)\b"
+    rf"|\b{WEEKDAY}(?P<dmy>\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?{MONTHS}\.?(?:,?\s+(?P<y2>\d{{4}}))?)\b"
     rf"|(?<![\d/])(?P<slash>\d{{1,2}}/\d{{1,2}}(?:/(?P<y3>\d{{2,4}}))?)(?![\d/])",
     re.IGNORECASE)
 
@@ -42,13 +42,26 @@ ZONES: dict[str, str] = {
     "gmt": "Europe/London", "ist": "Asia/Kolkata", "india": "Asia/Kolkata", "sgt": "Asia/Singapore",
     "singapore": "Asia/Singapore", "jst": "Asia/Tokyo", "aest": "Australia/Sydney", "aedt": "Australia/Sydney",
     "sydney": "Australia/Sydney", "eet": "Europe/Athens", "eest": "Europe/Athens", "brt": "America/Sao_Paulo",
+    "us eastern": "America/New_York", "us pacific": "America/Los_Angeles", "us central": "America/Chicago",
+    "us mountain": "America/Denver", "hkt": "Asia/Hong_Kong",
+    "kst": "Asia/Seoul", "nzst": "Pacific/Auckland", "nzdt": "Pacific/Auckland", "awst": "Australia/Perth",
+    "acst": "Australia/Adelaide", "sast": "Africa/Johannesburg", "msk": "Europe/Moscow", "pht": "Asia/Manila",
+    "wib": "Asia/Jakarta", "akst": "America/Anchorage", "hst": "Pacific/Honolulu",
 }
 UTC_NAMES = ("utc", "z", "zulu")
 _NAME = "|".join(sorted((re.escape(k) for k in [*ZONES, "utc"]), key=len, reverse=True))
-ZONE_TOKEN = rf"(?:(?:UTC|GMT)\s*[+-]\s*\d{{1,2}}(?::?\d{{2}})?|\b(?:{_NAME})\b)"
+# The tz database's own names ("America/New_York") and its cities said with "time" ("Paris time", "New York time").
+_REGIONS = ("Europe", "America", "Asia", "Australia", "Africa", "Pacific", "Atlantic", "Indian")
+IANA: dict[str, str] = {key.lower(): key for key in available_timezones() if key.startswith(_REGIONS)}
+CITIES: dict[str, str] = {key.rsplit("/", 1)[-1].replace("_", " ").lower(): key for key in sorted(IANA.values())}
+_REGION_NAMES = "|".join(_REGIONS)
+_CITY = "|".join(sorted((re.escape(c) for c in CITIES), key=len, reverse=True))
+ZONE_TOKEN = (rf"(?:(?:UTC|GMT)\s*[+-]\s*\d{{1,2}}(?::?\d{{2}})?|\b(?:{_REGION_NAMES})/[A-Za-z_]+(?:/[A-Za-z_]+)?\b|"
+              rf"\b(?:{_CITY})\s+time\b|\b(?:{_NAME})\b)")
 # "all times Pacific", "(times EST)", "Times: PST", "times are SGT / UTC+8", "All times are local (UTC+2)".
 STATED_ZONE = re.compile(
-    rf"\btimes?\b(?:\s+(?:are|in|is|shown|given|local))*\s*[:(]?\s*\(?(?P<zone>{ZONE_TOKEN}(?:\s*/\s*{ZONE_TOKEN})?)",
+    rf"\b(?:times?|hours|clock)\b(?:\s+(?:are|in|is|shown|given|local))*\s*[:(]?\s*\(?"
+    rf"(?P<zone>{ZONE_TOKEN}(?:\s*/\s*{ZONE_TOKEN})?)",
     re.IGNORECASE)
 # "11:47 PM PST", "11:48 UTC": a zone written after a time.
 ZONE_AFTER_TIME = re.compile(rf"\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*(?:[ap]\.?m\.?)?\s*(?P<zone>{ZONE_TOKEN})",
@@ -89,6 +102,11 @@ def zone_named(text: str) -> tzinfo | None:
         return UTC if not delta else timezone(sign * delta)
     if token in UTC_NAMES:
         return UTC
+    if token in IANA:
+        return ZoneInfo(IANA[token])
+    city = CITIES.get(token.removesuffix(" time"))
+    if token.endswith(" time") and city:
+        return ZoneInfo(city)
     name = ZONES.get(token)
     return ZoneInfo(name) if name else None
 
@@ -99,7 +117,7 @@ def stated_zone(notes: str) -> Zone:
         for match in pattern.finditer(notes):
             phrase = match["zone"].strip()
             first = re.split(r"\s*/\s*", phrase)[0]
-            tz = zone_named(first)
+            tz = zone_named(phrase) or zone_named(first)  # "America/New_York" whole; "SGT / UTC+8" by its first
             if tz is not None:
                 stated = _stated_phrase(notes, match, phrase) if pattern is STATED_ZONE else phrase
                 return Zone(stated=stated, tz=tz)
@@ -187,3 +205,39 @@ def day_first(zone: Zone) -> bool:
     """Slash dates read day first, except in notes written in a North American zone."""
     name = getattr(zone.tz, "key", "")
     return not name.startswith("America/")
+
+
+SLASH = re.compile(r"(?<![\d/])(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/\d{2,4})?(?![\d/])")
+MONTH_FIRST_SAID = re.compile(r"\b(?:mm/dd(?:/yy(?:yy)?)?|m/d/y+|en[-_]us|us dates?|american dates?|month first)\b",
+                              re.IGNORECASE)
+DAY_FIRST_SAID = re.compile(r"\b(?:dd/mm(?:/yy(?:yy)?)?|d/m/y+|en[-_](?:gb|au|in|ie|nz)|uk dates?|european dates?|"
+                            r"day first)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SlashOrder:
+    """How "4/12" is read: day first or month first, and what settled it (None: nothing did, it is assumed)."""
+
+    day_first: bool
+    settled_by: str | None
+    ambiguous: str | None  # the first slash date that reads both ways, as written
+
+
+def slash_order(notes: str, zone: Zone) -> SlashOrder:
+    """Day/month order of the notes' slash dates: as the notes say it ("dd/mm", "en-US"), else as another of their
+    slash dates proves it ("14/03" can only be day first), else by the stated zone's region; else day first,
+    marked as assumed when a date reads both ways."""
+    written = [(int(m["a"]), int(m["b"]), m.group(0)) for m in SLASH.finditer(notes)
+               if 1 <= int(m["a"]) <= 31 and 1 <= int(m["b"]) <= 31]
+    both_ways = next((text for a, b, text in written if a <= 12 and b <= 12 and a != b), None)
+    if MONTH_FIRST_SAID.search(notes):
+        return SlashOrder(False, "the notes' stated date format", both_ways)
+    if DAY_FIRST_SAID.search(notes):
+        return SlashOrder(True, "the notes' stated date format", both_ways)
+    if any(a > 12 for a, _, _ in written):
+        return SlashOrder(True, "another date in the notes that can only be day first", both_ways)
+    if any(b > 12 for _, b, _ in written):
+        return SlashOrder(False, "another date in the notes that can only be month first", both_ways)
+    if zone.stated is not None:
+        return SlashOrder(day_first(zone), f"the stated zone ({zone.stated})", both_ways)
+    return SlashOrder(True, None, both_ways)

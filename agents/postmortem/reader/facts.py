@@ -17,16 +17,31 @@ UNKNOWN = re.compile(r"^\W*(?:unknown|unkown|tbd|tbc|n/?a|not known|not yet know
                      r"none yet|pending|under investigation|to be determined|not sure|"
                      r"no (?:\w+ )?(?:figures?|numbers?|estimates?|data)(?: yet)?)\b", re.IGNORECASE)
 NO_IMPACT = re.compile(r"\bno (?P<what>customer|revenue|user) impact\b", re.IGNORECASE)
-ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected)\b",
-                         re.IGNORECASE)
+ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected|"
+                         r"crash\w*)\b", re.IGNORECASE)
+# "disabled by error", "sent in error": the word "error" meaning a mistake, not a failure rate.
+BY_MISTAKE = re.compile(r"\b(?:by|in)\s+(?:error|mistake)\b", re.IGNORECASE)
 PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")
 EVERYONE_FAILED = re.compile(r"\b(?:every|all)\b.*\bfail\w*|(?<![\d,.])[45]\d\d(?![\d,.]).*\b(?:every|all)\b|"
                              r"\b(?:every|all)\b.*\breturned\s+[45]\d\d\b", re.IGNORECASE)
-COUNTED = re.compile(r"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s+(?:of\s+)?(?:\w+\s+){0,2}"
-                     r"(?:customers?|users?|"
-                     r"accounts?|sessions?|merchants?|clients?|orders?|tenants?|shops?|stores?)\b|"
+# Who or what a business counts as affected: people and organisations it serves, and their units of business.
+AFFECTED = (r"(?:customers?|users?|accounts?|sessions?|merchants?|clients?|orders?|tenants?|shops?|stores?|partners?|"
+            r"sellers?|buyers?|drivers?|riders?|members?|subscribers?|players?|patients?|students?|developers?|"
+            r"businesses|companies|organi[sz]ations?|orgs?|workspaces?|projects?|sites?|households?|shoppers?|"
+            r"devices?|installs?|learners?|guests?|bookings?|reservations?|policyholders?|borrowers?|creators?)")
+COUNTED = re.compile(rf"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s+(?:of\s+)?(?:\w+\s+){{0,2}}"
+                     rf"{AFFECTED}\b|"
                      r"(?:~|\ball\b|\bevery\b)\s*(?:\w+\s+)?(?:customers?|users?|accounts?|merchants?|clients?)\b",
                      re.IGNORECASE)
+# In a timed line, a count is the impact only when the line says it was hit: "37 orders between 10:30 and 10:51",
+# "~2,000 users affected", "214 customers charged twice"; not "scaled to 12 replicas".
+COUNTED_HIT = re.compile(rf"(?:{COUNTED.pattern})(?=[^.;]*\b(?:affected|impacted|hit|between|during|failed|lost|"
+                         r"charged|saw|got|could(?:n'?t| not)|stuck|at 0|wrong|without|missing)\b)", re.IGNORECASE)
+# An amount of money, in a clause that says it was lost, refunded or at stake.
+_AMOUNT = r"(?:[€$£¥]\s?~?\d[\d,.]*\s?(?:k|m|K|M)?|\d[\d,.]*\s?(?:k|m)?\s?(?:EUR|USD|GBP|dollars|euros|pounds))"
+MONEY_LOST = re.compile(rf"(?:\b(?:value|revenue|lost|loss|sales|gmv|refund\w*|worth|cost|missed|at risk)\b[^.;]*?"
+                        rf"{_AMOUNT}|{_AMOUNT}[^.;]*?\b(?:value|revenue|lost|loss|sales|gmv|refund\w*|worth|cost|"
+                        rf"missed|at risk)\b)", re.IGNORECASE)
 REGION = re.compile(r"\b(?:APAC|EMEA|AMER|LATAM|EU|Europe|European|US|USA|North America|South America|Asia|"
                     r"Africa|Australia|all regions|global(?:ly)?|worldwide|[a-z]{2}-(?:[a-z]+-)?[a-z]+-\d)\b")
 CLAUSE = re.compile(r"(?<=[.;])\s+|,\s+")
@@ -71,16 +86,20 @@ def read(lines: list[Line]) -> Facts:
     facts.root_cause = _one(facts, "root_cause")
     facts.trigger = _one(facts, "trigger")
     facts.impact = [*facts.labels["impact"], *(Stated(line.text, line) for line in facts.sections.get("impact", []))]
+    timed = [Stated(line.text, line) for line in lines if line.lead is not None and not line.in_actions
+             and not line.header and line.section not in LISTS]
     facts.customers = _labelled_or(facts, "customers", lambda: _no_impact(lines, "customer") or _no_impact(
-        lines, "user") or _clause(facts.impact, COUNTED) or _clause(_loose(lines), COUNTED))
+        lines, "user") or _clause(facts.impact, COUNTED) or _clause(_loose(lines), COUNTED) or _clause(
+        timed, COUNTED_HIT))
     facts.revenue = _labelled_or(facts, "revenue", lambda: _no_impact(lines, "revenue") or _clause(
-        facts.impact, re.compile(r"\brevenue\b", re.IGNORECASE)))
-    facts.error_rate = _clause(facts.impact, None) or _error_clause(_loose(lines) + [
+        facts.impact, re.compile(r"\brevenue\b", re.IGNORECASE)) or _clause(facts.impact + _loose(lines) + timed,
+                                                                            MONEY_LOST))
+    summary = [*facts.labels["summary"], *_section(facts, "summary")]
+    facts.error_rate = _clause(facts.impact, None) or _clause(summary, None) or _error_clause(_loose(lines) + [
         Stated(line.text, line) for line in lines if not line.in_actions and not line.header])
     facts.regions = _labelled_or(facts, "regions", lambda: _clause(facts.impact, REGION))
     for key in LISTS:
         facts.lists[key] = [*_split(facts.labels[key]), *_section(facts, key)]
-    summary = [*facts.labels["summary"], *_section(facts, "summary")]
     facts.summary = " ".join(s.value for s in summary) or None
     severity = next((SEVERITY.search(line.text) for line in lines if SEVERITY.search(line.text)), None)
     facts.severity = f"SEV{severity.group(1)}" if severity else None
@@ -137,7 +156,8 @@ def _clause(stated: list[Stated], pattern: re.Pattern[str] | None) -> Stated | N
     for s in stated:
         for clause in CLAUSE.split(s.value):
             if pattern is None:
-                if (PERCENT.search(clause) and ERROR_WORDS.search(clause)) or EVERYONE_FAILED.search(clause):
+                if (PERCENT.search(clause) and ERROR_WORDS.search(BY_MISTAKE.sub("", clause))) or \
+                        EVERYONE_FAILED.search(clause):
                     return Stated(clause.strip(" ."), s.line)
             elif pattern.search(clause):
                 return Stated(clause.strip(" ."), s.line, bool(UNKNOWN.match(clause)))
@@ -147,6 +167,6 @@ def _clause(stated: list[Stated], pattern: re.Pattern[str] | None) -> Stated | N
 def _error_clause(stated: list[Stated]) -> Stated | None:
     for s in stated:
         for clause in CLAUSE.split(s.value):
-            if PERCENT.search(clause) and ERROR_WORDS.search(clause):
+            if PERCENT.search(clause) and ERROR_WORDS.search(BY_MISTAKE.sub("", clause)):
                 return Stated(clause.strip(" ."), s.line)
     return None

@@ -27,6 +27,9 @@ UNDO = re.compile(r"\brol+(?:ed)?[\s-]?back\b|\brevert\w*|\bflag\b|\bswitched\b|
                   r"\bdisabled\b|\bpointed back\b", IC)
 UNANSWERED = re.compile(r"\b(?:nobody|no one|noone)\s+(?:acked|acknowledged|answered|responded)\b|\bunanswered\b|"
                         r"\bnot acknowledged\b|\bwent unacked\b", IC)
+# A signal that reached a place nobody looks: "(nobody watches that inbox)", "no one monitors that channel".
+UNWATCHED = re.compile(r"\b(?:nobody|no one|noone)\s+(?:watch|monitor|read|check|look)(?:es|s|ed)?\b|\bunwatched\b|"
+                       r"\bunmonitored\b|\bnobody saw\b|\bno one saw\b|\bwent unnoticed\b", IC)
 RENOTIFIED = re.compile(r"\bnotified\b|\bpaged\b|\bescalat\w*|\bphone call\b|\bcall(?:ed)?\b", IC)
 NO_ALERT = re.compile(r"\b(?:there (?:is|was) no|no|without an?)\s+(?:[\w-]+\s+){0,3}alert(?:s|ing)?\b", IC)
 EMPHASIS = re.compile(r"[^.;()]*?(?:\(!\)|!(?=\s|\)|$))", IC)
@@ -44,6 +47,11 @@ HURT = re.compile(r"[^.;]*\b(?:unfortunately|no runbook|runbook was (?:outdated|
 HELPED = re.compile(r"[^.;]*\b(?:worked (?:well|as expected|as designed)|thanks to|helped|"
                     r"was already (?:scripted|in place)|saved (?:us|time)|paid off)\b[^.;]*", IC)
 PROSE_SECTIONS = (None, "summary", "other", "timeline")
+# Tests that did not cover what broke: "the tests only had numeric prices", "no test covers inbound webhooks".
+_TESTS = r"(?:unit |integration |e2e |contract )?tests?"
+UNTESTED = re.compile(rf"[^.;]*\b(?:(?:the |our )?{_TESTS} (?:only|never|did(?:n'?t| not)|do(?:n'?t| not)|missed|"
+                      r"skipped)|"
+                      rf"no {_TESTS} (?:for|cover\w*|on|of)|not covered by (?:any )?tests?|untested)\b[^.;]*", IC)
 SINCE_DATE = re.compile(r"[^.;]*\bsince\s+(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}|"
                         r"\d{4}-\d{2}-\d{2})[^.;]*")
 
@@ -136,6 +144,11 @@ def _derived_poorly(timeline: Timeline, m: Moments, lines: list[Line], day: date
             poorly.append(Finding(f"The page was not acknowledged: {event.own} ({_clock(event.at)})",
                                   event.line.raw.strip(), False))
             break
+    for event in events:
+        if UNWATCHED.search(event.line.text) and not UNANSWERED.search(event.line.text):
+            poorly.append(Finding(f"A warning reached a place nobody watched: {event.own} ({_clock(event.at)})",
+                                  event.line.raw.strip(), False))
+            break
     poorly += _customers_first(events, m)
     if m.detected and m.start_at and ALERT.search(m.detected.own):
         taken = _minutes(m.detected.at, m.start_at)
@@ -177,7 +190,9 @@ def _customers_first(events: list[Event], m: Moments) -> list[Finding]:
     if alert is not None and alert.at <= reported.at:
         return []
     when = f"{_minutes(alert.at, reported.at)} minutes before the first alert" if alert else "before any alert fired"
-    return [Finding(f"Customers reported the problem first ({reported.own}, {_clock(reported.at)}), {when}",
+    who = "Customers" if re.search(r"\bcustomers?\b|\bclients?\b|\busers?\b|\bmerchants?\b", reported.own, IC) \
+        else "People outside the response"
+    return [Finding(f"{who} reported the problem first ({reported.own}, {_clock(reported.at)}), {when}",
                     reported.line.raw.strip(), False)]
 
 
@@ -197,7 +212,8 @@ def _line_findings(line: Line, day: date) -> list[Finding]:
     about a shortcut, a failure going on since an earlier date."""
     out = []
     text, source = line.text, line.raw.strip()
-    for pattern, lead in ((NO_ALERT, "No alert covered it"), (TOOK_BECAUSE, None), (EMPHASIS, None)):
+    for pattern, lead in ((NO_ALERT, "No alert covered it"), (UNTESTED, "Tests did not cover it"),
+                          (TOOK_BECAUSE, None), (EMPHASIS, None)):
         m = pattern.search(text)
         if m:
             clause = _sentence_around(text, m) if pattern is NO_ALERT else m.group(0)

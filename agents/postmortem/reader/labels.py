@@ -13,28 +13,32 @@ _MOMENTS = (r"(?:impact\s+)?start(?:ed)?|began|(?:impact\s+)?end(?:ed)?|recovere
 MOMENT_KEYS = {"t_start", "t_end", "t_detected", "t_ack", "t_mitigated", "t_resolved"}
 _LABEL = (rf"{_MOMENTS}|root\s*ca\w+|(?:the\s+)?cause|trigger|impact\s+window|impact\s+for\s+the\s+\w+|impact|"
           r"customers?\s+affected|customer\s+impact|customers?|(?:users?|clients?|merchants?|accounts?)\s+affected|"
-          r"revenue(?:\s+impact)?|regions?|when|(?:what\s+)?went\s+(?:well|ok|poorly|badly|bad|wrong)|not\s+good|good|bad|"
+          r"revenue(?:\s+impact)?|regions?|when|what\s+was\s+(?:not\s+)?(?:good|bad|great|ok)|"
+          r"what\s+(?:worked|did(?:n'?t| not) work|hurt|helped)|"
+          r"(?:what\s+)?went\s+(?:well|ok|poorly|badly|bad|wrong)|not\s+good|good|bad|"
           r"(?:what\s+)?did(?:n'?t| not)\s+go\s+well|positives?|negatives?|"
-          r"(?:where\s+we\s+got\s+)?lucky|lessons?(?:\s+learned)?|todo|action\s+items?|severity|summary|what\s+happened")
+          r"(?:where\s+we\s+got\s+)?lucky|lessons?(?:\s+learned)?|todo|action\s+items?|severity|summary|what\s+happened|"
+          r"why|how\s+many|how\s+bad|what")
 LABEL = re.compile(rf"(?P<lead>^|[.;!?]\s+|\s[-–—]\s)(?P<label>{_LABEL})\s*"
                    r"(?P<sep>:|\s[-–—]\s|(?<=window)\s|(?<=impact)\s+was\b)\s*", re.IGNORECASE)
-ONLY_AT_START = {"good", "bad", "not good", "when", "severity", "lucky"}
+ONLY_AT_START = {"good", "bad", "not good", "when", "severity", "lucky", "why", "how many", "how bad", "what"}
 SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!approx)\.(?:\s|$)")
 KEYS = [
     (re.compile(r"^(?:impact\s+)?start|^began", re.I), "t_start"),
     (re.compile(r"^(?:impact\s+)?end|^recovered", re.I), "t_end"), (re.compile(r"^detected", re.I), "t_detected"),
     (re.compile(r"^ack", re.I), "t_ack"), (re.compile(r"^mitigated", re.I), "t_mitigated"),
     (re.compile(r"^(?:resolved|closed)", re.I), "t_resolved"),
-    (re.compile(r"root|cause", re.I), "root_cause"), (re.compile(r"trigger", re.I), "trigger"),
+    (re.compile(r"root|cause|^why$", re.I), "root_cause"), (re.compile(r"^how\s+(?:many|bad)$", re.I), "impact"),
+    (re.compile(r"trigger", re.I), "trigger"),
     (re.compile(r"window", re.I), "window"), (re.compile(r"customer impact", re.I), "impact"),
     (re.compile(r"customer|users?|clients?|merchants?|accounts?", re.I), "customers"),
     (re.compile(r"impact", re.I), "impact"), (re.compile(r"revenue", re.I), "revenue"),
     (re.compile(r"region", re.I), "regions"), (re.compile(r"when", re.I), "when"),
-    (re.compile(r"poorly|bad|wrong|not good|n'?t go|not go|negative", re.I), "went_poorly"),
-    (re.compile(r"well|ok|^good|positive", re.I), "went_well"),
+    (re.compile(r"poorly|bad|wrong|not good|n'?t go|not go|negative|n'?t work|not work|hurt", re.I), "went_poorly"),
+    (re.compile(r"well|ok|\bgood\b|positive|great|worked|helped", re.I), "went_well"),
     (re.compile(r"lucky", re.I), "lucky"), (re.compile(r"lesson", re.I), "lessons"),
     (re.compile(r"todo|action", re.I), "actions"), (re.compile(r"severity", re.I), "severity"),
-    (re.compile(r"summary|what happened", re.I), "summary"),
+    (re.compile(r"summary|what happened|^what$", re.I), "summary"),
 ]
 
 

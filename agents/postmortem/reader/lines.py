@@ -45,6 +45,10 @@ SECTIONS: dict[str, str] = {
     "remediation": "actions", "remediation items": "actions", "corrective actions": "actions", "todo list": "actions",
     "follow up items": "actions", "action list": "actions",
     "lessons": "lessons", "lessons learned": "lessons", "learnings": "lessons", "takeaways": "lessons",
+    # A notepad's question-word labels ("WHAT:", "WHEN:", "WHY:", "HOW MANY:", "NEXT:"), one per part of the story.
+    "what": "summary", "when": "timeline", "why": "root_cause", "how many": "impact", "how bad": "impact",
+    "who was hit": "impact", "next": "actions", "what was good": "went_well", "what was not good": "went_poorly",
+    "what was bad": "went_poorly", "what helped": "went_well", "what hurt": "went_poorly",
 }
 ACTION_OPENERS = ("follow up", "followup", "action item", "still open", "todo", "open items", "next steps")
 HEADING_MARKUP = re.compile(r"^(?:#{1,6}\s*|h[1-6]\.\s*)")
@@ -59,7 +63,7 @@ WHATSAPP = re.compile(r"^(?P<date>\d{1,2}/\d{1,2}/\d{2,4}),?\s+(?P<time>\d{1,2}:
                       r"(?P<who>[^:]{1,40}?):\s*(?P<body>.*)$", re.IGNORECASE)
 ZOOM = re.compile(r"^(?P<time>\d{1,2}:\d{2}(?::\d{2})?)\s+From\s+(?P<who>.+?)\s+to\s+[^:]{1,40}?:\s*(?P<body>.*)$",
                   re.IGNORECASE)
-_WHO = r"(?P<who>[A-Z][\w.'’-]*(?:\s[A-Z][\w.'’-]*){0,3})"
+_WHO = r"(?P<who>[A-Z][\w.'’-]*(?:,?\s[A-Z][\w.'’-]*){0,3})"  # "Ana Lima", "Okonkwo, Chidi" (Teams)
 _AT = r"(?:(?:[Tt]oday|[Yy]esterday)\s+at\s+)?(?P<time>\d{1,2}:\d{2}(?:\s*[AaPp][Mm])?)"
 # A message's header on its own line: "Marcus Webb  8:47 AM" (Slack), "[2:41 PM] Ana Lima" (Teams), "Ana Lima, 2:41 PM".
 MESSAGE_HEADER = [re.compile(rf"^{_WHO},?\s+\[?{_AT}\]?$"), re.compile(rf"^\[{_AT}\]\s+{_WHO}$")]
@@ -132,7 +136,7 @@ def split(notes: str, year: int, day_first: bool) -> list[Line]:
             copy = next((m for p in MESSAGE_HEADER if (m := p.match(raw.strip()))), None)
             if copy:
                 found = clocks(copy["time"])
-                speaker_time = (copy["who"], found[0]) if found else None
+                speaker_time = (_given_first(copy["who"]), found[0]) if found else None
                 continue
             if speaker_time and line.lead is None and line.speaker is None:
                 line.speaker, line.lead = speaker_time
@@ -142,6 +146,12 @@ def split(notes: str, year: int, day_first: bool) -> list[Line]:
             lines.append(line)
     _mark_action_lists(lines)
     return lines
+
+
+def _given_first(who: str) -> str:
+    """"Okonkwo, Chidi" (a directory's "Surname, Given") is Chidi Okonkwo."""
+    surname, comma, given = who.partition(",")
+    return f"{given.strip()} {surname.strip()}" if comma and given.strip() else who.strip()
 
 
 def _blocks(raw_lines: list[str]) -> list[list[tuple[int, str]]]:

@@ -32,12 +32,19 @@ REPORT = re.compile(r"\bcustomers?\b|\bsupport\b|\btickets?\b|\breports?\b|\brep
                     r"\bnoticed\b", IC)
 CUSTOMER = re.compile(r"\b(?:customers?|clients?|users?|merchants?)\s+(?:report|complain|email|call|said|say|see|saw|"
                       r"are|were|can'?t|cannot|could|noticed|tweet|wrote)\w*|\bsupport\b|\btickets?\b|"
-                      r"\bcustomer success\b|\bfrom (?:a )?customers?\b|\bcustomer (?:report|complaint)s?\b", IC)
+                      r"\bcustomer success\b|\bfrom (?:a )?customers?\b|\bcustomer (?:report|complaint)s?\b|"
+                      # People telling us, not a monitor: "getting reports from the store team", "reports of ..."
+                      r"\b(?:getting|got|received|seeing) (?:\w+ )?reports?\b|\breports? (?:from|of)\b", IC)
 SYMPTOM = re.compile(r"\berrors?\b|\b[45]\d\ds\b|\b5xx\b|\btimeouts?\b|\btimed out\b|\blatency\b|\bslow\b|"
                      r"\bfail(?:ing|ed|ures?|s)?\b|\bdown\b|\boutage\b|\bunavailable\b|\bred\b|\bcrash\w*|\boom\w*|"
                      r"\bblock(?:ed|s|ing)?\b|\bstuck\b|\bempty\b|\bexpired\b|\bnot resolving\b|\bdelay(?:s|ed)?\b|"
                      r"\blag\b|\blost\b|\bdestroyed\b|\bmissing\b|\bspike\b|\bdegraded\b|\brejected\b|\bp(?:50|90|95|99)\b|"
-                     r"\bslow\w*\b|\bsomething(?:'s| is) (?:off|wrong)\b|\bbroken\b|\bnot working\b", IC)
+                     r"\bslow\w*\b|\bsomething(?:'s| is) (?:off|wrong)\b|\bbroken\b|\bnot working\b|"
+                     # A bare HTTP error status, where the words around it make it one ("first 401 to Stripe",
+                     # "returning 503", "502 from the gateway").
+                     r"\b(?:first|returned|returning|returns|return|got|getting|throwing|throws|serving|serves|"
+                     r"answering|answers)\s+(?:an?\s+|http\s+)?[45]\d\d\b|\b[45]\d\d\s+(?:errors?|responses?|status|"
+                     r"from|to|on|for)\b", IC)
 STARTED = re.compile(r"\b(?:start(?:s|ed|ing)?|startd|initiated|kick(?:ed)? off|in progress|begin|began|beginning|"
                      r"underway)\b", IC)
 # The remedies responders apply, and the words saying one is complete: "workaround applied", "reindex finished",
@@ -62,7 +69,13 @@ MITIGATED = re.compile(
     r"\bpromoted the\b|\bscaled\b|\badded (?:more )?(?:capacity|nodes|replicas|workers|instances)\b|\bblocked\b(?! by)|"
     r"\bbanned\b|\btoggled off\b|\brolled out (?:a |the )?(?:fix|patch|hotfix)\b|\bapplied (?:a |the )?(?:fix|patch|"
     r"workaround)\b|\bworkaround (?:is )?in place\b|\bdowngraded\b|\bpinned\b|\bfix rolled out\b|"
-    r"\bswitched off\b|\bturned (?:it |the \w+ )?off\b|\bfix (?:is )?(?:live|out|in)\b", IC)
+    r"\bswitched off\b|\bturned (?:it |the \w+ )?off\b|\bfix (?:is )?(?:live|out|in)\b|"
+    # Letting the failing traffic through again: "route exempted from auth", "allowlisted the IP".
+    r"\bexempt(?:ed)?\b|\ballow-?listed\b|\bwhite-?listed\b|\bbypassed\b|\bunblocked\b|"
+    # A new version going out after the impact began rolls forward: "5.2.1 is approved and released".
+    r"\b(?:v?\d+\.\d+(?:\.\d+)*\S*|new (?:build|version|release))\s+(?:is |was |has been |now )?"
+    r"(?:(?:approved|merged|built) and )?(?:released|deployed|shipped|rolled out|live)\b|"
+    r"\b(?:released|deployed|shipped|rolled out)\s+(?:the\s+)?v?\d+\.\d+", IC)
 # A measure or the whole service reported normal: "graphs look normal", "latency normal", "everything green".
 HEALTHY = re.compile(r"\b(?:errors?|error rates?|latency|p\d\d|traffic|graphs?|dashboards?|metrics|success rate|"
                      r"throughput|queue|lag|everything|all (?:systems|services|checks)|services?|checks|monitors)\b"
@@ -79,6 +92,7 @@ RECOVERED = re.compile(
     r"\bhealthy\b|\bhandshake ok\b|\berror rates? (?:back to )?normal\b|\bnormal levels\b|\ball good\b|"
     r"\bok again\b|\b(?:errors?|5xx|failures?|[45]\d\ds|timeouts?)\b[^.;]{0,20}\b(?:at 0|gone|cleared|stopped)\b", IC)
 RESOLVED = re.compile(r"\bresol(?:ved|vd|ving|ution)\b(?!\s+(?:from|again))|\bclos(?:ed|ing)\b|\bcalling it\b|"
+                      r"\bclose[sd]?\s+(?:the\s+|this\s+)?(?:incident|ticket|bridge|issue|it out)\b|"
                       r"\ball clear\b|\bincident (?:is )?over\b|\bstand(?:ing)? down\b|\bstood down\b|"
                       r"\b(?:declared|marked|confirmed) (?:as )?(?:fixed|over|done)\b|\bend of incident\b|"
                       r"\b(?:ended|ending|end) the (?:incident|bridge|call)\b|\bdone here\b", IC)
@@ -233,7 +247,8 @@ def trigger(timeline: Timeline, found: Moments) -> Event | None:
 
 
 def _changed(event: Event) -> bool:
-    return bool(re.search(r"\b(?:expired|deleted|destroyed|pushed|deployed|applied|changed|rotated)\b", event.own, IC))
+    return bool(re.search(r"\b(?:expired|deleted|destroyed|pushed|deployed|applied|changed|rotated|released|shipped|"
+                          r"rolled out|merged|enabled|disabled|upgraded|migrated)\b", event.own, IC))
 
 
 def last_finding(timeline: Timeline, found: Moments) -> Event | None:

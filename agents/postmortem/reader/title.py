@@ -53,6 +53,9 @@ PHRASES = [
 CUT = re.compile(r"\s+(?:since|from|for|after|because|at)\s+|[,(;:]|\?+|\.\s|\s[-–—]\s")
 INVESTIGATING = re.compile(r"^(?:status page, \w+:\s*)?we(?:'re| are)\s+(?:currently\s+)?investigating\s+"
                            r"(?:reports of\s+|an issue with\s+)?", IC)
+# "Getting reports from the Dublin store team that prices show €0.00": the report, without who reported it.
+REPORTED = re.compile(r"^(?:[\w ]+:\s*)?(?:we(?:'re| are)\s+|i'?m\s+)?(?:getting|got|received|seeing|have)\s+"
+                      r"(?:\w+\s+)?reports?\s+(?:from\s+(?:the\s+|a\s+|some\s+)?[\w\s-]+?\s+)?(?:that|of)\s+", IC)
 MAX_WORDS = 12
 SURFACE = re.compile(r"\b((?:iOS|Android|mobile|desktop)(?:\s+(?:and|&)\s+(?:iOS|Android|web|desktop))?\s+apps?)\b")
 SURFACE_WORDS = re.compile(r"\b(?:app|apps|ios|android|mobile|web|website|api|desktop)\b", IC)
@@ -131,6 +134,9 @@ def _from_story(facts: Facts, events: list[Event]) -> str | None:
     status = next((e for e in events if e.line.status_page and INVESTIGATING.search(e.own)), None)
     if status is not None:
         return _cut(INVESTIGATING.sub("", status.own))
+    told = next((e for e in events if REPORTED.search(e.own) and not e.range_end), None)
+    if told is not None:
+        return _cut(REPORTED.sub("", told.own))
     reported = next((e for e in events if SYMPTOM.search(e.own) and not ALERT.search(e.own)
                      and not e.range_end), None)
     return _cut(reported.own) if reported else None
