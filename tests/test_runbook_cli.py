@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from app.db.migrate import upgrade
+from tests.conftest import wait_for
 from tests.runbook_support import FakeKubectl, kill_when_hung, write_config
 
 SLOW_WAIT = """name: slow-restart
