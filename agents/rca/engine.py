@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from agents.rca.causes import Facts, Narrative
 from agents.rca.changes import is_reversal, reloads_as_edits
 from agents.rca.hypotheses import (
+    INFRASTRUCTURE,
     Candidate,
     change_candidates,
     change_component,
     clock,
+    off_the_path,
     recovered_at,
     score,
     symptom_onset,
@@ -56,7 +58,7 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
                 recovered_at=recovered_at(seen), error_ratio_mean=_mean_error_ratio(seen, onset), tools=tools,
                 lines_read=seen.lines_read, queries=seen.queries,
                 hypotheses=[_hypothesis(c) for c in ranked[:5]], lost=seen.lost)
-    if not ranked or ranked[0].score <= 0:
+    if not ranked or ranked[0].score <= 0 or not connected(ranked[0], seen):
         return _inconclusive(seen, subject, tools, {**base, "ruled_out": ruled_out(seen, ranked, None, onset)})
     top = ranked[0]
     base["ruled_out"] = ruled_out(seen, ranked, top, onset)
@@ -136,6 +138,12 @@ def _last_earlier(seen: Observations, chosen: ChangeEvent | None) -> list[Change
 def _hours(delta: timedelta) -> str:
     hours = delta.total_seconds() / 3600
     return f"{hours:.0f} hours" if hours >= 1.5 else f"{round(delta.total_seconds() / 60)} minutes"
+
+
+def connected(candidate: Candidate, seen: Observations) -> bool:
+    """Something the answer may name: infrastructure under the service, or a component with a path to it (or
+    one nothing places either way). A best guess off the path is no answer: the candidates are listed instead."""
+    return candidate.cause.id in INFRASTRUCTURE or not off_the_path(candidate.component, seen)
 
 
 def _ruled_out_name(change: ChangeEvent) -> str:
