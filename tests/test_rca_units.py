@@ -517,3 +517,27 @@ def test_a_best_guess_off_the_path_is_no_answer_and_infrastructure_under_it_is()
     node = Candidate(cause=CAUSES["node-not-ready"], component="ip-10-0-1-2", onset=T0, mechanism="m")
     ours = Candidate(cause=CAUSES["bad-deploy"], component="accounts", onset=T0, mechanism="m")
     assert (connected(guess, seen), connected(node, seen), connected(ours, seen)) == (False, True, True)
+
+
+@pytest.mark.parametrize(("line", "fields", "kind", "subject"), [
+    ("flag configuration changed", {"flags_changed": "dynamic-pricing"}, ChangeKind.FLAG, "dynamic-pricing"),
+    ('Feature toggle "new-checkout" was enabled in environment "production"', {}, ChangeKind.FLAG, "new-checkout"),
+    ("received update for flag 'passkeys-beta'", {}, ChangeKind.FLAG, "passkeys-beta"),
+    ("toggled feature flag", {"flag_key": "dark-mode"}, ChangeKind.FLAG, "dark-mode"),
+    ("Reloading configuration from /etc/orders/config.yaml", {}, ChangeKind.CONFIG, "orders"),
+    ("configuration reloaded", {"changed_keys": "RETRY_MAX"}, ChangeKind.CONFIG, "orders"),
+])
+def test_flag_services_and_reloads_announce_changes_in_either_word_order(line: str, fields: dict[str, str],
+                                                                        kind: ChangeKind, subject: str) -> None:
+    from agents.rca.changes import announces, changes_in_log
+
+    [change] = changes_in_log(line, fields, T0, "orders" if kind == ChangeKind.CONFIG else "flags", "q")
+    assert announces(line) and (change.kind, change.subject) == (kind, subject)
+
+
+def test_routine_info_lines_announce_nothing() -> None:
+    from agents.rca.changes import announces
+
+    for line in ("GET /api/v1/flags 200 in 3ms", "loaded config from /etc/app.yaml", "feature evaluation took 2ms",
+                 "Completed checkout for user 42"):
+        assert not announces(line), line

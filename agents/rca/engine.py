@@ -155,9 +155,10 @@ def _reason(change: ChangeEvent, candidate: Candidate | None, top: Candidate | N
     if candidate is not None and candidate.against:
         text = candidate.against[0].text
         return text[:1].lower() + text[1:]
-    distance = seen.scope.distance(change_component(change, seen))
-    if distance is None and seen.scope.components:
-        return "off the path: it is not the alerting service nor anything it depends on"
+    component = change_component(change, seen)
+    if seen.scope.components and seen.scope.distance(component) is None:
+        return ("off the path: it is not the alerting service nor anything it depends on"
+                if off_the_path(component, seen) else "nothing connects it to the alerting service or followed it")
     if top is not None:
         return (f"{top.cause.title.lower()} in {top.component} explains the symptoms better "
                 f"(score {top.score:.1f}" + (f" against {candidate.score:.1f})" if candidate else ")"))
