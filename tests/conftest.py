@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from app.db.engine import create_sync_engine
 from app.db.migrate import upgrade
@@ -62,11 +63,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]
         yield url
         return
     url = request.getfixturevalue("postgres_url")
-    engine = create_sync_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    empty(url)
     yield url
+
+
+def empty(url: str) -> None:
+    """TRUNCATE every table, failing within 30 s when another connection holds a lock on one (a server or
+    process an earlier test left running) rather than waiting for it forever."""
+    engine = create_sync_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))
+            connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    except OperationalError as exc:
+        with engine.connect() as connection:
+            others = connection.execute(text(
+                "SELECT pid, application_name, state, left(query, 80) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+        pytest.fail(f"could not empty the test database: {exc.orig}; its other connections: {others}")
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -19,13 +19,14 @@ from typing import NoReturn
 import httpx
 import pytest
 
-from tests.support import free_socket
+from tests.sockets import free_socket
 
 SKIP_MESSAGE = "install Debian's prometheus package (apt-get install prometheus) to run the Prometheus tests"
 # No scrape targets: the server only answers queries over the backfilled blocks.
 MINIMAL_CONFIG = "global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n"
 START_TIMEOUT = 30.0
 PORT_ATTEMPTS = 3
+BACKFILL_TIMEOUT = 300.0  # one scenario takes a few seconds; only a stuck promtool takes this long
 
 
 def _binary(name: str) -> Path | None:
@@ -53,7 +54,7 @@ def require_prometheus() -> tuple[Path, Path]:
 def _block_duration_flags(promtool: Path) -> tuple[str, ...]:
     """Ask for one-day blocks where promtool supports it (2.44+); older ones cut two-hour blocks, which work too."""
     usage = subprocess.run([str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--help"],
-                           capture_output=True, text=True, check=False)
+                           capture_output=True, text=True, check=False, timeout=60)
     return ("--max-block-duration=24h",) if "--max-block-duration" in usage.stdout + usage.stderr else ()
 
 
@@ -67,7 +68,9 @@ def backfill(openmetrics: str, data_dir: Path, promtool: Path | None = None) -> 
     try:
         command = [str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--quiet",
                    *_block_duration_flags(promtool), source.name, str(data_dir)]
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=BACKFILL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"promtool backfill into {data_dir} took over {BACKFILL_TIMEOUT:.0f} s") from None
     finally:
         Path(source.name).unlink(missing_ok=True)
     if result.returncode != 0:

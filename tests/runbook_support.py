@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import wait_for
 
 FAKE = Path(__file__).parent / "fakes" / "kubectl"
 STATE: dict[str, Any] = {
@@ -45,6 +50,23 @@ class FakeKubectl:
         state["faults"].append({"match": match, **how})
         self.state_path.write_text(json.dumps(state))
 
+    @property
+    def hung_path(self) -> Path:
+        return Path(str(self.state_path) + ".hung")
+
+    def hung_pid(self) -> int | None:
+        """The pid of the call hanging on a `hang` fault, once it has written it (the file is created empty)."""
+        written = self.hung_path.read_text() if self.hung_path.exists() else ""
+        return int(written) if written.strip() else None
+
+    def kill_hung(self) -> None:
+        """Kill the hanging call, orphaned when the process that ran it was killed: it would run on for its whole
+        hang holding the pipes it inherited."""
+        pid = self.hung_pid()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
     def calls(self) -> list[list[str]]:
         return [json.loads(line) for line in self.log_path.read_text().splitlines() if line]
 
@@ -67,3 +89,14 @@ def write_config(tmp_path: Path, extra: str = "", runbooks: dict[str, str] | Non
     config = tmp_path / "team" / "incidentbot.yml"
     config.write_text("runbooks_dir: runbooks\nrunbook_approvers: [U0APPROVER]\n" + extra)
     return config
+
+
+def kill_when_hung(process: subprocess.Popen[bytes], kubectl: FakeKubectl, what: str) -> None:
+    """Once `process` has a kubectl call hanging, SIGKILL it and then that call (its orphan); both die even when
+    the hang never comes, so nothing outlives the test."""
+    try:
+        wait_for(kubectl.hung_pid, timeout=60, what=f"{what} to hang")
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+        kubectl.kill_hung()

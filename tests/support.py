@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import os
-import socket
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,17 +28,26 @@ from app.settings import Settings
 from app.tokens import service as tokens
 from app.tokens.models import Scope
 from tests.fakes.slack import FakeSlack
+from tests.sockets import free_socket as free_socket  # where the tests have always imported it from
 
 
 def postgres_admin_url() -> str:
     return os.environ.get("INCIDENTBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
+STOP_TIMEOUT = 15.0  # the app's shutdown: uvicorn's 5 s grace for requests, then its lifespan's own tasks
+
+
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0, sig: int = signal.SIGTERM) -> int:
+    """Send `sig`, kill the process if it has not exited within `grace` seconds, and return its exit code:
+    a child left running after a test keeps its database connections and ports."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(timeout=10)
 
 
 class AppServer:
@@ -49,7 +58,9 @@ class AppServer:
         self.app = create_app(self.settings)
         self._sock = free_socket()
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on"))
+        # Without a graceful-shutdown limit uvicorn waits for every open request (one stuck on a hung fake) forever.
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="on",
+                                                     timeout_graceful_shutdown=5))
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def __enter__(self) -> AppServer:
@@ -61,10 +72,18 @@ class AppServer:
             time.sleep(0.01)
         return self
 
-    def __exit__(self, *_: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _: object) -> None:
+        """Stop, or say it could not: a server left running keeps its background loops on the test database."""
         self._server.should_exit = True
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=STOP_TIMEOUT)
         self._sock.close()
+        if not self._thread.is_alive():
+            return
+        message = f"the app server at {self.url} did not stop within {STOP_TIMEOUT:.0f} s"
+        if exc is not None:
+            exc.add_note(message)  # keep the test's own failure first
+            return
+        raise RuntimeError(message)
 
     def api(self, scope: str = "write") -> httpx.Client:
         """A client for /api/v1 carrying a fresh token of this scope, issued as `incidentbot token create` does."""
@@ -163,9 +182,7 @@ def serve(env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
         _wait_healthy(process, timeout=30)
         yield process
     finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=10)
+        stop_process(process)
         log.close()
 
 

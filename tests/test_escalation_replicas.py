@@ -23,7 +23,7 @@ from app.settings import Settings
 from tests.conftest import TABLES, wait_for
 from tests.escalation_support import paging_env, write_config
 from tests.fakes.pagerduty import FakePagerDuty
-from tests.support import free_socket
+from tests.support import free_socket, stop_process
 
 COUNT = 200
 
@@ -32,8 +32,9 @@ def serve(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env={**os.environ, **env}, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    with log.open("wb") as output:  # the child has its own copy of the file
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
+                                    str(port)], env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT)
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -99,5 +100,5 @@ def test_two_service_processes_fire_each_due_escalation_once(postgres_url: str, 
         for process, _ in processes:
             process.terminate()
         for process, _ in processes:
-            process.wait(timeout=15)
+            stop_process(process, grace=15)
         db.dispose()

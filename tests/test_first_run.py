@@ -25,7 +25,7 @@ from app.config import ConfigModel, TeamConfig
 from app.db.engine import create_sync_engine
 from app.db.migrate import heads, upgrade
 from tests.conftest import wait_for
-from tests.support import AppServer, free_socket, postgres_admin_url
+from tests.support import AppServer, free_socket, postgres_admin_url, stop_process
 from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,8 +213,10 @@ def test_serve_migrates_a_fresh_store_and_logs_json_lines_without_tokens(tmp_pat
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "LOG_"))}
     env.update(DATABASE_URL=url, LOG_FORMAT="json", SLACK_BOT_TOKEN=token, SLACK_SIGNING_SECRET="x" * 32,
                SLACK_API_URL="http://127.0.0.1:1/api/")  # an unreachable Slack: the sweeps log failures
-    service = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
-                                str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "serve.log"  # not a pipe: one nobody reads would block the service once it fills
+    with log.open("wb") as output:
+        service = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
+                                    str(port)], env=env, stderr=output)
     try:
         wait_for(lambda: _ready(port), timeout=60, what="the service")
         made = subprocess.run([sys.executable, "-m", "app.cli", "token", "create", "ops"], env=env,
@@ -225,8 +227,8 @@ def test_serve_migrates_a_fresh_store_and_logs_json_lines_without_tokens(tmp_pat
             "Authorization": f"Bearer {api_token}"}, json={"title": "Queue backlog", "severity": "SEV3"})
         assert created.status_code == 201  # the store was created and migrated by serve
     finally:
-        service.send_signal(signal.SIGINT)
-        _, stderr = service.communicate(timeout=30)
+        stop_process(service, grace=30, sig=signal.SIGINT)
+    stderr = log.read_text()
     lines = [json.loads(line) for line in stderr.splitlines()]  # every line is one JSON object
     assert all({"level", "logger", "message", "time"} <= line.keys() for line in lines)
     assert any(line["logger"].startswith("uvicorn") and "Uvicorn running" in line["message"] for line in lines)

@@ -129,7 +129,8 @@ def test_every_event_acked_through_a_restart_and_an_outage_is_stored_once(
                 deliver_until_acked(sender, body)
                 sender.post(body, headers={"Content-Type": "application/json", "X-Slack-Retry-Num": "1"})
         finally:
-            fault_thread.join()
+            fault_thread.join(timeout=60)  # its own steps take ~14 s; pg_ctl is bounded at 60 s a call
+        assert not fault_thread.is_alive(), "the outage thread did not finish: see its pg_ctl calls"
         assert outage_done.is_set()
         sent = time.monotonic()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from agents.rca.anomaly import detect
 from agents.rca.causes import CAUSES
 from agents.rca.changes import changes_in_text, is_reversal
 from agents.rca.discovery import SeriesSet, signals_for
-from agents.rca.hypotheses import Candidate, _can_trigger, reported_peer
+from agents.rca.hypotheses import Candidate, _can_trigger, _lost_nodes_under, reported_peer
 from agents.rca.log_bursts import LogBurst, bursts, template_of
 from agents.rca.observe import Observations, Window, _loki_selectors
 from agents.rca.scope import Component, named_component, workload_component
@@ -367,6 +368,18 @@ def test_the_collectors_loki_records_are_read_as_the_lines_written() -> None:
     assert unwrapped('{"body":"not a record"}') == '{"body":"not a record"}'  # an application's own JSON
 
 
+def test_a_dependency_on_a_lost_node_failed_because_of_the_node() -> None:
+    seen = _seen(named_component("inventory", 0, "subject"), named_component("inventory-db", 1, "env"))
+    seen.cluster = cluster.Cluster(pod_owner={("stock", "inventory-db-0"): "inventory-db"},
+                                   pod_node={("stock", "inventory-db-0"): "node-3"})
+
+    def candidate(cause: str, component: str) -> Candidate:
+        return Candidate(cause=CAUSES[cause], component=component, onset=T0, mechanism=cause, sources={"logs"})
+    lost, elsewhere = candidate("node-not-ready", "node-3"), candidate("node-not-ready", "node-1")
+    outage = candidate("dependency-outage", "inventory-db")
+    assert _lost_nodes_under(outage, [lost, elsewhere, outage], seen) == [lost]
+
+
 def test_a_flag_is_read_by_whoever_fails_on_its_own_first_not_by_who_relays_it() -> None:
     from agents.rca.hypotheses import flag_reader
 
@@ -427,3 +440,80 @@ def test_a_change_to_a_workload_nothing_connects_is_not_off_the_path_but_one_wit
     assert not off_the_path("accounts", seen)  # on the graph
     assert off_the_path("search", seen)  # it talks to things, none of them ours
     assert not off_the_path("sessions-cache", seen)  # no edge at all: a Job flushing it does not place it
+
+
+def test_the_root_cause_spells_out_the_change_and_what_an_event_only_change_wrote() -> None:
+    from agents.rca.engine import change_detail
+
+    seen = _seen(named_component("pricing", 0, "subject"), named_component("flagd", 1, "env"))
+    sync = ChangeEvent(at=T0, kind=ChangeKind.GITOPS, subject="recs", description="Sync succeeded", source="kubernetes",
+                       object_ref="Application/argocd/recs", query="q")
+    rollout = ChangeEvent(at=T0 + timedelta(seconds=20), kind=ChangeKind.DEPLOY, subject="recs", version="8",
+                          description="recs rolled out revision 8", source="kubernetes", query="q",
+                          object_ref="Deployment/discovery/recs",
+                          diff=["annotation argocd.argoproj.io/tracking-id: (none) -> recs",
+                                "resources.limits.memory: 1Gi -> 256Mi"])
+    store = ChangeEvent(at=T0 - timedelta(seconds=40), kind=ChangeKind.CONFIG, subject="flagd-flags", query="q",
+                        description="ConfigMap flagd-flags edited", source="kubernetes",
+                        object_ref="ConfigMap/platform/flagd-flags", diff=['flags.flagd.json = {"flags": ...'])
+    flag = ChangeEvent(at=T0, kind=ChangeKind.FLAG, subject="dynamic-pricing", component="flagd", source="logs",
+                       description="flagd logged: flag configuration changed", query="q")
+    seen.changes = [store, sync, rollout, flag]
+    assert change_detail(sync, seen) == ("Application argocd/recs at 12:30, which wrote Deployment discovery/recs "
+                                         "revision 8 (resources.limits.memory: 1Gi -> 256Mi) at 12:30")
+    assert change_detail(flag, seen) == ("flag dynamic-pricing in ConfigMap platform/flagd-flags "
+                                         "(key flags.flagd.json) at 12:30")
+    seen.changes = [flag]  # no flag store edited near it: the flag alone
+    assert change_detail(flag, seen) == "flag dynamic-pricing at 12:30"
+
+
+def test_the_last_change_before_the_window_of_the_service_is_named_and_cleared() -> None:
+    from agents.rca.engine import ruled_out
+
+    seen = _seen(named_component("checkout", 0, "subject"), named_component("payments", 1, "log"))
+
+    def deploy(subject: str, hours: float) -> ChangeEvent:
+        return ChangeEvent(at=T0 - timedelta(hours=hours), kind=ChangeKind.DEPLOY, subject=subject, component=subject,
+                           description=f"{subject} rolled out", source="kubernetes", query="q", version="4",
+                           object_ref=f"Deployment/shop/{subject}")
+    seen.earlier = [deploy("checkout", 9), deploy("checkout", 6), deploy("payments", 20), deploy("search", 5)]
+    cleared = {r.subject: r.reason for r in ruled_out(seen, [], None, T0)}
+    assert cleared == {"Deployment/shop/payments revision 4": "20 hours before the symptoms began, with normal "
+                                                               "service until then",
+                       "Deployment/shop/checkout revision 4": "6 hours before the symptoms began, with normal "
+                                                              "service until then"}  # the latest; search is not ours
+
+
+def test_a_time_the_request_names_wins_over_the_incidents_declaration() -> None:
+    from app.incidents.models import Incident, Status
+
+    declared = datetime(2024, 12, 20, 15, 10, tzinfo=UTC)
+    incident = Incident(public_id="INC-2024-1220-001", title="Checkout failing", severity="SEV2",
+                        status=Status.INVESTIGATING, affected_service="payments", declared_by="U1",
+                        declared_at=declared)
+    def asked(text: str) -> AgentRequest:
+        return replace(request(text, declared + timedelta(hours=1)), incident=incident)
+
+    named = subject_of(asked("why did payments fail at 14:30?"))
+    assert named is not None and named.reference == declared.replace(hour=14, minute=30)
+    plain = subject_of(asked("why did this happen?"))
+    assert plain is not None and plain.reference == declared
+    later = subject_of(asked("what happened at 17:45?"))  # after now: yesterday's 17:45, not this incident's
+    assert later is not None and later.reference == declared.replace(hour=17, minute=45) - timedelta(days=1)
+
+
+def test_a_best_guess_off_the_path_is_no_answer_and_infrastructure_under_it_is() -> None:
+    from agents.rca.engine import connected
+    from agents.rca.hypotheses import Candidate
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("web", "prod", {"API": "http://accounts:8080"}),
+                                           _deployment("accounts", "prod"),
+                                           _deployment("search", "other", {"INDEX": "http://search-index:9200"})]})
+    seen = _seen()
+    seen.cluster, seen.scope = built, build(["web"], built, "prod")
+    guess = Candidate(cause=CAUSES["bad-deploy"], component="search", onset=T0, mechanism="m")
+    node = Candidate(cause=CAUSES["node-not-ready"], component="ip-10-0-1-2", onset=T0, mechanism="m")
+    ours = Candidate(cause=CAUSES["bad-deploy"], component="accounts", onset=T0, mechanism="m")
+    assert (connected(guess, seen), connected(node, seen), connected(ours, seen)) == (False, True, True)

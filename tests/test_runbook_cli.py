@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,8 +15,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from app.db.migrate import upgrade
-from tests.conftest import wait_for
-from tests.runbook_support import FakeKubectl, write_config
+from tests.runbook_support import FakeKubectl, kill_when_hung, write_config
 
 SLOW_WAIT = """name: slow-restart
 description: Scale down, wait (slowly), scale up
@@ -199,10 +197,7 @@ def test_a_run_killed_mid_step_is_interrupted_and_resumes_without_repeating(
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "pod-restart-graceful",
                                 "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: Path(str(kubectl.state_path) + ".hung").exists(), what="the wait step to hang")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    os.kill(int(Path(str(kubectl.state_path) + ".hung").read_text()), signal.SIGKILL)  # its orphaned child
+    kill_when_hung(process, kubectl, "the wait step")
     [run] = runs(db)
     assert run["state"] == "running"  # nobody knows yet
     time.sleep(1.5)  # the lease runs out
@@ -266,11 +261,7 @@ def _cut_off_in(lite_env: dict[str, str], kubectl: FakeKubectl, command: str) ->
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "slow-restart",
                                 "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    hung = Path(str(kubectl.state_path) + ".hung")
-    wait_for(hung.exists, what=f"{command} to hang")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    os.kill(int(hung.read_text()), signal.SIGKILL)
+    kill_when_hung(process, kubectl, command)
     time.sleep(1.5)  # the lease runs out
     return env
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
-from tests.runbook_support import FakeKubectl, write_config
+from tests.runbook_support import FakeKubectl, kill_when_hung, write_config
 from tests.support import AppServer, SlackSender, ack_text
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -253,8 +252,7 @@ def test_a_restart_mid_step_interrupts_the_run_and_it_resumes_from_there(
         room = declare(say, db)
         say.command("runbook run pod-restart-graceful deployment=api-server", channel=room)
         press(say, message_says(slack, room, "Approve this step?"), "Approve", "U0DECLARER", room)
-        wait_for(lambda: Path(str(kubectl.state_path) + ".hung").exists(), what="the wait step to hang")
-    hung = int(Path(str(kubectl.state_path) + ".hung").read_text())
+        hung = wait_for(kubectl.hung_pid, what="the wait step to hang")
     with pytest.raises(ProcessLookupError):  # stopping the service killed the step it was running
         os.kill(hung, 0)
     with AppServer(env) as second:
@@ -281,7 +279,7 @@ def test_a_changing_step_cut_off_mid_run_waits_for_a_person_to_say_how_it_went(
         room = declare(say, db)
         say.command("runbook run pod-restart-graceful deployment=api-server", channel=room)
         press(say, message_says(slack, room, "Approve this step?"), "Approve", "U0DECLARER", room)
-        wait_for(lambda: Path(str(kubectl.state_path) + ".hung").exists(), what="the scale-down to hang")
+        wait_for(kubectl.hung_pid, what="the scale-down to hang")
     with AppServer(env) as second:
         say = SlackSender(second.url, "test-signing-secret", slack)
         interrupted = message_says(slack, room, "Interrupted", "its outcome is unknown", "Resume")
@@ -403,11 +401,7 @@ def test_a_resume_whose_message_cannot_be_posted_stays_interrupted(env: dict[str
     process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "pod-restart-graceful",
                                 "deployment=api-server", "--yes"], env=cli_env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    hung = Path(str(kubectl.state_path) + ".hung")
-    wait_for(hung.exists, what="the wait step to hang")
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    os.kill(int(hung.read_text()), signal.SIGKILL)
+    kill_when_hung(process, kubectl, "the wait step")
     time.sleep(1.5)  # its lease runs out
     ack = ack_text(say.command("runbook resume 1", user="U0APPROVER", channel="C0NOWHERE"))
     assert ack == "Resuming run #1 of pod-restart-graceful from its next step."

@@ -127,8 +127,9 @@ async def test_a_set_up_that_lost_its_lease_stops_without_repeating_work(
                              war_room=WarRoomLease(war_room.owner, timedelta(minutes=2)))
     slack.hang("conversations.setPurpose")
     running = asyncio.create_task(war_room.set_up(declared.incident.id))
-    while not slack.calls_to("conversations.setPurpose"):
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(15):  # the set-up reaches the hung call, or the test fails here saying so
+        while not slack.calls_to("conversations.setPurpose"):
+            await asyncio.sleep(0.01)
     with db.begin() as c:  # meanwhile another replica decided this one was dead and took over
         c.execute(text("UPDATE incidents SET setup_owner = 'another-replica' WHERE id = :i"),
                   {"i": declared.incident.id})

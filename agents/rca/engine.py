@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from agents.rca.causes import Facts, Narrative
 from agents.rca.changes import is_reversal, reloads_as_edits
 from agents.rca.hypotheses import (
+    INFRASTRUCTURE,
     Candidate,
     change_candidates,
     change_component,
     clock,
+    off_the_path,
     recovered_at,
     score,
     symptom_onset,
@@ -56,7 +58,7 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
                 recovered_at=recovered_at(seen), error_ratio_mean=_mean_error_ratio(seen, onset), tools=tools,
                 lines_read=seen.lines_read, queries=seen.queries,
                 hypotheses=[_hypothesis(c) for c in ranked[:5]], lost=seen.lost)
-    if not ranked or ranked[0].score <= 0:
+    if not ranked or ranked[0].score <= 0 or not connected(ranked[0], seen):
         return _inconclusive(seen, subject, tools, {**base, "ruled_out": ruled_out(seen, ranked, None, onset)})
     top = ranked[0]
     base["ruled_out"] = ruled_out(seen, ranked, top, onset)
@@ -66,7 +68,7 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
         executive_summary=narrative.summary,
         timeline=_timeline(seen, top, onset, subject),
         five_whys=[Why(question=q, answer=a) for q, a in narrative.whys],
-        root_cause=narrative.root_cause,
+        root_cause=_with_change(narrative.root_cause, top.trigger, seen),
         cause=top.cause.id,
         component=top.component,
         trigger=top.trigger,
@@ -107,7 +109,41 @@ def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None
             continue
         out[key] = RuledOut(subject=_ruled_out_name(change), at=change.at,
                             reason=_reason(change, tested.get(id(change)), top, seen), query=change.query)
+    for change in _last_earlier(seen, chosen):
+        out.setdefault(f"{change.kind}:{change.subject}", RuledOut(
+            subject=_ruled_out_name(change), at=change.at, query=change.query,
+            reason=f"{_hours(onset - change.at)} before the symptoms began, with normal service until then"))
     return list(out.values())[:8]
+
+
+EARLIER_KINDS = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.SECRET, ChangeKind.FLAG, ChangeKind.GITOPS)
+
+
+def _last_earlier(seen: Observations, chosen: ChangeEvent | None) -> list[ChangeEvent]:
+    """The latest change before the window of the alerting service and what it calls directly: the first thing
+    anyone asks about ("what was the last deploy?"), cleared by the hours of normal service since."""
+    latest: dict[str, ChangeEvent] = {}
+    for change in seen.earlier:
+        component = change_component(change, seen)
+        distance = seen.scope.distance(component)
+        if change.kind not in EARLIER_KINDS or distance is None or distance > 1 or is_reversal(change):
+            continue
+        if chosen is not None and change.subject == chosen.subject and change.kind == chosen.kind:
+            continue
+        if component not in latest or change.at > latest[component].at:
+            latest[component] = change
+    return sorted(latest.values(), key=lambda c: c.at)
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours >= 1.5 else f"{round(delta.total_seconds() / 60)} minutes"
+
+
+def connected(candidate: Candidate, seen: Observations) -> bool:
+    """Something the answer may name: infrastructure under the service, or a component with a path to it (or
+    one nothing places either way). A best guess off the path is no answer: the candidates are listed instead."""
+    return candidate.cause.id in INFRASTRUCTURE or not off_the_path(candidate.component, seen)
 
 
 def _ruled_out_name(change: ChangeEvent) -> str:
@@ -152,6 +188,68 @@ def _facts(top: Candidate, seen: Observations, onset: datetime, subject: Subject
         log_example=top.log_example, first_alert=clock(first_alert),
         mitigation=f"{reversal.description[:120]} at {clock(reversal.at)}" if reversal else None,
     )
+
+
+# Diff lines that say what a rollout was for; annotations and labels (tracking ids, hashes) only when alone.
+_BOOKKEEPING = ("annotation ", "label ")
+
+
+def change_detail(change: ChangeEvent, seen: Observations) -> str:
+    """The change as an operator would look it up: kind and object, revision, keys with old and new values."""
+    ref, diff = change.object_ref, [d for d in change.diff if not d.startswith(_BOOKKEEPING)] or change.diff
+    if change.kind == ChangeKind.FLAG:
+        store = flag_store(change, seen)
+        where = f" in {_object(store.object_ref)}" if store and store.object_ref else ""
+        key = _KEY.match(store.diff[0]) if store and store.diff else None
+        return f"flag {change.subject}{where}" + (f" (key {key[1]})" if key else "") + f" at {clock(change.at)}"
+    what = _object(ref) if ref else f"{change.kind} {change.subject}"
+    applied = _applied_as(change, seen)
+    if applied is not None and not diff:  # a sync or an operator's event: what it wrote is the change
+        return f"{what} at {clock(change.at)}, which wrote {change_detail(applied, seen)}"
+    revision = f" revision {change.version}" if change.kind == ChangeKind.DEPLOY and change.version else ""
+    changed = f" ({'; '.join(d[:140] for d in diff[:3])})" if diff else ""
+    return f"{what}{revision}{changed} at {clock(change.at)}"
+
+
+_KEY = re.compile(r"^(?:key\s+)?([\w.-]+)")
+APPLIED = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.SECRET)
+
+
+def _applied_as(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The object an event-only change wrote (an Argo CD sync's rollout, External Secrets' Secret), moments
+    after it, with its diff."""
+    return next((c for c in seen.changes if c is not change and c.kind in APPLIED and c.diff and c.object_ref
+                 and c.subject == change.subject and c.object_ref != change.object_ref
+                 and timedelta(0) <= c.at - change.at <= timedelta(minutes=5)), None)
+
+
+def flag_store(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The ConfigMap a flag service read the flag from: one edited in the minutes before it announced the flag,
+    in its namespace and named after it (`flagd-flags`, `unleash-config`)."""
+    announcer = change.component or ""
+    for edit in seen.changes:
+        parts = (edit.object_ref or "").split("/")
+        if edit.kind != ChangeKind.CONFIG or len(parts) != 3 or edit.source != "kubernetes":
+            continue
+        if timedelta(minutes=-3) <= change.at - edit.at <= timedelta(minutes=3) and announcer and (
+                parts[2].startswith(announcer + "-") or announcer in {c.name for c in
+                                                                      seen.scope.named_after(parts[2], parts[1])}):
+            return edit
+    return None
+
+
+def _object(ref: str | None) -> str:
+    """Deployment/shop/checkout -> Deployment shop/checkout."""
+    kind, _, rest = (ref or "").partition("/")
+    return f"{kind} {rest}" if rest else kind
+
+
+def _with_change(root_cause: str, trigger: ChangeEvent | None, seen: Observations) -> str:
+    """The narrative's root cause, with the change spelled out when the narrative does not already."""
+    if trigger is None:
+        return root_cause
+    detail = change_detail(trigger, seen)
+    return root_cause if detail in root_cause else f"{root_cause.rstrip()} The change: {detail}."
 
 
 def _change_phrase(change: ChangeEvent) -> str:

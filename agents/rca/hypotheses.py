@@ -690,7 +690,16 @@ def _symptoms_followed(candidate: Candidate, seen: Observations, onset: datetime
 WAITING = {"connection-pool-exhaustion"}
 
 
-def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate]:
+def _lost_nodes_under(outage: Candidate, candidates: list[Candidate], seen: Observations) -> list[Candidate]:
+    """A dependency whose pods ran on a node that stopped being Ready (a database pinned to it) failed with it."""
+    if seen.cluster is None:
+        return []
+    nodes = {node for key, node in seen.cluster.pod_node.items() if seen.cluster.pod_owner.get(key) == outage.component}
+    return [c for c in candidates if c.cause.id == "node-not-ready" and c.component in nodes
+            and c.onset <= outage.onset + timedelta(minutes=2)]
+
+
+def _absorb_dependency_mechanisms(candidates: list[Candidate], seen: Observations) -> list[Candidate]:
     """A dependency failing, as its callers see it, and a mechanism inside that dependency are one story. A full
     pool (waiting on something else) is how the dependency failed: it joins the outage. A disk, memory or
     certificate running out is why it failed: the outage joins it."""
@@ -700,6 +709,7 @@ def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate
         inside = [c for c in candidates if c is not outage and c.cause.signals and c.cause.id != outage.cause.id
                   and _same_component(outage.component, c.component) and id(c) not in absorbed]
         terminal = [c for c in inside if c.cause.id not in WAITING and c.cause.id not in INFRASTRUCTURE]
+        terminal += _lost_nodes_under(outage, candidates, seen)
         # A dependency that failed right after it was changed failed because of the change.
         terminal += [c for c in candidates if not c.cause.signals and c.trigger is not None and id(c) not in absorbed
                      and _same_component(outage.component, c.component) and _has_effects(c)
@@ -909,7 +919,7 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
     _rival_claims(candidates)
     _relayed_effects(candidates, seen)
     _jobs_named(candidates, seen)
-    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)))
+    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)), seen)
     _limits_lowered(candidates, seen)
     for candidate in candidates:
         if "effect" not in candidate.sources:

@@ -7,14 +7,15 @@ as an operator would: by URLs, keys and a kubeconfig.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import multiprocessing
 import os
 import shutil
 import socket
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.fakes.grafana import FakeGrafana
 from tests.fakes.kubernetes import FakeKubernetes
 from tests.fakes.loki import FakeLoki
 from tests.prometheus import RunningPrometheus, backfill, require_prometheus
+from tests.scenarios.backfill import backfill_scenario
 from tests.scenarios.loader import (
     SCENARIOS_DIR,
     Scenario,
@@ -30,7 +32,6 @@ from tests.scenarios.loader import (
     grafana_datasources,
     heldout_names,
     kubernetes_objects,
-    load,
     log_entries,
     openmetrics,
     pod_logs,
@@ -80,10 +81,51 @@ def tsdb_key(names: Iterable[str]) -> str:
     return digest.hexdigest()[:24]
 
 
-def _backfill_one(name: str, target: str) -> str:
-    """In a worker process: expand one scenario and write its blocks into `target`."""
-    backfill(openmetrics(load(name)), Path(target))
-    return name
+BUILD_TIMEOUT = 900.0  # seconds for all missing scenarios; a loaded 2-core machine needs ~2 minutes
+
+
+@contextmanager
+def _cache_lock() -> Iterator[None]:
+    """One builder at a time across processes (pytest-xdist workers, parallel runs): the others wait for it,
+    then find what it built instead of building the same blocks again."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    with (CACHE_DIR / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _scenario_dir(name: str) -> Path:
+    """One scenario's own blocks, so every TSDB that includes it (train, train + held-out) reuses them."""
+    return CACHE_DIR / "scenario" / f"{name}-{tsdb_key([name])}"
+
+
+def _build_scenarios(names: list[str], workers: int) -> None:
+    """Backfill each scenario not yet cached into its own directory, in parallel processes.
+
+    The processes are spawned, not forked: a fork of a pytest worker copies locks held by its other threads
+    (execnet's reader, servers of earlier tests), and a child that needs one of them waits forever.
+    """
+    missing = [n for n in names if not (_scenario_dir(n) / "complete").is_file()]
+    if not missing:
+        return
+    (CACHE_DIR / "scenario").mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE_DIR))
+    try:
+        parts = [building / name for name in missing]
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:  # leaving it terminates the workers
+            pending = pool.starmap_async(backfill_scenario, zip(missing, map(str, parts), strict=True))
+            try:
+                pending.get(timeout=BUILD_TIMEOUT)
+            except multiprocessing.TimeoutError:
+                raise RuntimeError(f"backfilling {', '.join(missing)} took over {BUILD_TIMEOUT:.0f} s") from None
+        for name, part in zip(missing, parts, strict=True):
+            (part / "complete").write_text(name + "\n")
+            part.rename(_scenario_dir(name))
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
 
 
 def shared_tsdb(names: Iterable[str], workers: int = 2) -> Path:
@@ -97,20 +139,18 @@ def shared_tsdb(names: Iterable[str], workers: int = 2) -> Path:
     target = CACHE_DIR / tsdb_key(names)
     if (target / "complete").is_file():
         return target
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE_DIR))
-    parts = [building / f"part-{i}" for i in range(len(names))]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_backfill_one, names, [str(p) for p in parts]))
-    for part in parts:  # blocks are self-contained directories: one TSDB is their union
-        for block in part.iterdir():
-            block.rename(building / block.name)
-        shutil.rmtree(part)
-    (building / "complete").write_text("\n".join(names) + "\n")
-    try:
+    with _cache_lock():
+        if (target / "complete").is_file():  # built while this process waited for the lock
+            return target
+        _build_scenarios(names, workers)
+        building = Path(tempfile.mkdtemp(prefix="building-", dir=CACHE_DIR))
+        for name in names:  # blocks are self-contained directories: one TSDB is their union
+            for block in _scenario_dir(name).iterdir():
+                if block.is_dir():
+                    shutil.copytree(block, building / block.name)
+        (building / "complete").write_text("\n".join(names) + "\n")
+        shutil.rmtree(target, ignore_errors=True)  # a build cut off before its marker was written
         building.rename(target)
-    except OSError:  # another run finished first
-        shutil.rmtree(building, ignore_errors=True)
     return target
 
 
