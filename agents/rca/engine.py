@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from agents.rca.causes import Facts, Narrative
 from agents.rca.changes import is_reversal, reloads_as_edits
 from agents.rca.hypotheses import (
+    INFRASTRUCTURE,
     Candidate,
     change_candidates,
     change_component,
     clock,
+    off_the_path,
     recovered_at,
     score,
     symptom_onset,
@@ -56,7 +58,7 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
                 recovered_at=recovered_at(seen), error_ratio_mean=_mean_error_ratio(seen, onset), tools=tools,
                 lines_read=seen.lines_read, queries=seen.queries,
                 hypotheses=[_hypothesis(c) for c in ranked[:5]], lost=seen.lost)
-    if not ranked or ranked[0].score <= 0:
+    if not ranked or ranked[0].score <= 0 or not connected(ranked[0], seen):
         return _inconclusive(seen, subject, tools, {**base, "ruled_out": ruled_out(seen, ranked, None, onset)})
     top = ranked[0]
     base["ruled_out"] = ruled_out(seen, ranked, top, onset)
@@ -138,6 +140,12 @@ def _hours(delta: timedelta) -> str:
     return f"{hours:.0f} hours" if hours >= 1.5 else f"{round(delta.total_seconds() / 60)} minutes"
 
 
+def connected(candidate: Candidate, seen: Observations) -> bool:
+    """Something the answer may name: infrastructure under the service, or a component with a path to it (or
+    one nothing places either way). A best guess off the path is no answer: the candidates are listed instead."""
+    return candidate.cause.id in INFRASTRUCTURE or not off_the_path(candidate.component, seen)
+
+
 def _ruled_out_name(change: ChangeEvent) -> str:
     what = change.object_ref or change.subject
     return f"{what} revision {change.version}" if change.kind == ChangeKind.DEPLOY and change.version else what
@@ -147,9 +155,10 @@ def _reason(change: ChangeEvent, candidate: Candidate | None, top: Candidate | N
     if candidate is not None and candidate.against:
         text = candidate.against[0].text
         return text[:1].lower() + text[1:]
-    distance = seen.scope.distance(change_component(change, seen))
-    if distance is None and seen.scope.components:
-        return "off the path: it is not the alerting service nor anything it depends on"
+    component = change_component(change, seen)
+    if seen.scope.components and seen.scope.distance(component) is None:
+        return ("off the path: it is not the alerting service nor anything it depends on"
+                if off_the_path(component, seen) else "nothing connects it to the alerting service or followed it")
     if top is not None:
         return (f"{top.cause.title.lower()} in {top.component} explains the symptoms better "
                 f"(score {top.score:.1f}" + (f" against {candidate.score:.1f})" if candidate else ")"))
