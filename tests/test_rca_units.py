@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -479,3 +480,79 @@ def test_an_outage_relayed_from_further_down_is_the_deeper_dependencys() -> None
     assert _deepest_outages([search, index], seen) == [index]
     seen.bursts = []  # search failing by itself: two outages stand
     assert _deepest_outages([search, index], seen) == [search, index]
+
+
+def test_the_last_change_before_the_window_of_the_service_is_named_and_cleared() -> None:
+    from agents.rca.engine import ruled_out
+
+    seen = _seen(named_component("checkout", 0, "subject"), named_component("payments", 1, "log"))
+
+    def deploy(subject: str, hours: float) -> ChangeEvent:
+        return ChangeEvent(at=T0 - timedelta(hours=hours), kind=ChangeKind.DEPLOY, subject=subject, component=subject,
+                           description=f"{subject} rolled out", source="kubernetes", query="q", version="4",
+                           object_ref=f"Deployment/shop/{subject}")
+    seen.earlier = [deploy("checkout", 9), deploy("checkout", 6), deploy("payments", 20), deploy("search", 5)]
+    cleared = {r.subject: r.reason for r in ruled_out(seen, [], None, T0)}
+    assert cleared == {"Deployment/shop/payments revision 4": "20 hours before the symptoms began, with normal "
+                                                               "service until then",
+                       "Deployment/shop/checkout revision 4": "6 hours before the symptoms began, with normal "
+                                                              "service until then"}  # the latest; search is not ours
+
+
+def test_a_time_the_request_names_wins_over_the_incidents_declaration() -> None:
+    from app.incidents.models import Incident, Status
+
+    declared = datetime(2024, 12, 20, 15, 10, tzinfo=UTC)
+    incident = Incident(public_id="INC-2024-1220-001", title="Checkout failing", severity="SEV2",
+                        status=Status.INVESTIGATING, affected_service="payments", declared_by="U1",
+                        declared_at=declared)
+    def asked(text: str) -> AgentRequest:
+        return replace(request(text, declared + timedelta(hours=1)), incident=incident)
+
+    named = subject_of(asked("why did payments fail at 14:30?"))
+    assert named is not None and named.reference == declared.replace(hour=14, minute=30)
+    plain = subject_of(asked("why did this happen?"))
+    assert plain is not None and plain.reference == declared
+    later = subject_of(asked("what happened at 17:45?"))  # after now: yesterday's 17:45, not this incident's
+    assert later is not None and later.reference == declared.replace(hour=17, minute=45) - timedelta(days=1)
+
+
+def test_a_best_guess_off_the_path_is_no_answer_and_infrastructure_under_it_is() -> None:
+    from agents.rca.engine import connected
+    from agents.rca.hypotheses import Candidate
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("web", "prod", {"API": "http://accounts:8080"}),
+                                           _deployment("accounts", "prod"),
+                                           _deployment("search", "other", {"INDEX": "http://search-index:9200"})]})
+    seen = _seen()
+    seen.cluster, seen.scope = built, build(["web"], built, "prod")
+    guess = Candidate(cause=CAUSES["bad-deploy"], component="search", onset=T0, mechanism="m")
+    node = Candidate(cause=CAUSES["node-not-ready"], component="ip-10-0-1-2", onset=T0, mechanism="m")
+    ours = Candidate(cause=CAUSES["bad-deploy"], component="accounts", onset=T0, mechanism="m")
+    assert (connected(guess, seen), connected(node, seen), connected(ours, seen)) == (False, True, True)
+
+
+@pytest.mark.parametrize(("line", "fields", "kind", "subject"), [
+    ("flag configuration changed", {"flags_changed": "dynamic-pricing"}, ChangeKind.FLAG, "dynamic-pricing"),
+    ('Feature toggle "new-checkout" was enabled in environment "production"', {}, ChangeKind.FLAG, "new-checkout"),
+    ("received update for flag 'passkeys-beta'", {}, ChangeKind.FLAG, "passkeys-beta"),
+    ("toggled feature flag", {"flag_key": "dark-mode"}, ChangeKind.FLAG, "dark-mode"),
+    ("Reloading configuration from /etc/orders/config.yaml", {}, ChangeKind.CONFIG, "orders"),
+    ("configuration reloaded", {"changed_keys": "RETRY_MAX"}, ChangeKind.CONFIG, "orders"),
+])
+def test_flag_services_and_reloads_announce_changes_in_either_word_order(line: str, fields: dict[str, str],
+                                                                        kind: ChangeKind, subject: str) -> None:
+    from agents.rca.changes import announces, changes_in_log
+
+    [change] = changes_in_log(line, fields, T0, "orders" if kind == ChangeKind.CONFIG else "flags", "q")
+    assert announces(line) and (change.kind, change.subject) == (kind, subject)
+
+
+def test_routine_info_lines_announce_nothing() -> None:
+    from agents.rca.changes import announces
+
+    for line in ("GET /api/v1/flags 200 in 3ms", "loaded config from /etc/app.yaml", "feature evaluation took 2ms",
+                 "Completed checkout for user 42"):
+        assert not announces(line), line

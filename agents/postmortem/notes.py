@@ -70,7 +70,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
         what_happened=_what_happened(pm_title, day, day_assumed, detection, stated),
         timeline=entries, spans_days=spans_days(entries),
         root_cause=_root_cause(stated, timeline, found), trigger=_trigger(stated, timeline, found),
-        detection=detection, action_items=_actions(lines, day, who, order.day_first),
+        detection=detection, action_items=_actions(lines, day, who, order.day_first, _after_impact(timeline, found)),
         went_well=[_finding(f) for f in derived.well], went_poorly=[_finding(f) for f in derived.poorly],
         got_lucky=[_finding(f) for f in derived.lucky],
         lessons=[s.value for s in stated.lists["lessons"]] or [PLACEHOLDER_LESSON],
@@ -170,13 +170,23 @@ def _trigger(stated: Facts, timeline: events.Timeline, found: moments.Moments) -
     return f"{event.text} ({event.at:%H:%M} UTC)" if event else None
 
 
-def _actions(lines: list[Line], day: date, who: actions.People, read_day_first: bool) -> list[ActionRow]:
+def _after_impact(timeline: events.Timeline, found: moments.Moments) -> set[int]:
+    """The lines timed at or after the end of impact: where follow-ups said in passing are follow-ups."""
+    end = found.end_at or found.resolved_at
+    return {id(e.line) for e in timeline.events if end is not None and e.at >= end}
+
+
+def _actions(lines: list[Line], day: date, who: actions.People, read_day_first: bool,
+             after: set[int]) -> list[ActionRow]:
+    listed = actions.items(lines, day, who, read_day_first)
+    source = "notes" if listed else "conversation"  # said in passing, not listed as an action item
+    listed = listed or actions.said(lines, after, day, read_day_first)
     rows = [ActionRow(text=i.text, priority=i.priority, owner=i.owner, due_on=i.due_on, due_text=i.due_text,
-                      status="done" if i.done else "open", source="notes")
-            for i in actions.items(lines, day, who, read_day_first)]
+                      status="done" if i.done else "open", source=source) for i in listed]
     if rows:
         return rows
-    said = [line.text for line in lines if not line.header]
+    # Said in passing: only once the impact is over (or untimed), not the steps taken while it lasted.
+    said = [line.text for line in lines if not line.header and (line.lead is None or id(line) in after)]
     return [row.model_copy(update={"priority": None}) for row in follow_ups(said)]
 
 

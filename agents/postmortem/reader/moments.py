@@ -18,7 +18,7 @@ NEGATED = re.compile(r"\b(?:nobody|no one|noone|not|never|un|wasn'?t|didn'?t)\s*
 # "grabbed the pager alert", "accepted the incident in PagerDuty", "on-call (Jo) picked it up").
 _PAGED_THING = (r"(?:the |a |this |that )?(?:pager(?:duty)? |on-?call )?"
                 r"(?:page|pager|alert|alarm|call|incident|ticket)s?")
-ACK = re.compile(r"\back(?:ed|'d|nowledged?|nowleged|nowledges)?\b|\bpicked (?:it |this )?up\b|"
+ACK = re.compile(r"\back(?:ed|'d|s|nowledged?|nowleged|nowledges)?\b|\bpicked (?:it |this )?up\b|"
                  rf"\b(?:answered|accepted|responded to|took|grabbed|claimed|caught)\s+{_PAGED_THING}\b|"
                  r"\b(?:accepted|claimed|taken|picked up) by\b|\btaking (?:it|this)\b|"
                  r"\bclaimed (?:it|the)\b|\b(?:i'?m|is|am|are|'s|k\.?)\s+on it\b|^[A-Z][\w.'-]*\s+on it\b"
@@ -55,6 +55,10 @@ DONE_WORDS = r"(?:applied|complete|completed|done|finished|in place|live|deploye
 REMEDY_DONE = re.compile(rf"\b{REMEDY}\w*\b[^.;,]{{0,30}}?\b(?:is |was |now )?{DONE_WORDS}\b|"
                          rf"\b(?:applied|deployed|added|finished|completed|put in)\s+(?:a |the |our )?{REMEDY}\w*\b|"
                          r"\brouted (?:around|away from)\b|\bcordoned\b|\bisolated the\b|\bquarantined\b", IC)
+# Remedies told in the present tense, as timeline tables often are: "Lars pauses the rotation", "reverts the flag".
+PRESENT_REMEDY = re.compile(r"\b(?:pauses|reverts|rolls back|disables|turns off|fails over|restarts|drains|purges|"
+                            r"flushes|blocks|revokes|rotates the|restores|kills|halts|scales (?:up|out)|switches|"
+                            r"shifts|reroutes|exempts|bypasses|cordons|isolates)\b", IC)
 MITIGATED = re.compile(
     r"\brol+(?:ed|led)?[\s-]?back\b|\brevert(?:ed)?\b|\bswitched\b|\bfailed over\b|\bfail[\s-]?over (?:done|"
     r"complete)|\b(?:fix|hotfix|patch)\b[^.;]*\b(?:deployed|shipped|applied|live|out)\b|\bdeployed (?:a |the )?"
@@ -186,7 +190,8 @@ def _took(timeline: Timeline, start_at: datetime, told: list[str]) -> Event | No
 
 def _mitigation(event: Event) -> bool:
     text = event.own
-    if not (MITIGATED.search(text) or REMEDY_DONE.search(text)) or NEGATED.search(text) or \
+    if not (MITIGATED.search(text) or REMEDY_DONE.search(text) or PRESENT_REMEDY.search(text)) or \
+            NEGATED.search(text) or \
             text.rstrip().endswith("?") or NO_EFFECT.search(text):
         return False
     return not STARTED.search(text) or bool(re.search(r"\brestarted\b", text, IC))
