@@ -517,3 +517,44 @@ def test_a_best_guess_off_the_path_is_no_answer_and_infrastructure_under_it_is()
     node = Candidate(cause=CAUSES["node-not-ready"], component="ip-10-0-1-2", onset=T0, mechanism="m")
     ours = Candidate(cause=CAUSES["bad-deploy"], component="accounts", onset=T0, mechanism="m")
     assert (connected(guess, seen), connected(node, seen), connected(ours, seen)) == (False, True, True)
+
+
+@pytest.mark.parametrize(("line", "fields", "kind", "subject"), [
+    ("flag configuration changed", {"flags_changed": "dynamic-pricing"}, ChangeKind.FLAG, "dynamic-pricing"),
+    ('Feature toggle "new-checkout" was enabled in environment "production"', {}, ChangeKind.FLAG, "new-checkout"),
+    ("received update for flag 'passkeys-beta'", {}, ChangeKind.FLAG, "passkeys-beta"),
+    ("toggled feature flag", {"flag_key": "dark-mode"}, ChangeKind.FLAG, "dark-mode"),
+    ("Reloading configuration from /etc/orders/config.yaml", {}, ChangeKind.CONFIG, "orders"),
+    ("configuration reloaded", {"changed_keys": "RETRY_MAX"}, ChangeKind.CONFIG, "orders"),
+])
+def test_flag_services_and_reloads_announce_changes_in_either_word_order(line: str, fields: dict[str, str],
+                                                                        kind: ChangeKind, subject: str) -> None:
+    from agents.rca.changes import announces, changes_in_log
+
+    [change] = changes_in_log(line, fields, T0, "orders" if kind == ChangeKind.CONFIG else "flags", "q")
+    assert announces(line) and (change.kind, change.subject) == (kind, subject)
+
+
+def test_routine_info_lines_announce_nothing() -> None:
+    from agents.rca.changes import announces
+
+    for line in ("GET /api/v1/flags 200 in 3ms", "loaded config from /etc/app.yaml", "feature evaluation took 2ms",
+                 "Completed checkout for user 42"):
+        assert not announces(line), line
+
+
+def test_a_flux_sync_that_names_the_deployment_it_configured_made_its_rollout() -> None:
+    from agents.rca.hypotheses import names_object, sync_of
+
+    rollout = ChangeEvent(at=T0, kind=ChangeKind.DEPLOY, subject="cart", description="cart rolled out revision 7",
+                          source="kubernetes", query="q", object_ref="Deployment/shop/cart",
+                          diff=["resources.limits.memory: 1Gi -> 192Mi"])
+    flux = ChangeEvent(at=T0 - timedelta(seconds=30), kind=ChangeKind.GITOPS, subject="apps", source="kubernetes",
+                       description="Progressing on Kustomization/apps: Deployment/shop/cart configured", query="q")
+    other = ChangeEvent(at=T0 - timedelta(seconds=20), kind=ChangeKind.GITOPS, subject="infra", source="kubernetes",
+                        description="Progressing on Kustomization/infra: Deployment/shop/cartographer configured",
+                        query="q")
+    seen = _seen(named_component("cart", 0, "subject"))
+    seen.changes = [flux, other, rollout]
+    assert names_object(flux, rollout) and not names_object(other, rollout)
+    assert sync_of(rollout, seen) is flux

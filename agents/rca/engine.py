@@ -20,6 +20,7 @@ from agents.rca.hypotheses import (
     change_candidates,
     change_component,
     clock,
+    names_object,
     off_the_path,
     recovered_at,
     score,
@@ -155,9 +156,10 @@ def _reason(change: ChangeEvent, candidate: Candidate | None, top: Candidate | N
     if candidate is not None and candidate.against:
         text = candidate.against[0].text
         return text[:1].lower() + text[1:]
-    distance = seen.scope.distance(change_component(change, seen))
-    if distance is None and seen.scope.components:
-        return "off the path: it is not the alerting service nor anything it depends on"
+    component = change_component(change, seen)
+    if seen.scope.components and seen.scope.distance(component) is None:
+        return ("off the path: it is not the alerting service nor anything it depends on"
+                if off_the_path(component, seen) else "nothing connects it to the alerting service or followed it")
     if top is not None:
         return (f"{top.cause.title.lower()} in {top.component} explains the symptoms better "
                 f"(score {top.score:.1f}" + (f" against {candidate.score:.1f})" if candidate else ")"))
@@ -219,7 +221,7 @@ def _applied_as(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
     """The object an event-only change wrote (an Argo CD sync's rollout, External Secrets' Secret), moments
     after it, with its diff."""
     return next((c for c in seen.changes if c is not change and c.kind in APPLIED and c.diff and c.object_ref
-                 and c.subject == change.subject and c.object_ref != change.object_ref
+                 and (c.subject == change.subject or names_object(change, c)) and c.object_ref != change.object_ref
                  and timedelta(0) <= c.at - change.at <= timedelta(minutes=5)), None)
 
 
