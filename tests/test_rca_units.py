@@ -556,3 +556,20 @@ def test_routine_info_lines_announce_nothing() -> None:
     for line in ("GET /api/v1/flags 200 in 3ms", "loaded config from /etc/app.yaml", "feature evaluation took 2ms",
                  "Completed checkout for user 42"):
         assert not announces(line), line
+
+
+def test_a_flux_sync_that_names_the_deployment_it_configured_made_its_rollout() -> None:
+    from agents.rca.hypotheses import names_object, sync_of
+
+    rollout = ChangeEvent(at=T0, kind=ChangeKind.DEPLOY, subject="cart", description="cart rolled out revision 7",
+                          source="kubernetes", query="q", object_ref="Deployment/shop/cart",
+                          diff=["resources.limits.memory: 1Gi -> 192Mi"])
+    flux = ChangeEvent(at=T0 - timedelta(seconds=30), kind=ChangeKind.GITOPS, subject="apps", source="kubernetes",
+                       description="Progressing on Kustomization/apps: Deployment/shop/cart configured", query="q")
+    other = ChangeEvent(at=T0 - timedelta(seconds=20), kind=ChangeKind.GITOPS, subject="infra", source="kubernetes",
+                        description="Progressing on Kustomization/infra: Deployment/shop/cartographer configured",
+                        query="q")
+    seen = _seen(named_component("cart", 0, "subject"))
+    seen.changes = [flux, other, rollout]
+    assert names_object(flux, rollout) and not names_object(other, rollout)
+    assert sync_of(rollout, seen) is flux

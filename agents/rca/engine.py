@@ -20,6 +20,7 @@ from agents.rca.hypotheses import (
     change_candidates,
     change_component,
     clock,
+    names_object,
     off_the_path,
     recovered_at,
     score,
@@ -220,7 +221,7 @@ def _applied_as(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
     """The object an event-only change wrote (an Argo CD sync's rollout, External Secrets' Secret), moments
     after it, with its diff."""
     return next((c for c in seen.changes if c is not change and c.kind in APPLIED and c.diff and c.object_ref
-                 and c.subject == change.subject and c.object_ref != change.object_ref
+                 and (c.subject == change.subject or names_object(change, c)) and c.object_ref != change.object_ref
                  and timedelta(0) <= c.at - change.at <= timedelta(minutes=5)), None)
 
 

@@ -394,9 +394,23 @@ def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Ca
 
 
 def sync_of(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
-    """The GitOps sync (Argo CD, Flux) that made a rollout: one of the same name moments before it."""
-    return next((c for c in seen.changes if c.kind == ChangeKind.GITOPS and _same_component(c.subject, change.subject)
+    """The GitOps sync (Argo CD, Flux) that made a rollout moments before it: one of the same name, or one whose
+    event names the object it applied (Flux's kustomize-controller: "Deployment/shop/cart configured")."""
+    return next((c for c in seen.changes if c.kind == ChangeKind.GITOPS and (
+        _same_component(c.subject, change.subject) or names_object(c, change))
                  and timedelta(minutes=-2) <= change.at - c.at <= timedelta(minutes=5)), None)
+
+
+def names_object(event: ChangeEvent, change: ChangeEvent) -> bool:
+    """An event's message naming the changed object by kind and name (`Deployment/shop/cart`, `deployment/cart`)."""
+    parts = (change.object_ref or "").split("/")
+    if len(parts) != 3:
+        return False
+    kind, namespace, name = (p.lower() for p in parts)
+    text = event.description.lower()
+    # The name must end where the object's does: `Deployment/shop/cart` is not `Deployment/shop/cartographer`.
+    named = rf"\b{re.escape(kind)}/(?:{re.escape(namespace)}/)?{re.escape(name)}(?![\w.-])"
+    return re.search(named, text) is not None
 
 
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
