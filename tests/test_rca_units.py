@@ -16,7 +16,7 @@ from agents.rca.anomaly import detect
 from agents.rca.causes import CAUSES
 from agents.rca.changes import changes_in_text, is_reversal
 from agents.rca.discovery import SeriesSet, signals_for
-from agents.rca.hypotheses import Candidate, _can_trigger, _lost_nodes_under, reported_peer
+from agents.rca.hypotheses import Candidate, _can_trigger, _deepest_outages, _lost_nodes_under, reported_peer
 from agents.rca.log_bursts import LogBurst, bursts, template_of
 from agents.rca.observe import Observations, Window, _loki_selectors
 from agents.rca.scope import Component, named_component, workload_component
@@ -465,6 +465,21 @@ def test_the_root_cause_spells_out_the_change_and_what_an_event_only_change_wrot
                                          "(key flags.flagd.json) at 12:30")
     seen.changes = [flag]  # no flag store edited near it: the flag alone
     assert change_detail(flag, seen) == "flag dynamic-pricing at 12:30"
+
+
+def test_an_outage_relayed_from_further_down_is_the_deeper_dependencys() -> None:
+    seen = _seen(named_component("storefront", 0, "subject"), named_component("search", 1, "log"),
+                 named_component("search-index", 2, "log"))
+    seen.bursts = [_burst('level=error msg="upstream request failed" upstream=search-index.discovery.svc:80 '
+                          'error="no healthy upstream"', "search")]
+
+    def outage(component: str) -> Candidate:
+        return Candidate(cause=CAUSES["dependency-outage"], component=component, onset=T0, mechanism="m",
+                         sources={"logs"})
+    search, index = outage("search"), outage("search-index")
+    assert _deepest_outages([search, index], seen) == [index]
+    seen.bursts = []  # search failing by itself: two outages stand
+    assert _deepest_outages([search, index], seen) == [search, index]
 
 
 def test_the_last_change_before_the_window_of_the_service_is_named_and_cleared() -> None:
