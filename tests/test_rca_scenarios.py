@@ -24,8 +24,6 @@ from tests.support import free_socket
 # not among the candidates). They are held to that rank, so a regression fails; moving one to first place makes
 # it a strict case by deleting its line.
 KNOWN_WEAK: dict[str, tuple[str, int | None]] = {
-    "billing-provider-429": ("ranked first, but the billing ConfigMap edit hours earlier is not under Ruled out", 1),
-    "checkout-noisy-batch": ("ranked first, but the checkout deploy at 09:30 is not listed under Ruled out", 1),
     "search-backend-outage": ("ranked first, but cart's routine warnings are never read (cart is out of scope)", 1),
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from agents.rca.anomaly import detect
 from agents.rca.causes import CAUSES
 from agents.rca.changes import changes_in_text, is_reversal
 from agents.rca.discovery import SeriesSet, signals_for
-from agents.rca.hypotheses import Candidate, _can_trigger, reported_peer
+from agents.rca.hypotheses import Candidate, _can_trigger, _deepest_outages, _lost_nodes_under, reported_peer
 from agents.rca.log_bursts import LogBurst, bursts, template_of
 from agents.rca.observe import Observations, Window, _loki_selectors
 from agents.rca.scope import Component, named_component, workload_component
@@ -367,6 +368,18 @@ def test_the_collectors_loki_records_are_read_as_the_lines_written() -> None:
     assert unwrapped('{"body":"not a record"}') == '{"body":"not a record"}'  # an application's own JSON
 
 
+def test_a_dependency_on_a_lost_node_failed_because_of_the_node() -> None:
+    seen = _seen(named_component("inventory", 0, "subject"), named_component("inventory-db", 1, "env"))
+    seen.cluster = cluster.Cluster(pod_owner={("stock", "inventory-db-0"): "inventory-db"},
+                                   pod_node={("stock", "inventory-db-0"): "node-3"})
+
+    def candidate(cause: str, component: str) -> Candidate:
+        return Candidate(cause=CAUSES[cause], component=component, onset=T0, mechanism=cause, sources={"logs"})
+    lost, elsewhere = candidate("node-not-ready", "node-3"), candidate("node-not-ready", "node-1")
+    outage = candidate("dependency-outage", "inventory-db")
+    assert _lost_nodes_under(outage, [lost, elsewhere, outage], seen) == [lost]
+
+
 def test_a_flag_is_read_by_whoever_fails_on_its_own_first_not_by_who_relays_it() -> None:
     from agents.rca.hypotheses import flag_reader
 
@@ -452,3 +465,138 @@ def test_the_root_cause_spells_out_the_change_and_what_an_event_only_change_wrot
                                          "(key flags.flagd.json) at 12:30")
     seen.changes = [flag]  # no flag store edited near it: the flag alone
     assert change_detail(flag, seen) == "flag dynamic-pricing at 12:30"
+
+
+def test_an_outage_relayed_from_further_down_is_the_deeper_dependencys() -> None:
+    seen = _seen(named_component("storefront", 0, "subject"), named_component("search", 1, "log"),
+                 named_component("search-index", 2, "log"))
+    seen.bursts = [_burst('level=error msg="upstream request failed" upstream=search-index.discovery.svc:80 '
+                          'error="no healthy upstream"', "search")]
+
+    def outage(component: str) -> Candidate:
+        return Candidate(cause=CAUSES["dependency-outage"], component=component, onset=T0, mechanism="m",
+                         sources={"logs"})
+    search, index = outage("search"), outage("search-index")
+    assert _deepest_outages([search, index], seen) == [index]
+    seen.bursts = []  # search failing by itself: two outages stand
+    assert _deepest_outages([search, index], seen) == [search, index]
+
+
+def test_the_last_change_before_the_window_of_the_service_is_named_and_cleared() -> None:
+    from agents.rca.engine import ruled_out
+
+    seen = _seen(named_component("checkout", 0, "subject"), named_component("payments", 1, "log"))
+
+    def deploy(subject: str, hours: float) -> ChangeEvent:
+        return ChangeEvent(at=T0 - timedelta(hours=hours), kind=ChangeKind.DEPLOY, subject=subject, component=subject,
+                           description=f"{subject} rolled out", source="kubernetes", query="q", version="4",
+                           object_ref=f"Deployment/shop/{subject}")
+    seen.earlier = [deploy("checkout", 9), deploy("checkout", 6), deploy("payments", 20), deploy("search", 5)]
+    cleared = {r.subject: r.reason for r in ruled_out(seen, [], None, T0)}
+    assert cleared == {"Deployment/shop/payments revision 4": "20 hours before the symptoms began, with normal "
+                                                               "service until then",
+                       "Deployment/shop/checkout revision 4": "6 hours before the symptoms began, with normal "
+                                                              "service until then"}  # the latest; search is not ours
+
+
+def test_a_time_the_request_names_wins_over_the_incidents_declaration() -> None:
+    from app.incidents.models import Incident, Status
+
+    declared = datetime(2024, 12, 20, 15, 10, tzinfo=UTC)
+    incident = Incident(public_id="INC-2024-1220-001", title="Checkout failing", severity="SEV2",
+                        status=Status.INVESTIGATING, affected_service="payments", declared_by="U1",
+                        declared_at=declared)
+    def asked(text: str) -> AgentRequest:
+        return replace(request(text, declared + timedelta(hours=1)), incident=incident)
+
+    named = subject_of(asked("why did payments fail at 14:30?"))
+    assert named is not None and named.reference == declared.replace(hour=14, minute=30)
+    plain = subject_of(asked("why did this happen?"))
+    assert plain is not None and plain.reference == declared
+    later = subject_of(asked("what happened at 17:45?"))  # after now: yesterday's 17:45, not this incident's
+    assert later is not None and later.reference == declared.replace(hour=17, minute=45) - timedelta(days=1)
+
+
+def test_a_best_guess_off_the_path_is_no_answer_and_infrastructure_under_it_is() -> None:
+    from agents.rca.engine import connected
+    from agents.rca.hypotheses import Candidate
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("web", "prod", {"API": "http://accounts:8080"}),
+                                           _deployment("accounts", "prod"),
+                                           _deployment("search", "other", {"INDEX": "http://search-index:9200"})]})
+    seen = _seen()
+    seen.cluster, seen.scope = built, build(["web"], built, "prod")
+    guess = Candidate(cause=CAUSES["bad-deploy"], component="search", onset=T0, mechanism="m")
+    node = Candidate(cause=CAUSES["node-not-ready"], component="ip-10-0-1-2", onset=T0, mechanism="m")
+    ours = Candidate(cause=CAUSES["bad-deploy"], component="accounts", onset=T0, mechanism="m")
+    assert (connected(guess, seen), connected(node, seen), connected(ours, seen)) == (False, True, True)
+
+
+@pytest.mark.parametrize(("line", "fields", "kind", "subject"), [
+    ("flag configuration changed", {"flags_changed": "dynamic-pricing"}, ChangeKind.FLAG, "dynamic-pricing"),
+    ('Feature toggle "new-checkout" was enabled in environment "production"', {}, ChangeKind.FLAG, "new-checkout"),
+    ("received update for flag 'passkeys-beta'", {}, ChangeKind.FLAG, "passkeys-beta"),
+    ("toggled feature flag", {"flag_key": "dark-mode"}, ChangeKind.FLAG, "dark-mode"),
+    ("Reloading configuration from /etc/orders/config.yaml", {}, ChangeKind.CONFIG, "orders"),
+    ("configuration reloaded", {"changed_keys": "RETRY_MAX"}, ChangeKind.CONFIG, "orders"),
+])
+def test_flag_services_and_reloads_announce_changes_in_either_word_order(line: str, fields: dict[str, str],
+                                                                        kind: ChangeKind, subject: str) -> None:
+    from agents.rca.changes import announces, changes_in_log
+
+    [change] = changes_in_log(line, fields, T0, "orders" if kind == ChangeKind.CONFIG else "flags", "q")
+    assert announces(line) and (change.kind, change.subject) == (kind, subject)
+
+
+def test_routine_info_lines_announce_nothing() -> None:
+    from agents.rca.changes import announces
+
+    for line in ("GET /api/v1/flags 200 in 3ms", "loaded config from /etc/app.yaml", "feature evaluation took 2ms",
+                 "Completed checkout for user 42"):
+        assert not announces(line), line
+
+
+def test_a_flux_sync_that_names_the_deployment_it_configured_made_its_rollout() -> None:
+    from agents.rca.hypotheses import names_object, sync_of
+
+    rollout = ChangeEvent(at=T0, kind=ChangeKind.DEPLOY, subject="cart", description="cart rolled out revision 7",
+                          source="kubernetes", query="q", object_ref="Deployment/shop/cart",
+                          diff=["resources.limits.memory: 1Gi -> 192Mi"])
+    flux = ChangeEvent(at=T0 - timedelta(seconds=30), kind=ChangeKind.GITOPS, subject="apps", source="kubernetes",
+                       description="Progressing on Kustomization/apps: Deployment/shop/cart configured", query="q")
+    other = ChangeEvent(at=T0 - timedelta(seconds=20), kind=ChangeKind.GITOPS, subject="infra", source="kubernetes",
+                        description="Progressing on Kustomization/infra: Deployment/shop/cartographer configured",
+                        query="q")
+    seen = _seen(named_component("cart", 0, "subject"))
+    seen.changes = [flux, other, rollout]
+    assert names_object(flux, rollout) and not names_object(other, rollout)
+    assert sync_of(rollout, seen) is flux
+
+
+def test_kube_state_metrics_oom_kills_are_a_memory_signal() -> None:
+    sets = [{"__name__": "kube_pod_container_status_last_terminated_reason", "namespace": "shop", "pod": "cart-1",
+             "container": "cart", "reason": reason} for reason in ("OOMKilled", "Error")]
+    [signal] = signals_for(SeriesSet("cart", 'namespace="shop",pod=~"cart-1"', sets))
+    assert signal.name == "oom_killed" and signal.name in CAUSES["memory-leak"].signals
+    assert 'reason="OOMKilled"' in signal.query and signal.absent_is_zero
+
+
+def test_a_restart_that_only_stamps_a_secret_hash_delivers_the_secret_edit() -> None:
+    from agents.rca.hypotheses import delivered_by
+
+    seen = _seen(named_component("accounts", 0, "subject"))
+    secret = ChangeEvent(at=T0, kind=ChangeKind.SECRET, subject="accounts-db", component="accounts", query="q",
+                         description="Secret accounts-db edited", source="kubernetes",
+                         object_ref="Secret/identity/accounts-db", diff=["key password changed"])
+
+    def rollout(minutes: float, *diff: str) -> ChangeEvent:
+        return ChangeEvent(at=T0 + timedelta(minutes=minutes), kind=ChangeKind.DEPLOY, subject="accounts",
+                           component="accounts", description="accounts rolled out", source="kubernetes", query="q",
+                           object_ref="Deployment/identity/accounts", diff=list(diff))
+
+    seen.changes = [secret]
+    assert delivered_by(rollout(2, "annotation checksum/secret: 1a2b -> 3c4d"), seen) is secret
+    assert delivered_by(rollout(2, "annotation checksum/secret: 1a2b -> 3c4d", "image a:1 -> a:2"), seen) is None
+    assert delivered_by(rollout(30, "annotation checksum/secret: 1a2b -> 3c4d"), seen) is None  # long after

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from app.db.migrate import upgrade
+from tests.conftest import wait_for
 from tests.runbook_support import FakeKubectl, kill_when_hung, wait_for_lease_to_run_out, write_config
 from tests.support import concurrently
 
@@ -311,3 +313,40 @@ def test_aborting_at_an_interrupted_step_says_it_is_not_rolled_back(lite_env: di
     assert "**Result**: ABORTED" in aborted.stdout
     assert "its interrupted step may have taken effect and is not rolled back: check it by hand" in aborted.stdout
     assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]  # nothing ran again, nothing undone
+
+
+def _prompted(stderr: Path, count: int) -> bool:
+    return stderr.read_text(errors="replace").count("Approve, skip or abort?") >= count
+
+
+@pytest.mark.parametrize("leave", ["interrupt", "end-of-input"])
+def test_leaving_a_terminal_question_aborts_the_run_and_rolls_back(
+        cli_env: dict[str, str], kubectl: FakeKubectl, db: Engine, tmp_path: Path, leave: str) -> None:
+    """Approve the first changing step on a terminal, then Ctrl-C (or Ctrl-D) at the second question: the run
+    is aborted, its completed step rolled back, and the target is free for the next run."""
+    controller, terminal = os.openpty()
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "pod-restart-graceful",
+                                    "deployment=api-server"], env=cli_env, stdin=terminal,
+                                   stdout=subprocess.DEVNULL, stderr=err)
+    os.close(terminal)
+    try:
+        wait_for(lambda: _prompted(stderr, 1), what="the first question")
+        os.write(controller, b"approve\n")
+        wait_for(lambda: _prompted(stderr, 2), what="the second question")
+        if leave == "interrupt":
+            process.send_signal(signal.SIGINT)
+        else:
+            os.write(controller, b"\x04")  # Ctrl-D: the end of the terminal's input
+        process.wait(timeout=60)
+    finally:
+        os.close(controller)
+        if process.poll() is None:
+            process.kill()
+    assert "aborted: the question was left unanswered" in stderr.read_text()
+    [run] = runs(db)
+    assert run["state"] == "aborted" and run["lock_key"] is None
+    assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "5"]  # scaled down, then rolled back
+    again = cli(cli_env, "runbook", "run", "pod-restart-graceful", "deployment=api-server", "--dry-run")
+    assert again.returncode == 0, again.stderr

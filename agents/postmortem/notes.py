@@ -19,6 +19,8 @@ from agents.postmortem.reader.lines import Line, split
 
 NOTES_PREFIX = re.compile(r"^.*?\bnotes?\s*:\s*", re.IGNORECASE | re.DOTALL)
 YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
+MAIL = re.compile(r"^(?:from|to|subject|cc)\s*:", re.IGNORECASE | re.MULTILINE)  # a pasted e-mail's headers
+MAIL_DATE = re.compile(r"^(?:date|sent)\s*:.*$", re.IGNORECASE | re.MULTILINE)
 NO_TIMES = "no line starts with a time (HH:MM): the timeline and durations could not be built"
 PLACEHOLDER_LESSON = "To be written in review: what this incident teaches that the action items do not cover"
 
@@ -47,7 +49,8 @@ def from_notes(notes: str, today: date) -> Postmortem:
     order = slash_order(notes, zone)
     day, day_assumed, year_assumed, written = incident_day(notes, order.day_first, today)
     lines = split(notes, day.year, order.day_first)
-    twelve_hour = any(c.meridiem for c in clocks(notes))
+    # Whether bare times are on a 12-hour clock: from the notes' own lines, not a pasted mail's "Date:" header.
+    twelve_hour = any(c.meridiem for line in lines if not line.header for c in clocks(line.text))
     timeline = events.build(lines, day, zone, twelve_hour)
     stated = facts.read(lines)
     untimed = [line.text for line in lines if not line.in_actions and not line.header]
@@ -70,7 +73,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
         what_happened=_what_happened(pm_title, day, day_assumed, detection, stated),
         timeline=entries, spans_days=spans_days(entries),
         root_cause=_root_cause(stated, timeline, found), trigger=_trigger(stated, timeline, found),
-        detection=detection, action_items=_actions(lines, day, who, order.day_first),
+        detection=detection, action_items=_actions(lines, day, who, order.day_first, _after_impact(timeline, found)),
         went_well=[_finding(f) for f in derived.well], went_poorly=[_finding(f) for f in derived.poorly],
         got_lucky=[_finding(f) for f in derived.lucky],
         lessons=[s.value for s in stated.lists["lessons"]] or [PLACEHOLDER_LESSON],
@@ -87,8 +90,16 @@ def incident_day(notes: str, read_day_first: bool, today: date) -> tuple[date, b
     full = next((d for d in found if d.has_year), None)
     if full is not None:
         written = notes[full.start:full.end]
-        header = re.search(r"^date:.*$", notes, re.IGNORECASE | re.MULTILINE)
-        from_mail = header is not None and header.start() <= full.start < header.end()
+        headers = [m.span() for m in MAIL_DATE.finditer(notes)] if MAIL.search(notes) else []
+        from_mail = any(a <= full.start < b for a, b in headers)
+        # A mail's sent date is not the incident's: a date its body gives ("everything before midnight is
+        # Tuesday Mar 18") is, in the year the mail was sent; else "yesterday" counts back from the sent date.
+        told = next((d for d in found if not any(a <= d.start < b for a, b in headers)), None) if from_mail else None
+        if told is not None:
+            day = told.day if told.has_year else told.day.replace(year=full.day.year)
+            if not told.has_year and day > full.day:
+                day = day.replace(year=day.year - 1)
+            return day, False, False, notes[told.start:told.end]
         if from_mail and YESTERDAY.search(notes):
             return date.fromordinal(full.day.toordinal() - 1), False, False, written
         return full.day, False, False, written
@@ -170,13 +181,23 @@ def _trigger(stated: Facts, timeline: events.Timeline, found: moments.Moments) -
     return f"{event.text} ({event.at:%H:%M} UTC)" if event else None
 
 
-def _actions(lines: list[Line], day: date, who: actions.People, read_day_first: bool) -> list[ActionRow]:
+def _after_impact(timeline: events.Timeline, found: moments.Moments) -> set[int]:
+    """The lines timed at or after the end of impact: where follow-ups said in passing are follow-ups."""
+    end = found.end_at or found.resolved_at
+    return {id(e.line) for e in timeline.events if end is not None and e.at >= end}
+
+
+def _actions(lines: list[Line], day: date, who: actions.People, read_day_first: bool,
+             after: set[int]) -> list[ActionRow]:
+    listed = actions.items(lines, day, who, read_day_first)
+    source = "notes" if listed else "conversation"  # said in passing, not listed as an action item
+    listed = listed or actions.said(lines, after, day, read_day_first)
     rows = [ActionRow(text=i.text, priority=i.priority, owner=i.owner, due_on=i.due_on, due_text=i.due_text,
-                      status="done" if i.done else "open", source="notes")
-            for i in actions.items(lines, day, who, read_day_first)]
+                      status="done" if i.done else "open", source=source) for i in listed]
     if rows:
         return rows
-    said = [line.text for line in lines if not line.header]
+    # Said in passing: only once the impact is over (or untimed), not the steps taken while it lasted.
+    said = [line.text for line in lines if not line.header and (line.lead is None or id(line) in after)]
     return [row.model_copy(update={"priority": None}) for row in follow_ups(said)]
 
 

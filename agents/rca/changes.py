@@ -86,10 +86,15 @@ def named_time(text: str, position: int, recorded_at: datetime) -> datetime:
 
 # Log lines that announce a change of their own: a flag service saying which flags changed, a cache flushed, a
 # migration starting. Read from the structured fields when the line has them.
-_FLAG_FIELD = re.compile(r"flag", re.IGNORECASE)
+_FLAG_FIELD = re.compile(r"flag|toggle|feature", re.IGNORECASE)
+# Either word order: flagd's "flag configuration changed", Unleash's "Feature toggle \"x\" was enabled", a relay's
+# "received update for flag 'x'"; a reload: "configuration reloaded", "Reloading configuration from /etc/app".
+_FLAG_NOUN = r"\b(?:feature[\s_-]?)?(?:flags?|toggles?)\b"
+_FLAG_VERB = r"\b(?:chang|updat|reload|toggl|enabl|disabl|flip)"
+_CFG_NOUN, _CFG_VERB = r"\bconfig(?:uration|map)?\b", r"\b(?:reload|re-?read|chang|updat|appl)"
 _LOG_CHANGES: list[tuple[ChangeKind, re.Pattern[str]]] = [
-    (ChangeKind.FLAG, re.compile(r"\bflags?\b.*\b(?:chang|updat|reload|toggl|enabl|disabl|flip)", re.IGNORECASE)),
-    (ChangeKind.CONFIG, re.compile(r"\bconfig(?:uration)?\b.*\b(?:reload|chang|updat|appl)", re.IGNORECASE)),
+    (ChangeKind.FLAG, re.compile(rf"{_FLAG_NOUN}.*{_FLAG_VERB}|{_FLAG_VERB}\w*\b.*{_FLAG_NOUN}", re.IGNORECASE)),
+    (ChangeKind.CONFIG, re.compile(rf"{_CFG_NOUN}.*{_CFG_VERB}|{_CFG_VERB}\w*\b.*{_CFG_NOUN}", re.IGNORECASE)),
     (ChangeKind.JOB, re.compile(r"\b(?:flush\w*|purg\w*)\b.*\b(?:cache|keys?|db)\b|\bcache\b.*\b(?:flush|purg|clear)",
                                 re.IGNORECASE)),
     (ChangeKind.JOB, re.compile(r"\bmigrat\w*\b.*\b(?:start|run|apply|applying|begin)", re.IGNORECASE)),
@@ -97,7 +102,9 @@ _LOG_CHANGES: list[tuple[ChangeKind, re.Pattern[str]]] = [
 
 
 # Fields of an announcement that say what changed: `changed_keys=`, `flags_changed=`, `file=`, `source=`.
-_CHANGE_FIELD = re.compile(r"key|changed|file|path|source|flag", re.IGNORECASE)
+_CHANGE_FIELD = re.compile(r"key|changed|file|path|source|flag|toggle|feature", re.IGNORECASE)
+# A flag named in the text itself, quoted after the word: `toggle "new-checkout"`, `flag 'dynamic-pricing'`.
+_QUOTED_FLAG = re.compile(r"\b(?:flags?|toggles?)\s+(?:for\s+)?[\"'`](?P<name>[^\"'`\s]+)[\"'`]", re.IGNORECASE)
 # key=value pairs inside a plain-text message, as libraries append them (`... reloaded file=/etc/x changed=a,b`).
 _PAIR = re.compile(r'\b(?P<key>[A-Za-z_][\w.]*)=(?P<value>"[^"]*"|[^\s;]+)')
 
@@ -124,6 +131,8 @@ def changes_in_log(message: str, fields: dict[str, str], at: datetime, component
         details = _details(message, fields)
         if kind == ChangeKind.FLAG:
             named = next((v for k, v in details.items() if _FLAG_FIELD.search(k) and "/" not in v), None)
+            quoted = _QUOTED_FLAG.search(message)
+            named = named or (quoted["name"] if quoted else None)
             subject = named.split(",")[0].strip() if named else subject
         return [ChangeEvent(at=at, kind=kind, subject=subject, component=component, source="logs", query=query,
                             description=f"{component or 'a service'} logged: {message.strip()[:200]}",

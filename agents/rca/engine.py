@@ -15,10 +15,14 @@ from datetime import datetime, timedelta
 from agents.rca.causes import Facts, Narrative
 from agents.rca.changes import is_reversal, reloads_as_edits
 from agents.rca.hypotheses import (
+    INFRASTRUCTURE,
     Candidate,
     change_candidates,
     change_component,
     clock,
+    delivered_by,
+    names_object,
+    off_the_path,
     recovered_at,
     score,
     symptom_onset,
@@ -56,7 +60,7 @@ def analyse(seen: Observations, subject: Subject, tools: list[ToolStatus]) -> Rc
                 recovered_at=recovered_at(seen), error_ratio_mean=_mean_error_ratio(seen, onset), tools=tools,
                 lines_read=seen.lines_read, queries=seen.queries,
                 hypotheses=[_hypothesis(c) for c in ranked[:5]], lost=seen.lost)
-    if not ranked or ranked[0].score <= 0:
+    if not ranked or ranked[0].score <= 0 or not connected(ranked[0], seen):
         return _inconclusive(seen, subject, tools, {**base, "ruled_out": ruled_out(seen, ranked, None, onset)})
     top = ranked[0]
     base["ruled_out"] = ruled_out(seen, ranked, top, onset)
@@ -98,6 +102,8 @@ def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None
             continue  # the cause itself, however else it was recorded
         if not onset - RULED_OUT_BEFORE <= change.at <= max(onset + DURING, seen.window.reference):
             continue
+        if chosen is not None and delivered_by(change, seen) is chosen:
+            continue  # the restart that delivered the cause
         if change.kind == ChangeKind.SCALE and any(c.kind == ChangeKind.DEPLOY and c.subject == change.component
                                                    and abs((c.at - change.at).total_seconds()) < 300
                                                    for c in seen.changes):
@@ -107,7 +113,41 @@ def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None
             continue
         out[key] = RuledOut(subject=_ruled_out_name(change), at=change.at,
                             reason=_reason(change, tested.get(id(change)), top, seen), query=change.query)
+    for change in _last_earlier(seen, chosen):
+        out.setdefault(f"{change.kind}:{change.subject}", RuledOut(
+            subject=_ruled_out_name(change), at=change.at, query=change.query,
+            reason=f"{_hours(onset - change.at)} before the symptoms began, with normal service until then"))
     return list(out.values())[:8]
+
+
+EARLIER_KINDS = (ChangeKind.DEPLOY, ChangeKind.CONFIG, ChangeKind.SECRET, ChangeKind.FLAG, ChangeKind.GITOPS)
+
+
+def _last_earlier(seen: Observations, chosen: ChangeEvent | None) -> list[ChangeEvent]:
+    """The latest change before the window of the alerting service and what it calls directly: the first thing
+    anyone asks about ("what was the last deploy?"), cleared by the hours of normal service since."""
+    latest: dict[str, ChangeEvent] = {}
+    for change in seen.earlier:
+        component = change_component(change, seen)
+        distance = seen.scope.distance(component)
+        if change.kind not in EARLIER_KINDS or distance is None or distance > 1 or is_reversal(change):
+            continue
+        if chosen is not None and change.subject == chosen.subject and change.kind == chosen.kind:
+            continue
+        if component not in latest or change.at > latest[component].at:
+            latest[component] = change
+    return sorted(latest.values(), key=lambda c: c.at)
+
+
+def _hours(delta: timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.0f} hours" if hours >= 1.5 else f"{round(delta.total_seconds() / 60)} minutes"
+
+
+def connected(candidate: Candidate, seen: Observations) -> bool:
+    """Something the answer may name: infrastructure under the service, or a component with a path to it (or
+    one nothing places either way). A best guess off the path is no answer: the candidates are listed instead."""
+    return candidate.cause.id in INFRASTRUCTURE or not off_the_path(candidate.component, seen)
 
 
 def _ruled_out_name(change: ChangeEvent) -> str:
@@ -119,9 +159,10 @@ def _reason(change: ChangeEvent, candidate: Candidate | None, top: Candidate | N
     if candidate is not None and candidate.against:
         text = candidate.against[0].text
         return text[:1].lower() + text[1:]
-    distance = seen.scope.distance(change_component(change, seen))
-    if distance is None and seen.scope.components:
-        return "off the path: it is not the alerting service nor anything it depends on"
+    component = change_component(change, seen)
+    if seen.scope.components and seen.scope.distance(component) is None:
+        return ("off the path: it is not the alerting service nor anything it depends on"
+                if off_the_path(component, seen) else "nothing connects it to the alerting service or followed it")
     if top is not None:
         return (f"{top.cause.title.lower()} in {top.component} explains the symptoms better "
                 f"(score {top.score:.1f}" + (f" against {candidate.score:.1f})" if candidate else ")"))
@@ -183,7 +224,7 @@ def _applied_as(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
     """The object an event-only change wrote (an Argo CD sync's rollout, External Secrets' Secret), moments
     after it, with its diff."""
     return next((c for c in seen.changes if c is not change and c.kind in APPLIED and c.diff and c.object_ref
-                 and c.subject == change.subject and c.object_ref != change.object_ref
+                 and (c.subject == change.subject or names_object(change, c)) and c.object_ref != change.object_ref
                  and timedelta(0) <= c.at - change.at <= timedelta(minutes=5)), None)
 
 

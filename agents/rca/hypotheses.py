@@ -219,6 +219,12 @@ def _same_component(a: str, b: str) -> bool:
     return a in b or b in a or "a dependency" in (a, b)
 
 
+def _same_host(a: str, b: str) -> bool:
+    """inventory and inventory.stock.svc:80 are one host; "a dependency" (unnamed) matches any."""
+    a, b = a.lower().split(".")[0].split(":")[0], b.lower().split(".")[0].split(":")[0]
+    return a == b or "a dependency" in (a, b)
+
+
 def _service_nodes(seen: Observations) -> set[str]:
     return {p.node for p in seen.subject_pods() if p.node}
 
@@ -247,7 +253,9 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
         # Largest first: the line quoted is the one seen most; the onset still takes the earliest.
         for burst in sorted((b for b in seen.bursts if cause.logs.search(b.example)), key=lambda b: -b.count):
             component = _component(cause, None, seen, burst)
-            same = [c for c in found if c.cause is cause and _same_component(c.component, component)]
+            # Outages are told apart by host: search and search-index are two services, one behind the other.
+            alike = _same_host if cause.id == "dependency-outage" else _same_component
+            same = [c for c in found if c.cause is cause and alike(c.component, component)]
             target = min(same, key=lambda c: abs((c.onset - burst.onset).total_seconds()), default=None)
             if target is None:
                 target = Candidate(cause=cause, component=component, onset=burst.onset,
@@ -386,9 +394,39 @@ def cause_of_change(change: ChangeEvent, seen: Observations | None = None) -> Ca
 
 
 def sync_of(change: ChangeEvent, seen: Observations) -> ChangeEvent | None:
-    """The GitOps sync (Argo CD, Flux) that made a rollout: one of the same name moments before it."""
-    return next((c for c in seen.changes if c.kind == ChangeKind.GITOPS and _same_component(c.subject, change.subject)
+    """The GitOps sync (Argo CD, Flux) that made a rollout moments before it: one of the same name, or one whose
+    event names the object it applied (Flux's kustomize-controller: "Deployment/shop/cart configured")."""
+    return next((c for c in seen.changes if c.kind == ChangeKind.GITOPS and (
+        _same_component(c.subject, change.subject) or names_object(c, change))
                  and timedelta(minutes=-2) <= change.at - c.at <= timedelta(minutes=5)), None)
+
+
+def names_object(event: ChangeEvent, change: ChangeEvent) -> bool:
+    """An event's message naming the changed object by kind and name (`Deployment/shop/cart`, `deployment/cart`)."""
+    parts = (change.object_ref or "").split("/")
+    if len(parts) != 3:
+        return False
+    kind, namespace, name = (p.lower() for p in parts)
+    text = event.description.lower()
+    # The name must end where the object's does: `Deployment/shop/cart` is not `Deployment/shop/cartographer`.
+    named = rf"\b{re.escape(kind)}/(?:{re.escape(namespace)}/)?{re.escape(name)}(?![\w.-])"
+    return re.search(named, text) is not None
+
+
+RESTART_AFTER_EDIT = timedelta(minutes=10)  # Helm checksum annotations, Reloader: a restart follows the edit
+
+
+def delivered_by(rollout: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The ConfigMap or Secret edit a rollout only delivered: a new pod template that differs in annotations alone
+    (a `checksum/secret` hash, Reloader's or `kubectl rollout restart`'s stamp) minutes after an edit of an object
+    the workload reads. The edit is the change; the restart is how it reached the pods."""
+    restart_only = bool(rollout.diff) and all(d.startswith("annotation ") for d in rollout.diff)
+    if rollout.kind != ChangeKind.DEPLOY or not restart_only:
+        return None
+    edits = [c for c in seen.changes if c.kind in (ChangeKind.CONFIG, ChangeKind.SECRET) and c.source == "kubernetes"
+             and timedelta(minutes=-1) <= rollout.at - c.at <= RESTART_AFTER_EDIT
+             and change_component(c, seen) == rollout.subject]
+    return max(edits, key=lambda c: c.at, default=None)
 
 
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
@@ -396,6 +434,8 @@ def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
     for change in seen.changes:
         if is_reversal(change) or change.at > onset + timedelta(minutes=2) or change.at < seen.window.start:
             continue
+        if delivered_by(change, seen) is not None:
+            continue  # tested as the edit it delivered
         cause = cause_of_change(change, seen)
         if cause is None:
             continue
@@ -690,7 +730,16 @@ def _symptoms_followed(candidate: Candidate, seen: Observations, onset: datetime
 WAITING = {"connection-pool-exhaustion"}
 
 
-def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate]:
+def _lost_nodes_under(outage: Candidate, candidates: list[Candidate], seen: Observations) -> list[Candidate]:
+    """A dependency whose pods ran on a node that stopped being Ready (a database pinned to it) failed with it."""
+    if seen.cluster is None:
+        return []
+    nodes = {node for key, node in seen.cluster.pod_node.items() if seen.cluster.pod_owner.get(key) == outage.component}
+    return [c for c in candidates if c.cause.id == "node-not-ready" and c.component in nodes
+            and c.onset <= outage.onset + timedelta(minutes=2)]
+
+
+def _absorb_dependency_mechanisms(candidates: list[Candidate], seen: Observations) -> list[Candidate]:
     """A dependency failing, as its callers see it, and a mechanism inside that dependency are one story. A full
     pool (waiting on something else) is how the dependency failed: it joins the outage. A disk, memory or
     certificate running out is why it failed: the outage joins it."""
@@ -700,6 +749,7 @@ def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate
         inside = [c for c in candidates if c is not outage and c.cause.signals and c.cause.id != outage.cause.id
                   and _same_component(outage.component, c.component) and id(c) not in absorbed]
         terminal = [c for c in inside if c.cause.id not in WAITING and c.cause.id not in INFRASTRUCTURE]
+        terminal += _lost_nodes_under(outage, candidates, seen)
         # A dependency that failed right after it was changed failed because of the change.
         terminal += [c for c in candidates if not c.cause.signals and c.trigger is not None and id(c) not in absorbed
                      and _same_component(outage.component, c.component) and _has_effects(c)
@@ -712,6 +762,21 @@ def _absorb_dependency_mechanisms(candidates: list[Candidate]) -> list[Candidate
             if mechanism.cause.id in WAITING and mechanism.trigger is None:
                 _merge(outage, mechanism)
                 absorbed.add(id(mechanism))
+    return _deepest_outages([c for c in candidates if id(c) not in absorbed], seen)
+
+
+def _deepest_outages(candidates: list[Candidate], seen: Observations) -> list[Candidate]:
+    """A dependency whose own logs relay the failure of one further down (search logging "upstream request failed
+    upstream=search-index...") failed because of it: its outage joins the deeper one."""
+    outages = [c for c in candidates if c.cause.id == "dependency-outage"]
+    absorbed: set[int] = set()
+    for outage in outages:
+        relayed = {reported_peer(b, seen) for b in seen.bursts if b.component == outage.component}
+        deeper = next((o for o in outages if o is not outage and id(o) not in absorbed and o.component in relayed),
+                      None)
+        if deeper is not None:
+            _merge(deeper, outage)
+            absorbed.add(id(outage))
     return [c for c in candidates if id(c) not in absorbed]
 
 
@@ -909,7 +974,7 @@ def score(candidates: list[Candidate], seen: Observations, onset: datetime) -> l
     _rival_claims(candidates)
     _relayed_effects(candidates, seen)
     _jobs_named(candidates, seen)
-    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)))
+    candidates = _absorb_dependency_mechanisms(_absorb_explained_changes(_fold_records(candidates)), seen)
     _limits_lowered(candidates, seen)
     for candidate in candidates:
         if "effect" not in candidate.sources:

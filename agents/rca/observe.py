@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 LOOKBACK = timedelta(hours=3)  # how far before the reference time the analysis reads
+EARLIER = timedelta(hours=24)  # before that, only the last changes of what is in scope are named (and cleared)
 BASELINE = timedelta(minutes=60)  # the normal stretch ends this long before the reference time
 STEP_SECONDS = 30.0
 QUERY_BUDGET = 400  # Prometheus, Loki and Kubernetes requests one investigation may make
@@ -82,6 +83,7 @@ class Observations:
     findings: list[Finding] = field(default_factory=list)
     bursts: list[LogBurst] = field(default_factory=list)
     changes: list[ChangeEvent] = field(default_factory=list)
+    earlier: list[ChangeEvent] = field(default_factory=list)  # the day before the window: the last known changes
     pods: list[PodInfo] = field(default_factory=list)
     k8s_events: list[K8sEvent] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # evidence that could not be read, one line each
@@ -223,6 +225,7 @@ async def _kubernetes(toolbox: Toolbox, seen: Observations, budget: Budget) -> N
     seen.cluster = cluster_objects.build(objects)
     w = seen.window
     seen.changes.extend(cluster_objects.changes(objects, seen.cluster, w.start, w.end))
+    seen.earlier = cluster_objects.changes(objects, seen.cluster, w.start - EARLIER, w.start - timedelta(seconds=1))
     seen.pods = [_pod(p) for p in objects.get("pods", [])]
     seen.k8s_events = [e for e in (_event(item) for item in objects.get("events", []))
                        if e.at is not None and w.start <= e.at <= w.end]

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import getpass
 import sys
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -174,7 +176,7 @@ async def execute(runtime: Runtime, name: str, words: list[str], *, dry_run: boo
             source=Source.CLI, incident_id=incident.id if incident else None)
     except (UnknownRunbook, ParameterError, RunRefused) as exc:
         raise CommandFailed(str(exc)) from exc
-    await runtime.runbooks.executor.advance(run.id, terminal_gate(yes), progress(runtime))
+    await _advance_at_terminal(runtime, run.id, terminal_gate(yes))
     return await runtime.runbooks.report(run.id)
 
 
@@ -187,8 +189,35 @@ async def resume(runtime: Runtime, run_id: int, *, yes: bool,
     if not await runtime.runbooks.executor.resume(run_id):
         raise CommandFailed(f"run #{run_id} is not interrupted (or does not exist); `incidentbot runbook runs` "
                             "lists them")
-    await runtime.runbooks.executor.advance(run_id, terminal_gate(yes, interrupted_step), progress(runtime))
+    await _advance_at_terminal(runtime, run_id, terminal_gate(yes, interrupted_step))
     return await runtime.runbooks.report(run_id)
+
+
+async def _advance_at_terminal(runtime: Runtime, run_id: int, gate: Gate) -> None:
+    """Go on with the run, asking on this terminal. A person who leaves at the question (Ctrl-C, end of input)
+    aborts the run: no other process can answer a terminal's question, and a run left waiting would hold its
+    target until someone found it and ran `runbook abort`."""
+    try:
+        await runtime.runbooks.executor.advance(run_id, gate, progress(runtime))
+    except (asyncio.CancelledError, KeyboardInterrupt, click.Abort):
+        await _abort_if_waiting(runtime, run_id)
+        raise
+
+
+async def _abort_if_waiting(runtime: Runtime, run_id: int) -> None:
+    """Abort the run (rolling back its completed steps) if it waits for this terminal's answer."""
+    from app.runbooks import service
+    from app.runbooks.flows import Decision
+    from app.runbooks.models import RunState
+
+    executor = runtime.runbooks.executor
+    async with runtime.sessions() as session:
+        run = await service.get_run(session, run_id)
+    if run is None or run.state != RunState.AWAITING:
+        return  # running steps keep their lease rules: the sweep marks the run interrupted
+    click.echo(f"\nrun #{run_id} aborted: the question was left unanswered", err=True)
+    if await executor.decide(run_id, run.next_position, Decision.ABORT, operator()):
+        await executor.advance(run_id, terminal_gate(False), progress(runtime))
 
 
 async def _check_interrupted_step(runtime: Runtime, run_id: int, *, yes: bool, decided: Decision | None) -> None:
@@ -247,17 +276,42 @@ def terminal_gate(yes: bool, interrupted_step: Decision | None = None) -> Gate:
                 return interrupted_step, operator()
             if yes or not sys.stdin.isatty():
                 return None
-            return await asyncio.to_thread(_ask_unknown, waiting), operator()
+            return await _on_daemon_thread(_ask_unknown, waiting), operator()
         if yes:
             return Decision.APPROVE, operator()
         if not sys.stdin.isatty():
             return Decision.REFUSE, operator()
-        return await asyncio.to_thread(_ask, waiting), operator()
+        return await _on_daemon_thread(_ask, waiting), operator()
 
     return gate
 
 
-def _ask(waiting: Waiting) -> str:
+async def _on_daemon_thread(ask: Callable[[Waiting], Decision], waiting: Waiting) -> Decision:
+    """Ask on a daemon thread: after Ctrl-C its read of the terminal blocks until Enter, and the default
+    executor's worker would hold the process open at exit until then; a daemon thread does not."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[Decision] = loop.create_future()
+
+    def settle(outcome: Decision | BaseException) -> None:
+        if answer.done():
+            return  # the run was cancelled meanwhile
+        if isinstance(outcome, BaseException):
+            answer.set_exception(outcome)
+        else:
+            answer.set_result(outcome)
+
+    def read() -> None:
+        try:
+            outcome: Decision | BaseException = ask(waiting)
+        except BaseException as exc:  # click.Abort at the end of input: handed to the run, which aborts
+            outcome = exc
+        loop.call_soon_threadsafe(settle, outcome)
+
+    threading.Thread(target=read, name="runbook-question", daemon=True).start()
+    return await answer
+
+
+def _ask(waiting: Waiting) -> Decision:
     from agents.runbook_executor.report import command
     from app.runbooks.flows import Decision
 

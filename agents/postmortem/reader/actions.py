@@ -172,6 +172,32 @@ def items(lines: list[Line], day: date, who: People, day_first: bool = True) -> 
     return list(unique.values())
 
 
+# Follow-up work said in conversation once the impact is over: "we need a tcpdump next time it happens. i'll
+# write a script for that" (the speaker owns what they say they will do).
+NEED = re.compile(r"\b(?:we|i|someone|somebody|you)\s+(?:really\s+|still\s+|definitely\s+)?(?:need|needs|should|must|"
+                  r"have to|ought to)(?:\s+to)?\s+(?P<what>[^.;!?]+)", IC)
+WILL_DO = re.compile(r"\bi(?:'ll| will)\s+(?:write|add|fix|set up|create|build|file|open|update|document|automate|"
+                     r"script|look into|follow up|own|take)\b", IC)
+
+
+def said(lines: list[Line], after: set[int], day: date, day_first: bool = True) -> list[Item]:
+    """Follow-ups said in lines from `after` (ids of lines at or past the end of impact) or in untimed prose, when
+    the notes list none."""
+    found = []
+    for line in lines:
+        if line.header or line.heading is not None or line.text.rstrip().endswith("?"):
+            continue
+        if line.lead is not None and id(line) not in after:
+            continue
+        for m in NEED.finditer(line.text):
+            what = m["what"].strip()
+            mine = m.group(0).lower().startswith("i ") or bool(WILL_DO.search(line.text))
+            due_text, due_on = _due(what, day, day_first)
+            found.append(Item(text=_tidy(what), owner=line.speaker if mine else None, priority=None,
+                              due_text=due_text, due_on=due_on, done=False, line=line))
+    return found
+
+
 def _looks_like_item(text: str) -> bool:
     words = text.split()
     return len(words) >= 2 and not (text.rstrip().endswith(",") or ("?" in text and not _owner_marked(text)))

@@ -14,14 +14,16 @@ from agents.postmortem.reader.labels import labelled
 from agents.postmortem.reader.lines import Line
 
 UNKNOWN = re.compile(r"^\W*(?:unknown|unkown|tbd|tbc|n/?a|not known|not yet known|we don'?t know|don'?t know|\?+$|"
-                     r"none yet|pending|under investigation|to be determined|not sure|"
+                     r"none yet|pending|under investigation|to be determined|not sure|not measured|unmeasured|"
+                     r"not tracked|no idea|unclear|"
                      r"no (?:\w+ )?(?:figures?|numbers?|estimates?|data)(?: yet)?)\b", re.IGNORECASE)
 NO_IMPACT = re.compile(r"\bno (?P<what>customer|revenue|user) impact\b", re.IGNORECASE)
 ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected|"
                          r"crash\w*)\b", re.IGNORECASE)
 # "disabled by error", "sent in error": the word "error" meaning a mistake, not a failure rate.
 BY_MISTAKE = re.compile(r"\b(?:by|in)\s+(?:error|mistake)\b", re.IGNORECASE)
-PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%")
+# A share of requests: "12%", "1 in 20", "3 out of 10".
+PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s*%|\b\d+\s+(?:in|out of)\s+\d+\b")
 EVERYONE_FAILED = re.compile(r"\b(?:every|all)\b.*\bfail\w*|(?<![\d,.])[45]\d\d(?![\d,.]).*\b(?:every|all)\b|"
                              r"\b(?:every|all)\b.*\breturned\s+[45]\d\d\b", re.IGNORECASE)
 # Who or what a business counts as affected: people and organisations it serves, and their units of business.
@@ -95,7 +97,8 @@ def read(lines: list[Line]) -> Facts:
         facts.impact, re.compile(r"\brevenue\b", re.IGNORECASE)) or _clause(facts.impact + _loose(lines) + timed,
                                                                             MONEY_LOST))
     summary = [*facts.labels["summary"], *_section(facts, "summary")]
-    facts.error_rate = _clause(facts.impact, None) or _clause(summary, None) or _error_clause(_loose(lines) + [
+    facts.error_rate = _labelled_or(facts, "error_rate", lambda: None) or _clause(facts.impact, None) or _clause(
+        summary, None) or _error_clause(_loose(lines) + [
         Stated(line.text, line) for line in lines if not line.in_actions and not line.header])
     facts.regions = _labelled_or(facts, "regions", lambda: _clause(facts.impact, REGION))
     for key in LISTS:

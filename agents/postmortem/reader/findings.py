@@ -52,6 +52,11 @@ _TESTS = r"(?:unit |integration |e2e |contract )?tests?"
 UNTESTED = re.compile(rf"[^.;]*\b(?:(?:the |our )?{_TESTS} (?:only|never|did(?:n'?t| not)|do(?:n'?t| not)|missed|"
                       r"skipped)|"
                       rf"no {_TESTS} (?:for|cover\w*|on|of)|not covered by (?:any )?tests?|untested)\b[^.;]*", IC)
+# The cause not found: "we have no idea why", "root cause unknown", "couldn't find what triggered it".
+UNEXPLAINED = re.compile(r"[^.;]*\b(?:no idea why|(?:do(?:n'?t| not)|did(?:n'?t| not)) know why|(?:root )?cause "
+                         r"(?:is |still )?(?:unknown|not (?:found|known|established))|"
+                         r"could(?:n'?t| not) find (?:the|a|any) (?:cause|"
+                         r"reason|trigger)|no (?:root )?cause (?:found|identified)|unexplained)\b[^.;]*", IC)
 SINCE_DATE = re.compile(r"[^.;]*\bsince\s+(?P<when>[A-Z][a-z]{2,8}\.?\s+\d{1,2}|\d{1,2}\s+[A-Z][a-z]{2,8}|"
                         r"\d{4}-\d{2}-\d{2})[^.;]*")
 
@@ -213,6 +218,7 @@ def _line_findings(line: Line, day: date) -> list[Finding]:
     out = []
     text, source = line.text, line.raw.strip()
     for pattern, lead in ((NO_ALERT, "No alert covered it"), (UNTESTED, "Tests did not cover it"),
+                          (UNEXPLAINED, "The cause was not found"),
                           (TOOK_BECAUSE, None), (EMPHASIS, None)):
         m = pattern.search(text)
         if m:

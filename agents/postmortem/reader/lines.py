@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from agents.postmortem.reader.clock import ZONE_TOKEN, Clock, clocks, dates
+from agents.postmortem.reader.labels import labelled
 
 SECTIONS: dict[str, str] = {
     "summary": "summary", "overview": "summary", "what happened": "summary", "description": "summary",
@@ -199,6 +200,9 @@ def _line(number: int, raw: str, year: int, day_first: bool) -> Line:
     if text.startswith("|"):
         line.cells = [c.strip() for c in re.split(r"\|+", text.strip().strip("|"))]
         line.text = " | ".join(c for c in line.cells if c)
+        filled = [c for c in line.cells if c]
+        if len(filled) == 2 and not clocks(filled[0]) and labelled(f"{filled[0]}: {filled[1]}"):
+            line.text = f"{filled[0]}: {filled[1]}"  # a key/value table: "| Revenue | unknown |"
         return line
     bullet = BULLET.match(text)
     if bullet:

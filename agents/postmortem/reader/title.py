@@ -19,13 +19,16 @@ IC = re.IGNORECASE
 SOURCE_ONLY = re.compile(r"\b(?:export(?:ed)?|pasted|copied|copy of|write-?up|transcript|chat from|zoom chat|"
                          r"for the (?:postmortem|doc)|forwarded|original message|"
                          r"(?:irc|chat|slack|teams|whatsapp|zoom|discord|bridge)\s+(?:log|export|thread|chat|copy|"
-                         r"transcript|messages|channel))\b|^-{2,}", IC)
+                         r"transcript|messages|channel))\b|^-{2,}|"
+                         # Only a channel's name and what it is: "#ops log", "incident-42 thread".
+                         r"^\W*#?[\w-]+\s+(?:log|logs|export|transcript|thread|channel|chat|backscroll)\W*$", IC)
 FURNITURE = [
     re.compile(r"^(?:(?:subject|re|fwd?|fw|title)\s*:\s*)+", IC),
     re.compile(r"^(?:h[1-6]\.\s*|#+\s*)", IC),
     re.compile(r"^(?:opsgenie|pagerduty|pd|statuspage|jira|incident\.io)\s+(?:alert|incident|ticket)?\s*#?[\w-]*\d[\w-]*"
                r"\s*[-:–—]?\s*", IC),
-    re.compile(r"^(?:incident summary|incident report|incident review|incident notes?|inc notes?|incident|"
+    re.compile(r"^(?:pir|rca|aar|coe|post[- ]incident review|after[- ]action review|"
+               r"incident summary|incident report|incident review|incident notes?|inc notes?|incident|"
                r"postmortem|post-mortem|handover|summary|review)\s*[:\-–—]?\s*", IC),
     re.compile(r"\s+[-–—]\s+(?:postmortem|post-mortem|notes?|draft|rough|summary|write-?up|report)\b.*$", IC),
     re.compile(r"\s*\([^)]*\)"),
