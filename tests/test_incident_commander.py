@@ -108,6 +108,13 @@ CLASSES = [
     ("favicon missing", "cosmetic"),
     ("outdated screenshot in onboarding docs", "cosmetic"),
     ("index missing on orders table, queries slow", "degraded"),
+    ("customer emails exposed via public API endpoint", "security"),
+    ("oauth tokens printed in debug logs", "security"),
+    ("user A can view user B's order history", "security"),
+    ("token validation errors in api logs", "degraded"),  # a token mentioned, nothing exposed
+    ("user settings reset to defaults for everyone", "data-loss"),
+    ("payouts to sellers delayed 2 days", "payments"),
+    ("customers charged in wrong currency", "payments"),
 ]
 
 

@@ -106,12 +106,17 @@ HARD_FAILURE = terms("fail*", "errors?", "erroring", "5\\d\\ds?", "5xx", "timing
 CREDENTIAL = terms("credentials?", "creds", "secrets?", "passwords?", "passwds?", "passphrases?", "api ?keys?",
                    "access keys?", "root keys?", "private keys?", "ssh keys?", "signing keys?", "keys", "tokens?",
                    "session cookies?", "certificates? private", "service account json", "\\.env")
-EXPOSED = terms("leak*", "expos*", "visible", "public*", "github", "gitlab", "pastebin", "plain ?text", "clear ?text",
+EXPOSED = terms("leak*", "expos*", "printed",
+                # Put where anyone with log access reads it; not merely mentioned next to a log.
+                "(?:printed|dumped|written|showing up|appearing|ending up|stored|logged) (?:in|to|into) (?:the )?"
+                "(?:[\\w-]+ ){0,2}(?:logs?|stdout|console)",
+                "visible", "public*", "github", "gitlab", "pastebin", "plain ?text", "clear ?text",
                 "in (?:the )?(?:app |application |server )?logs?", "showing up", "shows? up", "committed", "pushed",
                 "posted", "published", "dump*", "page source", "in the url", "world readable", "unencrypted",
                 "stolen", "readable by", "shared with", "in (?:error )?(?:messages?|responses?|urls?|emails?|exports?|"
                 "screenshots?|analytics|crash reports?)", "emailed to", "exposure")
-OTHER_PARTY = terms("other (?:customers?|users?|tenants?|orgs?|organi[sz]ations?|accounts?|companies|merchants?|"
+OTHER_PARTY = terms("(?:user|customer|tenant|account|org) [a-z](?:'s)?",  # "user A can view user B's orders"
+                    "other (?:customers?|users?|tenants?|orgs?|organi[sz]ations?|accounts?|companies|merchants?|"
                     "clients?|people|workspaces?|teams?)(?:'s?)?",
                     "another (?:customer|user|tenant|org|organi[sz]ation|account|company|merchant|client)(?:'s)?",
                     "wrong (?:customers?|users?|tenants?|accounts?|person|people|recipients?|orgs?)",
@@ -125,6 +130,10 @@ EXPOSED_PLACE = terms("public", "publicly \\w+", "world readable", "open to the 
                       "exposure", "leak*", "unauthenticated", "(?:no|without) auth\\w*", "indexed by google",
                       "anyone (?:can|could) (?:see|read|download|access)")
 PERSONAL_DATA = terms("pii", "personal (?:data|info\\w*|details)", "customer (?:data|records|details|info\\w*)",
+                      # What identifies a person, whoever it belongs to: "customer emails exposed", "phone numbers".
+                      "(?:customer|user|client|member|patient|employee|buyer|seller)s?'? (?:e-?mails?|email addresses|"
+                      "addresses|phone numbers?|names|profiles?|documents?|messages|ids?|id documents?)",
+                      "e-?mail addresses", "phone numbers?", "ip addresses of (?:customers|users)",
                       "user (?:data|records|details)", "ssns?", "social security", "card numbers?",
                       "credit cards? (?:numbers?|data|details)", "medical", "health (?:records?|data)", "gdpr",
                       "passports?", "home address\\w*", "dates? of birth", "phi")
@@ -133,7 +142,8 @@ PERSONAL_DATA = terms("pii", "personal (?:data|info\\w*|details)", "customer (?:
 
 DIRECT_LOSS = terms("data loss", "data corruption", "corrupt(?:ed|ion)? data", "lost data", "data (?:was |were |"
                     "has been |got )?(?:lost|deleted|wiped|corrupted|destroyed)")
-LOSS = terms("lost", "lose", "losing", "loss", "delet*", "wiped?", "wiping", "dropped", "truncat*", "corrupt*",
+LOSS = terms("reset to (?:the )?defaults?", "reverted to (?:the )?defaults?", "lost", "lose", "losing", "loss",
+             "delet*", "wiped?", "wiping", "dropped", "truncat*", "corrupt*",
              "purg*", "overwr(?:i|o)t\\w*", "destroy*", "erased?", "vanish*", "disappear*", "gone", "data loss")
 DATA_STORE = terms("data", "writes?", "db", "dbs", "databases?", "tables?", "buckets?", "uploads?", "files?",
                    "records?", "rows?", "s3", "volumes?", "disks?", "messages?", "orders?", "documents?", "photos?",
@@ -173,7 +183,11 @@ MONEY_FAILS = terms("fail*", "declin*", "stuck", "pending", "not (?:going out|se
 MISPRICED = terms("(?:calculated|charged|billed|priced|computed|applied) (?:wrong\\w*|incorrect\\w*)",
                   "wrong (?:tax|vat|totals?|currency conversion)", "incorrect (?:tax|vat|totals?)")
 MONEY_LATE = terms("delayed", "late", "held up", "behind")  # right after the money: "payouts delayed"
-WRONGFUL_CHARGE = terms("double ?charg\\w*", "charg\\w* twice", "overcharg*", "duplicate charges?",
+# Money moving to someone: late is a payments incident even a few words on ("payouts to sellers delayed 2 days").
+MONEY_MOVEMENT = terms("payouts?", "transfers?", "settlements?", "refunds?", "deposits?", "wires?", "withdrawals?",
+                       "remittances?", "payroll", "disbursements?", "reimbursements?")
+WRONGFUL_CHARGE = terms("charged (?:in |with |at )?(?:the )?(?:wrong|incorrect)\\w*",
+                        "double ?charg\\w*", "charg\\w* twice", "overcharg*", "duplicate charges?",
                         "charged (?:the )?wrong", "wrong amounts?", "incorrect amounts?", "billed twice")
 
 # --- outage and degradation of a customer-facing service -------------------------------------------------------

@@ -133,7 +133,8 @@ def _data_loss(text: str, v: Vocabulary) -> Evidence | None:
 
 def _payments(text: str, v: Vocabulary) -> Evidence | None:
     found = (w.near(v.money, w.MONEY_FAILS, text, 3) or w.first(w.WRONGFUL_CHARGE, text)
-             or w.near(v.money, w.MISPRICED, text, 4) or w.near(v.money, w.MONEY_LATE, text, 0))
+             or w.near(v.money, w.MISPRICED, text, 4) or w.near(v.money, w.MONEY_LATE, text, 0)
+             or w.near(w.MONEY_MOVEMENT, w.MONEY_LATE, text, 3))
     return Evidence("payments", found, "means money is not moving as it should") if found else None
 
 

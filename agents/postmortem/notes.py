@@ -19,6 +19,8 @@ from agents.postmortem.reader.lines import Line, split
 
 NOTES_PREFIX = re.compile(r"^.*?\bnotes?\s*:\s*", re.IGNORECASE | re.DOTALL)
 YESTERDAY = re.compile(r"\byesterday\b", re.IGNORECASE)
+MAIL = re.compile(r"^(?:from|to|subject|cc)\s*:", re.IGNORECASE | re.MULTILINE)  # a pasted e-mail's headers
+MAIL_DATE = re.compile(r"^(?:date|sent)\s*:.*$", re.IGNORECASE | re.MULTILINE)
 NO_TIMES = "no line starts with a time (HH:MM): the timeline and durations could not be built"
 PLACEHOLDER_LESSON = "To be written in review: what this incident teaches that the action items do not cover"
 
@@ -47,7 +49,8 @@ def from_notes(notes: str, today: date) -> Postmortem:
     order = slash_order(notes, zone)
     day, day_assumed, year_assumed, written = incident_day(notes, order.day_first, today)
     lines = split(notes, day.year, order.day_first)
-    twelve_hour = any(c.meridiem for c in clocks(notes))
+    # Whether bare times are on a 12-hour clock: from the notes' own lines, not a pasted mail's "Date:" header.
+    twelve_hour = any(c.meridiem for line in lines if not line.header for c in clocks(line.text))
     timeline = events.build(lines, day, zone, twelve_hour)
     stated = facts.read(lines)
     untimed = [line.text for line in lines if not line.in_actions and not line.header]
@@ -87,8 +90,16 @@ def incident_day(notes: str, read_day_first: bool, today: date) -> tuple[date, b
     full = next((d for d in found if d.has_year), None)
     if full is not None:
         written = notes[full.start:full.end]
-        header = re.search(r"^date:.*$", notes, re.IGNORECASE | re.MULTILINE)
-        from_mail = header is not None and header.start() <= full.start < header.end()
+        headers = [m.span() for m in MAIL_DATE.finditer(notes)] if MAIL.search(notes) else []
+        from_mail = any(a <= full.start < b for a, b in headers)
+        # A mail's sent date is not the incident's: a date its body gives ("everything before midnight is
+        # Tuesday Mar 18") is, in the year the mail was sent; else "yesterday" counts back from the sent date.
+        told = next((d for d in found if not any(a <= d.start < b for a, b in headers)), None) if from_mail else None
+        if told is not None:
+            day = told.day if told.has_year else told.day.replace(year=full.day.year)
+            if not told.has_year and day > full.day:
+                day = day.replace(year=day.year - 1)
+            return day, False, False, notes[told.start:told.end]
         if from_mail and YESTERDAY.search(notes):
             return date.fromordinal(full.day.toordinal() - 1), False, False, written
         return full.day, False, False, written

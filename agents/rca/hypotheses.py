@@ -219,6 +219,12 @@ def _same_component(a: str, b: str) -> bool:
     return a in b or b in a or "a dependency" in (a, b)
 
 
+def _same_host(a: str, b: str) -> bool:
+    """inventory and inventory.stock.svc:80 are one host; "a dependency" (unnamed) matches any."""
+    a, b = a.lower().split(".")[0].split(":")[0], b.lower().split(".")[0].split(":")[0]
+    return a == b or "a dependency" in (a, b)
+
+
 def _service_nodes(seen: Observations) -> set[str]:
     return {p.node for p in seen.subject_pods() if p.node}
 
@@ -247,7 +253,9 @@ def telemetry_candidates(seen: Observations) -> list[Candidate]:
         # Largest first: the line quoted is the one seen most; the onset still takes the earliest.
         for burst in sorted((b for b in seen.bursts if cause.logs.search(b.example)), key=lambda b: -b.count):
             component = _component(cause, None, seen, burst)
-            same = [c for c in found if c.cause is cause and _same_component(c.component, component)]
+            # Outages are told apart by host: search and search-index are two services, one behind the other.
+            alike = _same_host if cause.id == "dependency-outage" else _same_component
+            same = [c for c in found if c.cause is cause and alike(c.component, component)]
             target = min(same, key=lambda c: abs((c.onset - burst.onset).total_seconds()), default=None)
             if target is None:
                 target = Candidate(cause=cause, component=component, onset=burst.onset,
@@ -405,11 +413,29 @@ def names_object(event: ChangeEvent, change: ChangeEvent) -> bool:
     return re.search(named, text) is not None
 
 
+RESTART_AFTER_EDIT = timedelta(minutes=10)  # Helm checksum annotations, Reloader: a restart follows the edit
+
+
+def delivered_by(rollout: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The ConfigMap or Secret edit a rollout only delivered: a new pod template that differs in annotations alone
+    (a `checksum/secret` hash, Reloader's or `kubectl rollout restart`'s stamp) minutes after an edit of an object
+    the workload reads. The edit is the change; the restart is how it reached the pods."""
+    restart_only = bool(rollout.diff) and all(d.startswith("annotation ") for d in rollout.diff)
+    if rollout.kind != ChangeKind.DEPLOY or not restart_only:
+        return None
+    edits = [c for c in seen.changes if c.kind in (ChangeKind.CONFIG, ChangeKind.SECRET) and c.source == "kubernetes"
+             and timedelta(minutes=-1) <= rollout.at - c.at <= RESTART_AFTER_EDIT
+             and change_component(c, seen) == rollout.subject]
+    return max(edits, key=lambda c: c.at, default=None)
+
+
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
     found: dict[tuple[str, str], Candidate] = {}
     for change in seen.changes:
         if is_reversal(change) or change.at > onset + timedelta(minutes=2) or change.at < seen.window.start:
             continue
+        if delivered_by(change, seen) is not None:
+            continue  # tested as the edit it delivered
         cause = cause_of_change(change, seen)
         if cause is None:
             continue
@@ -736,6 +762,21 @@ def _absorb_dependency_mechanisms(candidates: list[Candidate], seen: Observation
             if mechanism.cause.id in WAITING and mechanism.trigger is None:
                 _merge(outage, mechanism)
                 absorbed.add(id(mechanism))
+    return _deepest_outages([c for c in candidates if id(c) not in absorbed], seen)
+
+
+def _deepest_outages(candidates: list[Candidate], seen: Observations) -> list[Candidate]:
+    """A dependency whose own logs relay the failure of one further down (search logging "upstream request failed
+    upstream=search-index...") failed because of it: its outage joins the deeper one."""
+    outages = [c for c in candidates if c.cause.id == "dependency-outage"]
+    absorbed: set[int] = set()
+    for outage in outages:
+        relayed = {reported_peer(b, seen) for b in seen.bursts if b.component == outage.component}
+        deeper = next((o for o in outages if o is not outage and id(o) not in absorbed and o.component in relayed),
+                      None)
+        if deeper is not None:
+            _merge(deeper, outage)
+            absorbed.add(id(outage))
     return [c for c in candidates if id(c) not in absorbed]
 
 

@@ -142,10 +142,11 @@ class Clock:
     minute: int
     second: int
     meridiem: str | None  # "am" / "pm", or None for 24-hour (or bare) times
+    padded: bool = False  # "06:30": a leading zero is only written on a 24-hour clock
 
     def hour_near(self, near: int | None) -> int:
         """A bare "8:40" in notes written in 12-hour time is the 8:40 nearest the time around it."""
-        if self.meridiem is not None or near is None or self.hour > 12:
+        if self.meridiem is not None or near is None or self.hour > 12 or self.padded:
             return self.hour
         choices = [self.hour % 12, self.hour % 12 + 12]
         return min(choices, key=lambda h: min(abs(h - near), 24 - abs(h - near)))
@@ -167,7 +168,9 @@ def clocks(text: str) -> list[Clock]:
                 meridiem = None  # "14:02 pm": the 24-hour reading wins
             else:
                 hour = hour % 12 + (12 if meridiem == "pm" else 0)
-        found.append(Clock(m.start(), m.end(), hour, minute, second, meridiem))
+        written = m["h"] or m["hm"] or ""
+        found.append(Clock(m.start(), m.end(), hour, minute, second, meridiem,
+                           padded=meridiem is None and len(written) == 2 and written.startswith("0")))
     return found
 
 

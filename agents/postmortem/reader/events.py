@@ -23,7 +23,9 @@ FACT_LABELS = {"root_cause", "trigger", "impact", "window", "customers", "revenu
                "went_poorly", "lucky", "lessons", "severity", *MOMENT_KEYS}
 MOMENT_NAMES = {"t_start": "Impact started", "t_end": "Impact ended", "t_detected": "Detected",
                 "t_ack": "Acknowledged", "t_mitigated": "Mitigated", "t_resolved": "Resolved"}
-MIDNIGHT = timedelta(hours=6)  # a leading time this much earlier than the last one is on the next day
+MIDNIGHT = timedelta(hours=6)
+NORM = re.compile(r"\b(?:normally|usually|typically|ordinarily|as a rule|expected (?:by|at)|scheduled (?:for|at))\b",
+                  re.IGNORECASE)  # a leading time this much earlier than the last one is on the next day
 CLAUSE = re.compile(r"(?<=[.;!?])\s+|,\s+|\s+(?=\([^)]*\d:\d\d)|\s+[-–—]\s+")
 PAIR = re.compile(r"^\s*(?:-|–|—|to|and|until)\s*$", re.IGNORECASE)
 
@@ -125,6 +127,8 @@ def build(lines: list[Line], day: date, zone: Zone, twelve_hour: bool) -> Timeli
                 events.append(Event(at=zone.to_utc(end), local=end, text=f"End: {line.text}", own=line.text,
                                     line=line, range_end=True))
         for clock, text, is_end in groups:
+            if NORM.search(text):
+                continue  # "normally done by 18:50": what usually happens, not an event
             written = _date_before(line.text, clock, days)
             at = days.near(clock, lead_at) if written is None else datetime.combine(
                 written, datetime.min.time()).replace(hour=clock.hour_near(None), minute=clock.minute,
@@ -217,7 +221,12 @@ def _windows(line: Line, facts: list[Labelled], lead_at: datetime | None, days: 
     found_clocks = clocks(text)
     for first, second in pairwise(found_clocks):
         gap = text[first.end:second.start]
-        if not (PAIR.match(gap) or re.fullmatch(r"\s*(?:UTC|[A-Z]{3,4})?\s*(?:-|–|—|to|and)\s*", gap)):
+        paired = bool(PAIR.match(gap) or re.fullmatch(r"\s*(?:UTC|[A-Z]{3,4})?\s*(?:-|–|—|to|and)\s*", gap))
+        # "Impact window: from the missed 21:00 cutoff until the bank confirmed processing at 06:30"
+        windowed = any(f.start <= first.start < f.end and f.key == "window" for f in facts)
+        told = bool(re.search(r"\b(?:until|till|through|to)\b", gap, re.IGNORECASE) and re.search(
+            r"\b(?:from|between|since)\b", text[max(0, first.start - 40):first.start], re.IGNORECASE))
+        if not paired and not (windowed and told):
             continue
         in_fact = any(f.start <= first.start < f.end and f.key in ("impact", "window", "customers", "when")
                       for f in facts)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 _MOMENTS = (r"(?:impact\s+)?start(?:ed)?|began|(?:impact\s+)?end(?:ed)?|recovered|detected|acknowledged|acked|"
             r"mitigated|resolved|closed")
 MOMENT_KEYS = {"t_start", "t_end", "t_detected", "t_ack", "t_mitigated", "t_resolved"}
-_LABEL = (rf"{_MOMENTS}|root\s*ca\w+|(?:the\s+)?cause|trigger|impact\s+window|impact\s+for\s+the\s+\w+|impact|"
-          r"error\s+rates?|failure\s+rates?|customers?\s+affected|customer\s+impact|customers?|(?:users?|clients?|merchants?|accounts?)\s+affected|"
+_LABEL = (rf"{_MOMENTS}|root\s*ca\w+|(?:the\s+)?cause|trigger|impact\s+window(?:\s+for\s+(?:the\s+)?\w+)?|"
+          r"impact\s+for\s+the\s+\w+|impact|error\s+rates?|failure\s+rates?|customers?\s+affected|customer\s+impact|"
+          r"customers?|(?:users?|clients?|merchants?|accounts?)\s+affected|"
           r"revenue(?:\s+impact)?|regions?|when|what\s+was\s+(?:not\s+)?(?:good|bad|great|ok)|"
           r"what\s+(?:worked|did(?:n'?t| not) work|hurt|helped)|"
           r"(?:what\s+)?went\s+(?:well|ok|poorly|badly|bad|wrong)|not\s+good|good|bad|"
@@ -22,7 +23,9 @@ _LABEL = (rf"{_MOMENTS}|root\s*ca\w+|(?:the\s+)?cause|trigger|impact\s+window|im
 LABEL = re.compile(rf"(?P<lead>^|[.;!?]\s+|\s[-–—]\s)(?P<label>{_LABEL})\s*"
                    r"(?P<sep>:|\s[-–—]\s|(?<=window)\s|(?<=impact)\s+was\b)\s*", re.IGNORECASE)
 ONLY_AT_START = {"good", "bad", "not good", "when", "severity", "lucky", "why", "how many", "how bad", "what"}
-SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!approx)\.(?:\s|$)")
+# A full stop that ends a sentence, not an abbreviation ("approx.", "est. $18k", "e.g.", "vs.").
+SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!approx)(?<!\best)(?<!\bca)(?<!\bvs)(?<!\betc)(?<!\bno)"
+                          r"\.(?:\s|$)")
 KEYS = [
     (re.compile(r"^(?:impact\s+)?start|^began", re.I), "t_start"),
     (re.compile(r"^(?:impact\s+)?end|^recovered", re.I), "t_end"), (re.compile(r"^detected", re.I), "t_detected"),

@@ -70,7 +70,7 @@ MITIGATED = re.compile(
     r"\bfreed\b|\bcleared\b|\bflushed\b|\bblocked the\b|\brate[- ]limited\b|\bmitigated\b|"
     r"\bmitigation (?:in place|done)\b|\brevoked\b|\brotated the\b|\binvalidated\b|\brolled forward\b|\bpatched\b|"
     r"\bbounced\b|\brebooted\b|\brecycled\b|\bdrained\b(?! by)|\bshifted\b|\bmoved (?:the )?traffic\b|"
-    r"\bpromoted the\b|\bscaled\b|\badded (?:more )?(?:capacity|nodes|replicas|workers|instances)\b|\bblocked\b(?! by)|"
+    r"\bpromoted\b|\bscaled\b|\badded (?:more )?(?:capacity|nodes|replicas|workers|instances)\b|\bblocked\b(?! by)|"
     r"\bbanned\b|\btoggled off\b|\brolled out (?:a |the )?(?:fix|patch|hotfix)\b|\bapplied (?:a |the )?(?:fix|patch|"
     r"workaround)\b|\bworkaround (?:is )?in place\b|\bdowngraded\b|\bpinned\b|\bfix rolled out\b|"
     r"\bswitched off\b|\bturned (?:it |the \w+ )?off\b|\bfix (?:is )?(?:live|out|in)\b|"
@@ -81,6 +81,10 @@ MITIGATED = re.compile(
     r"(?:(?:approved|merged|built) and )?(?:released|deployed|shipped|rolled out|live)\b|"
     r"\b(?:released|deployed|shipped|rolled out)\s+(?:the\s+)?v?\d+\.\d+", IC)
 # A measure or the whole service reported normal: "graphs look normal", "latency normal", "everything green".
+# Work getting through again: "writes succeeding on new primary", "payments going through".
+FLOWING = re.compile(r"\b(?:writes|reads|requests|calls|logins|payments|orders|checkouts|uploads|deliveries|jobs|"
+                     r"messages|emails|builds|deploys|queries|transactions)\s+(?:are\s+|now\s+)*(?:succeeding|"
+                     r"working|flowing|going through|processing|landing|completing|passing)\b", IC)
 HEALTHY = re.compile(r"\b(?:errors?|error rates?|latency|p\d\d|traffic|graphs?|dashboards?|metrics|success rate|"
                      r"throughput|queue|lag|everything|all (?:systems|services|checks)|services?|checks|monitors)\b"
                      r"(?:\s+(?:is|are|looks?|looking|now|back|all|fully|at))*\s+(?:normal|nominal|green|healthy|"
@@ -128,6 +132,7 @@ class Moments:
     mitigated: Event | None = None
     resolved_at: datetime | None = None
     resolved_by_end: bool = False  # no resolution line: the end of impact is taken as the resolution
+    response_from: datetime | None = None  # when responding began: the first alert, if it came before the impact
 
 
 def is_ack(event: Event) -> bool:
@@ -156,7 +161,10 @@ def find(timeline: Timeline, impact_texts: list[str], told: list[str] | None = N
     start_at = found.start_at
     after = [e for e in events if e.at >= start_at]
     found.detected = next((e for e in after if ALERT.search(e.own) or REPORT.search(e.own)), None)
-    found.acknowledged = next((e for e in events if is_ack(e) and e.at >= start_at - timedelta(minutes=30)), None)
+    # The response can begin before customers are hit (an alert on a job running late, hours before the cutoff it
+    # misses): an acknowledgement counts from the first alert of the incident, or half an hour before the start.
+    found.response_from = _response_from(events, start_at)
+    found.acknowledged = next((e for e in events if is_ack(e) and e.at >= found.response_from), None)
     if found.acknowledged is not None:
         found.paged = next((e for e in reversed(events) if e.at <= found.acknowledged.at and ALERT.search(e.own)
                             and not is_ack(e)), None) or (found.acknowledged if ALERT.search(
@@ -173,6 +181,13 @@ def find(timeline: Timeline, impact_texts: list[str], told: list[str] | None = N
     elif found.end_at is not None:
         found.resolved_at, found.resolved_by_end = found.end_at, True
     return found
+
+
+def _response_from(events: list[Event], start_at: datetime) -> datetime:
+    early = start_at - timedelta(minutes=30)
+    alert = next((e for e in events if ALERT.search(e.own) and not e.range_end
+                  and start_at - timedelta(hours=6) <= e.at < early), None)
+    return alert.at if alert is not None else early
 
 
 def _took(timeline: Timeline, start_at: datetime, told: list[str]) -> Event | None:
@@ -219,7 +234,7 @@ def _end(timeline: Timeline, found: Moments, impact_texts: list[str], window: Wi
 
 def recovered_text(text: str) -> bool:
     """The line says the service (or its measure) is back: "recovered", "back to normal", "graphs look normal"."""
-    if RECOVERED.search(text):
+    if RECOVERED.search(text) or (FLOWING.search(text) and not NOT_YET.search(text)):
         return True
     healthy = HEALTHY.search(text)
     return bool(healthy) and not NOT_YET.search(text) and not text.rstrip().endswith("?")
@@ -278,7 +293,8 @@ def cause(timeline: Timeline, found: Moments) -> Event | None:
     if found.start_at is None:
         return None
     until = found.mitigated.at if found.mitigated else (found.resolved_at or timeline.events[-1].at)
+    since = min(found.start_at, found.response_from or found.start_at)
     scored = [(len(CAUSE_CUES.findall(e.own)), i, e) for i, e in enumerate(timeline.events)
-              if found.start_at <= e.at <= until and not e.range_end]
+              if since <= e.at <= until and not e.range_end]
     best = max(scored, default=None, key=lambda s: (s[0], s[1]))
     return best[2] if best and best[0] > 0 else None
