@@ -26,6 +26,7 @@ bench: $(BIN)/incidentbot
 	$(BIN)/python bench/rca_accuracy.py
 	$(BIN)/python bench/postmortem_scale.py
 	$(BIN)/python bench/escalation_timers.py
+	$(BIN)/python bench/cli_startup.py
 
 migration: $(BIN)/incidentbot
 	rm -f /tmp/incidentbot-migration.db
