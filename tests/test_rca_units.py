@@ -573,3 +573,30 @@ def test_a_flux_sync_that_names_the_deployment_it_configured_made_its_rollout() 
     seen.changes = [flux, other, rollout]
     assert names_object(flux, rollout) and not names_object(other, rollout)
     assert sync_of(rollout, seen) is flux
+
+
+def test_kube_state_metrics_oom_kills_are_a_memory_signal() -> None:
+    sets = [{"__name__": "kube_pod_container_status_last_terminated_reason", "namespace": "shop", "pod": "cart-1",
+             "container": "cart", "reason": reason} for reason in ("OOMKilled", "Error")]
+    [signal] = signals_for(SeriesSet("cart", 'namespace="shop",pod=~"cart-1"', sets))
+    assert signal.name == "oom_killed" and signal.name in CAUSES["memory-leak"].signals
+    assert 'reason="OOMKilled"' in signal.query and signal.absent_is_zero
+
+
+def test_a_restart_that_only_stamps_a_secret_hash_delivers_the_secret_edit() -> None:
+    from agents.rca.hypotheses import delivered_by
+
+    seen = _seen(named_component("accounts", 0, "subject"))
+    secret = ChangeEvent(at=T0, kind=ChangeKind.SECRET, subject="accounts-db", component="accounts", query="q",
+                         description="Secret accounts-db edited", source="kubernetes",
+                         object_ref="Secret/identity/accounts-db", diff=["key password changed"])
+
+    def rollout(minutes: float, *diff: str) -> ChangeEvent:
+        return ChangeEvent(at=T0 + timedelta(minutes=minutes), kind=ChangeKind.DEPLOY, subject="accounts",
+                           component="accounts", description="accounts rolled out", source="kubernetes", query="q",
+                           object_ref="Deployment/identity/accounts", diff=list(diff))
+
+    seen.changes = [secret]
+    assert delivered_by(rollout(2, "annotation checksum/secret: 1a2b -> 3c4d"), seen) is secret
+    assert delivered_by(rollout(2, "annotation checksum/secret: 1a2b -> 3c4d", "image a:1 -> a:2"), seen) is None
+    assert delivered_by(rollout(30, "annotation checksum/secret: 1a2b -> 3c4d"), seen) is None  # long after

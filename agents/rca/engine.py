@@ -20,6 +20,7 @@ from agents.rca.hypotheses import (
     change_candidates,
     change_component,
     clock,
+    delivered_by,
     names_object,
     off_the_path,
     recovered_at,
@@ -101,6 +102,8 @@ def ruled_out(seen: Observations, ranked: list[Candidate], top: Candidate | None
             continue  # the cause itself, however else it was recorded
         if not onset - RULED_OUT_BEFORE <= change.at <= max(onset + DURING, seen.window.reference):
             continue
+        if chosen is not None and delivered_by(change, seen) is chosen:
+            continue  # the restart that delivered the cause
         if change.kind == ChangeKind.SCALE and any(c.kind == ChangeKind.DEPLOY and c.subject == change.component
                                                    and abs((c.at - change.at).total_seconds()) < 300
                                                    for c in seen.changes):

@@ -413,11 +413,29 @@ def names_object(event: ChangeEvent, change: ChangeEvent) -> bool:
     return re.search(named, text) is not None
 
 
+RESTART_AFTER_EDIT = timedelta(minutes=10)  # Helm checksum annotations, Reloader: a restart follows the edit
+
+
+def delivered_by(rollout: ChangeEvent, seen: Observations) -> ChangeEvent | None:
+    """The ConfigMap or Secret edit a rollout only delivered: a new pod template that differs in annotations alone
+    (a `checksum/secret` hash, Reloader's or `kubectl rollout restart`'s stamp) minutes after an edit of an object
+    the workload reads. The edit is the change; the restart is how it reached the pods."""
+    restart_only = bool(rollout.diff) and all(d.startswith("annotation ") for d in rollout.diff)
+    if rollout.kind != ChangeKind.DEPLOY or not restart_only:
+        return None
+    edits = [c for c in seen.changes if c.kind in (ChangeKind.CONFIG, ChangeKind.SECRET) and c.source == "kubernetes"
+             and timedelta(minutes=-1) <= rollout.at - c.at <= RESTART_AFTER_EDIT
+             and change_component(c, seen) == rollout.subject]
+    return max(edits, key=lambda c: c.at, default=None)
+
+
 def change_candidates(seen: Observations, onset: datetime) -> list[Candidate]:
     found: dict[tuple[str, str], Candidate] = {}
     for change in seen.changes:
         if is_reversal(change) or change.at > onset + timedelta(minutes=2) or change.at < seen.window.start:
             continue
+        if delivered_by(change, seen) is not None:
+            continue  # tested as the edit it delivered
         cause = cause_of_change(change, seen)
         if cause is None:
             continue
