@@ -575,6 +575,14 @@ def test_a_flux_sync_that_names_the_deployment_it_configured_made_its_rollout() 
     assert sync_of(rollout, seen) is flux
 
 
+def test_kube_state_metrics_oom_kills_are_a_memory_signal() -> None:
+    sets = [{"__name__": "kube_pod_container_status_last_terminated_reason", "namespace": "shop", "pod": "cart-1",
+             "container": "cart", "reason": reason} for reason in ("OOMKilled", "Error")]
+    [signal] = signals_for(SeriesSet("cart", 'namespace="shop",pod=~"cart-1"', sets))
+    assert signal.name == "oom_killed" and signal.name in CAUSES["memory-leak"].signals
+    assert 'reason="OOMKilled"' in signal.query and signal.absent_is_zero
+
+
 def test_a_restart_that_only_stamps_a_secret_hash_delivers_the_secret_edit() -> None:
     from agents.rca.hypotheses import delivered_by
 

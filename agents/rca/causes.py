@@ -385,7 +385,7 @@ CAUSES: dict[str, Cause] = {c.id: c for c in [
               r"could not resolve|unknownhost"), _dns),
     Cause("disk-full", "Disk full", ("volume_utilisation",),
           _rx(r"no space left|disk full|enospc|disk quota|filesystem full"), _disk_full),
-    Cause("memory-leak", "Memory exhaustion", ("memory_utilisation", "container_restarts"),
+    Cause("memory-leak", "Memory exhaustion", ("memory_utilisation", "container_restarts", "oom_killed"),
           _rx(r"out of memory|oomkill|oom-kill|heap space|memoryerror|cannot allocate"), _memory),
     Cause("feature-flag", "Feature flag change", (), None, _generic),
     Cause("configmap-change", "ConfigMap change", (),

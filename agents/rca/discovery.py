@@ -227,6 +227,11 @@ def _counter(name: str, sets: list[dict[str, str]], sel: str, found: SeriesSet) 
 def _gauge(name: str, sets: list[dict[str, str]], sel: str, found: SeriesSet) -> list[Signal]:
     component = found.component
     dims = _dimensions(sets)
+    if name.endswith("_last_terminated_reason") and any(s.get("reason") == "OOMKilled" for s in sets):
+        # kube-state-metrics: 1 for the reason a container last terminated; the series is born at the first kill.
+        return [Signal(name="oom_killed", kind=SignalKind.SATURATION, component=component, threshold=0.5,
+                       query=f'max({name}{{{sel},reason="OOMKilled"}})', absent_is_zero=True,
+                       description="containers last terminated OOMKilled")]
     if _EXPIRY.search(name):
         certificate = re.search(r"cert|ssl|tls|x509", name)
         return [Signal(name="certificate_seconds_left" if certificate else f"seconds_left:{name}",
