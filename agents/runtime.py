@@ -6,6 +6,7 @@ agent sees the same request: the incident with its timeline, the war-room transc
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -14,16 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agents import incident_commander
 from agents.base import AgentAnswer, AgentRequest, AgentSettings
-from agents.escalation_manager import agent as escalation_manager
-from agents.escalation_manager.request import read as read_escalation
-from agents.incident_commander.declaring import DeclareAsk
-from agents.postmortem.agent import answer as postmortem_answer
-from agents.postmortem.agent import write_postmortem
-from agents.postmortem.document import Postmortem
-from agents.rca.agent import investigate
-from agents.runbook_executor import agent as runbook_executor
 from app.action_items import service as action_items
 from app.agent_runs import service as agent_runs
 from app.db.base import utcnow
@@ -31,15 +23,14 @@ from app.escalations import flows as escalation_flows
 from app.escalations import service as escalations
 from app.incidents import service
 from app.incidents.card import build_card
-from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
 from app.incidents.lifecycle import Actor, IncidentChangeRefused
 from app.incidents.models import Incident, Source, TranscriptMessage
 from app.metrics import agent_run_seconds
 from app.postmortems import service as postmortems
-from app.postmortems.flows import keep_generated
 from app.warroom.models import StepState
 
 if TYPE_CHECKING:
+    from agents.incident_commander.declaring import DeclareAsk
     from app.runtime import Runtime
 
 Agent = Callable[[AgentRequest], Awaitable[AgentAnswer]]
@@ -47,17 +38,37 @@ Agent = Callable[[AgentRequest], Awaitable[AgentAnswer]]
 
 def _commander(intent: str) -> Agent:
     async def run(request: AgentRequest) -> AgentAnswer:
+        from agents import incident_commander
+
         return incident_commander.answer(request, intent=intent)
+    return run
+
+
+def _imported(module: str, name: str) -> Agent:
+    """The agent `name` of `module`, imported on its first run: a CLI command runs one agent, or none (`postmortem
+    status`), and need not load them all. The service loads them all at start (`import_agents`)."""
+    async def run(request: AgentRequest) -> AgentAnswer:
+        agent: Agent = getattr(importlib.import_module(module), name)
+        return await agent(request)
     return run
 
 
 AGENTS: dict[str, Agent] = {
     "incident-commander": _commander("status"),
-    "rca-agent": investigate,
-    "postmortem-writer": write_postmortem,
-    "runbook-executor": runbook_executor.answer,  # suggests; a person starts a run (CLI, slash command)
-    "escalation-manager": escalation_manager.answer,
+    "rca-agent": _imported("agents.rca.agent", "investigate"),
+    "postmortem-writer": _imported("agents.postmortem.agent", "write_postmortem"),
+    # suggests; a person starts a run (CLI, slash command)
+    "runbook-executor": _imported("agents.runbook_executor.agent", "answer"),
+    "escalation-manager": _imported("agents.escalation_manager.agent", "answer"),
 }
+MODULES = ("agents.incident_commander", "agents.rca.agent", "agents.postmortem.agent",
+           "agents.runbook_executor.agent", "agents.escalation_manager.agent")
+
+
+def import_agents() -> None:
+    """Import every agent now, so that no request to a running service waits for one to load."""
+    for module in MODULES:
+        importlib.import_module(module)
 ESCALATION = "escalation-manager"
 COMMANDER = "incident-commander"
 # Agents whose results are analyses worth keeping: stored, and put on the incident's timeline.
@@ -121,7 +132,11 @@ async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key
                 raise AgentError(str(edited)) from edited
     if name == ESCALATION:
         return await _timed(name, lambda r: _escalation(runtime, r, author), request)
-    declaration = incident_commander.declaration_asked(request.text) if name == COMMANDER else None
+    declaration = None
+    if name == COMMANDER:
+        from agents import incident_commander
+
+        declaration = incident_commander.declaration_asked(request.text)
     if declaration is not None:
         return await _timed(name, lambda r: _declare(runtime, declaration, author), request)
     answer = await _timed(name, agent, request)
@@ -130,6 +145,10 @@ async def run(runtime: Runtime, name: str, request: AgentRequest, *, request_key
     if name in RECORDED:
         await _record(runtime, request, answer, request_key)
     elif name == POSTMORTEM:
+        from agents.postmortem.agent import answer as postmortem_answer
+        from agents.postmortem.document import Postmortem
+        from app.postmortems.flows import keep_generated
+
         kept, pm = await keep_generated(runtime.sessions, request.incident.id,
                                         Postmortem.model_validate(answer.data), author)
         answer = postmortem_answer(pm, kept.version)
@@ -149,6 +168,9 @@ async def _timed(name: str, agent: Agent, request: AgentRequest) -> AgentAnswer:
 
 async def _escalation(runtime: Runtime, request: AgentRequest, author: str | None) -> AgentAnswer:
     """Escalate or de-escalate first when asked to (the same flow as `/incident escalate`), then the status."""
+    from agents.escalation_manager import agent as escalation_manager
+    from agents.escalation_manager.request import read as read_escalation
+
     ask = read_escalation(request.text)
     if ask.action == "status" or request.incident is None:
         return await escalation_manager.answer(request)
@@ -166,6 +188,9 @@ async def _escalation(runtime: Runtime, request: AgentRequest, author: str | Non
 
 async def _declare(runtime: Runtime, ask: DeclareAsk, author: str | None) -> AgentAnswer:
     """Declare through the one declare flow (as `incidentbot declare` and `/incident declare` do), then the card."""
+    from agents import incident_commander
+    from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
+
     # The CLI names its operator (cli:name), Slack the user who asked; the API names nobody.
     source = Source.API if author is None else Source.CLI if author.startswith("cli:") else Source.SLACK
     declaration = Declaration(title=ask.title, severity=ask.severity, description=ask.description, source=source,

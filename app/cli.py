@@ -241,8 +241,6 @@ def agent_list() -> None:
 def agent_run(name: str, prompt: str, incident_id: str | None, yes: bool) -> None:
     """Run one agent and print its answer as Markdown."""
     from agents import runtime as agent_runtime
-    from agents.incident_commander import named_incident_id
-    from agents.postmortem.notes import before_notes
     if name not in agent_runtime.AGENTS:
         _fail(f"no agent named {name!r}; agents: {', '.join(agent_runtime.AGENTS)}", code=2)
     if not prompt.strip():
@@ -253,6 +251,9 @@ def agent_run(name: str, prompt: str, incident_id: str | None, yes: bool) -> Non
             return
 
     async def work(runtime: Runtime) -> AgentAnswer:
+        from agents.incident_commander import named_incident_id
+        from agents.postmortem.notes import before_notes
+
         # An id inside pasted notes ("h1. Postmortem: INC-...") names no stored incident: only the request counts.
         named = named_incident_id(before_notes(prompt))
         request = await agent_runtime.load(runtime, prompt, incident_id=incident_id or named)

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Response
 from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from agents.runtime import import_agents
 from app.api import action_items, agents, errors, health, home, incidents, pagerduty_webhooks, postmortems
 from app.api.auth import TokenGate, require_token
 from app.body_limit import BodyLimit
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    import_agents()  # the CLI loads an agent when it runs one; a service loads all before its first request
     runtime = Runtime.create(settings)
     bolt = build_bolt_app(runtime) if settings.slack_enabled else None
 

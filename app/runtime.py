@@ -7,9 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.config import TeamConfig, load_team_config
@@ -22,16 +21,17 @@ from app.inbox.spool import Spool, default_dir
 from app.inbox.worker import Handler, InboxWorker
 from app.incidents import service
 from app.incidents.service import WarRoomLease
-from app.integrations.pagerduty import PagerDuty
 from app.runbooks.runner import Runbooks
 from app.settings import Settings
-from app.slack.action_reminders import remind_overdue_actions
-from app.slack.client import create_client
-from app.slack.escalations import SlackMessenger
-from app.slack.identity import BotIdentity
-from app.slack.reminders import remind_overdue_updates
-from app.slack.warroom import SlackRooms
-from app.warroom.flows import WarRoom
+
+# The Slack side (its client, renderers, reminders) is imported only by a runtime with Slack on: a CLI command
+# without Slack credentials then starts in a fraction of the time (bench/cli_startup.py).
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from app.slack.escalations import SlackMessenger
+    from app.slack.identity import BotIdentity
+    from app.warroom.flows import WarRoom
 
 log = logging.getLogger(__name__)
 # Slack retries a request within minutes; a day of remembered request ids is plenty.
@@ -58,16 +58,13 @@ class Runtime:
         config = load_team_config(settings.incidentbot_config)
         engine = create_db_engine(settings.database_url)
         sessions = session_factory(engine)
-        slack = create_client(settings) if settings.slack_enabled else None
-        war_room = None
-        if slack is not None:
-            war_room = WarRoom(sessions, SlackRooms(slack, config, settings.incident_announce_channel),
-                               lease=timedelta(seconds=settings.setup_lease_seconds),
-                               retry=timedelta(seconds=settings.setup_retry_seconds))
-        else:
-            log.info("Slack is disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
-        pagerduty = PagerDuty(settings) if settings.paging_enabled else None
-        escalations = Escalations(sessions, pagerduty, SlackMessenger(slack) if slack else None,
+        slack, war_room, messenger = _slack_side(settings, config, sessions)
+        pagerduty = None
+        if settings.paging_enabled:
+            from app.integrations.pagerduty import PagerDuty
+
+            pagerduty = PagerDuty(settings)
+        escalations = Escalations(sessions, pagerduty, messenger,
                                   first_wait=timedelta(seconds=settings.pagerduty_retry_seconds))
         runbooks = Runbooks.create(sessions, config, settings)
         inbox = Inbox(sessions, Spool(settings.inbox_spool_dir or default_dir(settings.database_url)))
@@ -111,6 +108,9 @@ class Runtime:
 
         The schedule is in the database, so a restart (or another replica) carries on where this left off.
         """
+        from app.slack.action_reminders import remind_overdue_actions
+        from app.slack.reminders import remind_overdue_updates
+
         seconds = self.settings.reminder_check_seconds
         await asyncio.gather(
             self._every(seconds, "update reminders", lambda: remind_overdue_updates(self)),
@@ -150,3 +150,21 @@ class Runtime:
         if self.escalations.pagerduty is not None:
             self.escalations.pagerduty.close()
         await self.engine.dispose()
+
+
+def _slack_side(settings: Settings, config: TeamConfig, sessions: async_sessionmaker[AsyncSession]
+                ) -> tuple[AsyncWebClient | None, WarRoom | None, SlackMessenger | None]:
+    """The Slack client, the war-room flow and the escalation messenger; all None with Slack off."""
+    if not settings.slack_enabled:
+        log.info("Slack is disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to enable it")
+        return None, None, None
+    from app.slack.client import create_client
+    from app.slack.escalations import SlackMessenger
+    from app.slack.warroom import SlackRooms
+    from app.warroom.flows import WarRoom
+
+    slack = create_client(settings)
+    war_room = WarRoom(sessions, SlackRooms(slack, config, settings.incident_announce_channel),
+                       lease=timedelta(seconds=settings.setup_lease_seconds),
+                       retry=timedelta(seconds=settings.setup_retry_seconds))
+    return slack, war_room, SlackMessenger(slack)

@@ -7,11 +7,17 @@ import json
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from app.db.base import utcnow
+from app.db.engine import create_sync_engine
+from app.runbooks.models import RunbookRun, RunState
 from tests.conftest import wait_for
 
 FAKE = Path(__file__).parent / "fakes" / "kubectl"
@@ -100,3 +106,17 @@ def kill_when_hung(process: subprocess.Popen[bytes], kubectl: FakeKubectl, what:
         process.kill()
         process.wait(timeout=10)
         kubectl.kill_hung()
+
+
+def wait_for_lease_to_run_out(database_url: str) -> None:
+    """Sleep until the lease of every run marked running has passed: what a dead process leaves behind once
+    nobody renews it (the condition, not a fixed sleep that must outlast the longest lease)."""
+    engine = create_sync_engine(database_url)
+    try:
+        with Session(engine) as session:
+            leases = session.scalars(select(RunbookRun.lease_until).where(RunbookRun.state == RunState.RUNNING)).all()
+    finally:
+        engine.dispose()
+    latest = max((lease for lease in leases if lease is not None), default=None)
+    if latest is not None:
+        time.sleep(max(0.0, (latest - utcnow()).total_seconds()) + 0.05)

@@ -13,9 +13,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -35,6 +36,7 @@ def postgres_admin_url() -> str:
     return os.environ.get("INCIDENTBOT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+T = TypeVar("T")
 STOP_TIMEOUT = 15.0  # the app's shutdown: uvicorn's 5 s grace for requests, then its lifespan's own tasks
 
 
@@ -48,6 +50,13 @@ def stop_process(process: subprocess.Popen[Any], grace: float = 10.0, sig: int =
         except subprocess.TimeoutExpired:
             process.kill()
     return process.wait(timeout=10)
+
+
+def concurrently(calls: Iterable[Callable[[], T]], workers: int = 4) -> list[T]:
+    """Run independent calls at once (each typically one CLI process, which mostly waits on its imports), results
+    in the order given. Only for calls no assertion orders: each must pass whichever runs first."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda call: call(), calls))
 
 
 class AppServer:

@@ -11,7 +11,7 @@ import sys
 import httpx
 from sqlalchemy import Engine, text
 
-from tests.support import AppServer
+from tests.support import AppServer, concurrently
 
 NOT_SECRET = re.compile(r"ib_[A-Za-z0-9_-]{20,}")
 
@@ -41,14 +41,16 @@ def test_token_create_list_and_revoke(database_url: str, db: Engine) -> None:
         stored = [tuple(map(str, row)) for row in connection.execute(text("SELECT * FROM api_tokens"))]
     assert len(stored) == 1 and not any(secret in value for value in stored[0])  # only its hash is kept
 
-    again = cli("token", "create", "ci", database_url=database_url)
+    # Three refusals and one more token, independent of each other: at once.
+    again, bad, wrong_scope, _ = concurrently([
+        lambda: cli("token", "create", "ci", database_url=database_url),
+        lambda: cli("token", "create", "has space", database_url=database_url),
+        lambda: cli("token", "create", "x", "--scope", "admin", database_url=database_url),
+        lambda: create("grafana", database_url, "--scope", "read")])
     assert again.returncode == 1 and again.stdout == ""
     assert "a token named 'ci' already exists" in again.stderr
-    bad = cli("token", "create", "has space", database_url=database_url)
     assert bad.returncode == 1 and "invalid token name" in bad.stderr
-    wrong_scope = cli("token", "create", "x", "--scope", "admin", database_url=database_url)
     assert wrong_scope.returncode == 2 and "admin" in wrong_scope.stderr
-    create("grafana", database_url, "--scope", "read")
 
     listed = cli("token", "list", database_url=database_url)
     assert listed.returncode == 0

@@ -8,6 +8,7 @@ import sys
 import time
 
 from tests.fakes.slack import FakeSlack
+from tests.support import concurrently
 
 
 def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -25,9 +26,8 @@ def test_declare_list_show_without_slack(database_url: str) -> None:
     assert "**Severity**: SEV2 (Major - customer impact)" in declared.stdout
     assert "no war room (declared without Slack)" in declared.stdout
 
-    listed = run("list", env=env)
+    listed, shown = concurrently([lambda: run("list", env=env), lambda: run("show", f"inc-{day}-001", env=env)])
     assert listed.returncode == 0 and f"INC-{day}-001  SEV2  INVESTIGATING" in listed.stdout
-    shown = run("show", f"inc-{day}-001", env=env)
     assert shown.returncode == 0 and "| Incident Commander | @" in shown.stdout
     assert "Incident declared (SEV2)" in shown.stdout
 
@@ -36,10 +36,11 @@ def test_cli_bad_input_exits_non_zero_with_a_message(database_url: str) -> None:
     env = {"DATABASE_URL": database_url}
     bad = run("declare", "--severity", "SEV9", "Down", env=env)
     assert bad.returncode == 2 and "Unknown severity SEV9" in bad.stderr
-    missing = run("show", "INC-2020-0101-009", env=env)
+    # After the refused declare (which must have stored nothing), three reads at once.
+    missing, listed, unknown = concurrently(lambda args=args: run(*args, env=env) for args in [
+        ("show", "INC-2020-0101-009"), ("list",), ("frobnicate",)])
     assert missing.returncode == 1 and "no incident INC-2020-0101-009" in missing.stderr
-    assert "No incidents." in run("list", env=env).stdout
-    unknown = run("frobnicate", env=env)
+    assert "No incidents." in listed.stdout
     assert unknown.returncode == 2 and "No such command" in unknown.stderr
 
 

@@ -25,7 +25,7 @@ from app.config import ConfigModel, TeamConfig
 from app.db.engine import create_sync_engine
 from app.db.migrate import heads, upgrade
 from tests.conftest import wait_for
-from tests.support import AppServer, free_socket, postgres_admin_url, stop_process
+from tests.support import AppServer, concurrently, free_socket, postgres_admin_url, stop_process
 from tests.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,9 +109,12 @@ def test_bad_database_urls_are_explained_in_one_line() -> None:
          f"cannot reach the database at postgresql://postgres:***@127.0.0.1:{refused.getsockname()[1]}/x "
          "(OperationalError); is it running?"),
     ]
-    for args, url, expected in cases:
-        assert one_line_error(run(*args, env={"DATABASE_URL": url})) == expected, (args, url)
-    said = one_line_error(run("list", env={"DATABASE_URL": missing_db}))
+    calls = [(args, url) for args, url, _ in cases] + [(("list",), missing_db)]
+    *results, missing = concurrently(lambda args=args, url=url: run(*args, env={"DATABASE_URL": url})
+                                     for args, url in calls)  # each fails alone, before touching anything
+    for (args, url, expected), result in zip(cases, results, strict=True):
+        assert one_line_error(result) == expected, (args, url)
+    said = one_line_error(missing)
     assert said.startswith("the database 'incidentbot_no_such_db' does not exist on the server at "), said
     assert "`createdb -h 127.0.0.1 -p 5432 -U postgres incidentbot_no_such_db`" in said
     assert said.endswith("then run `incidentbot db upgrade`")

@@ -11,6 +11,7 @@ from app.db.engine import create_sync_engine
 from app.db.migrate import upgrade
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
+from tests.support import concurrently
 from tests.test_cli import run
 
 
@@ -70,15 +71,16 @@ def test_the_whole_lifecycle_from_the_cli_without_slack_and_bad_input(sqlite_url
     assert ("status_update", "U0ALICE", "Bad deploy rolled back") in events
     assert ("severity_changed", f"cli:{_login(events)}", "Severity raised SEV2 → SEV1: all regions") in events
 
-    # Bad input: one line on stderr, a non-zero exit, and nothing recorded.
-    for args, code, message in [
+    # Bad input: one line on stderr, a non-zero exit, and nothing recorded (each refused alone: run at once).
+    cases = [
         (("severity", inc, "SEV9"), 2, "error: Unknown severity SEV9. Use one of SEV1, SEV2, SEV3, SEV4, SEV5."),
         (("assign", inc, "wizard", "U0BOB"), 2, "error: Unknown role 'wizard'. Roles: Incident Commander, "
                                                 "Communications, Scribe, Subject Expert, Postmortem Owner."),
         (("note", "INC-2020-0101-001", "x"), 1, "error: no incident INC-2020-0101-001; `incidentbot list` shows "
                                                 "the recorded ones"),
-    ]:
-        result = cli(*args)
+    ]
+    results = concurrently(lambda args=args: cli(*args) for args, _, _ in cases)
+    for (_, code, message), result in zip(cases, results, strict=True):
         assert (result.returncode, result.stderr, result.stdout) == (code, message + "\n", "")
     assert timeline(sqlite_db) == events
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import AppServer
+from tests.support import AppServer, concurrently
 
 TITLE = "Payment API returning 500 errors"
 EDITED = "## What Happened\nThe review's own account of the outage.\n"
@@ -159,15 +159,16 @@ def test_the_postmortem_commands(database_url: str, tmp_path: Path) -> None:
 
 
 def test_postmortem_commands_refuse_bad_input_with_a_message(database_url: str, tmp_path: Path) -> None:
-    unknown = cli("postmortem", "export", "INC-2020-0101-009", database_url=database_url)
-    assert unknown.returncode == 1
-    assert unknown.stderr == "error: no incident INC-2020-0101-009; `incidentbot list` shows them\n"
-    generate = cli("postmortem", "generate", "INC-2020-0101-009", database_url=database_url)
-    assert generate.returncode == 1 and "no incident INC-2020-0101-009" in generate.stderr
-    bad_status = cli("postmortem", "status", "INC-2020-0101-009", "bogus", database_url=database_url)
-    assert bad_status.returncode == 2
-    assert bad_status.stderr == "error: unknown status 'bogus': use draft, in-review or final\n"
     empty = tmp_path / "empty.md"
     empty.write_text("  \n")
-    nothing = cli("postmortem", "import", "INC-2020-0101-009", str(empty), database_url=database_url)
+    commands = [("export", "INC-2020-0101-009"), ("generate", "INC-2020-0101-009"),
+                ("status", "INC-2020-0101-009", "bogus"), ("import", "INC-2020-0101-009", str(empty))]
+    # Every one is refused and changes nothing: they run at once.
+    unknown, generate, bad_status, nothing = concurrently(
+        lambda args=args: cli("postmortem", *args, database_url=database_url) for args in commands)
+    assert unknown.returncode == 1
+    assert unknown.stderr == "error: no incident INC-2020-0101-009; `incidentbot list` shows them\n"
+    assert generate.returncode == 1 and "no incident INC-2020-0101-009" in generate.stderr
+    assert bad_status.returncode == 2
+    assert bad_status.stderr == "error: unknown status 'bogus': use draft, in-review or final\n"
     assert nothing.returncode == 2 and nothing.stderr == f"error: {empty} is empty\n"

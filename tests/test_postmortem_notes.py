@@ -367,3 +367,12 @@ def test_a_zero_padded_time_stays_on_the_24_hour_clock(env: dict[str, str]) -> N
     rows_ = detection(doc)
     assert (rows_["Time to mitigate"][3], rows_["Time to resolve"][3]) == ("22:16", "06:30")
     assert doc.summary["Duration"].endswith("22:17 UTC)")
+
+
+def test_a_quick_remedy_of_any_kind_went_well_and_a_backlog_worked_off_ends_the_impact(env: dict[str, str]) -> None:
+    doc = write(env, "webhook delays 2025-04-12\n09:10 webhook deliveries start lagging\n09:12 lag alert paged Ana\n"
+                     "09:14 Ana acked\n09:20 traffic shifted to the standby consumers\n"
+                     "09:35 backlog drained, deliveries current\n09:50 resolved")
+    assert doc.summary["Duration"] == "25 minutes (09:10 - 09:35 UTC)"
+    well = doc.section("What Went Well")
+    assert "Quick mitigation, 8 minutes after detection: traffic shifted to the standby consumers (09:20 UTC)" in well

@@ -17,7 +17,8 @@ from sqlalchemy import Engine, create_engine, text
 
 from app.db.migrate import upgrade
 from tests.conftest import wait_for
-from tests.runbook_support import FakeKubectl, kill_when_hung, write_config
+from tests.runbook_support import FakeKubectl, kill_when_hung, wait_for_lease_to_run_out, write_config
+from tests.support import concurrently
 
 SLOW_WAIT = """name: slow-restart
 description: Scale down, wait (slowly), scale up
@@ -134,8 +135,10 @@ INJECTIONS = ["api;rm -rf /", "$(touch x)", "`touch x`", "api\ntouch x", "--kube
 
 def test_injection_is_refused_before_anything_runs(lite_env: dict[str, str], kubectl: FakeKubectl,
                                                    tmp_path: Path) -> None:
-    for value in INJECTIONS:
-        done = cli(lite_env, "runbook", "run", "pod-restart-graceful", f"deployment={value}", "--yes", cwd=tmp_path)
+    refusals = concurrently(lambda value=value: cli(lite_env, "runbook", "run", "pod-restart-graceful",
+                                                    f"deployment={value}", "--yes", cwd=tmp_path)
+                            for value in INJECTIONS)
+    for value, done in zip(INJECTIONS, refusals, strict=True):
         assert done.returncode == 1, value
         assert done.stderr.startswith("error: deployment=`") and "is refused" in done.stderr, done.stderr
     assert kubectl.calls() == []
@@ -202,7 +205,7 @@ def test_a_run_killed_mid_step_is_interrupted_and_resumes_without_repeating(
     kill_when_hung(process, kubectl, "the wait step")
     [run] = runs(db)
     assert run["state"] == "running"  # nobody knows yet
-    time.sleep(1.5)  # the lease runs out
+    wait_for_lease_to_run_out(env["DATABASE_URL"])
     listed = cli(env, "runbook", "runs")
     assert f"{run['id']:>5}  interrupted" in listed.stdout
     resumed = cli(env, "runbook", "resume", str(run["id"]), "--yes")
@@ -264,7 +267,7 @@ def _cut_off_in(lite_env: dict[str, str], kubectl: FakeKubectl, command: str) ->
                                 "deployment=api-server", "--yes"], env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_when_hung(process, kubectl, command)
-    time.sleep(1.5)  # the lease runs out
+    wait_for_lease_to_run_out(env["DATABASE_URL"])
     return env
 
 

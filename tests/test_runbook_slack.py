@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from tests.conftest import wait_for
 from tests.fakes.slack import FakeSlack
-from tests.runbook_support import FakeKubectl, kill_when_hung, write_config
+from tests.runbook_support import FakeKubectl, kill_when_hung, wait_for_lease_to_run_out, write_config
 from tests.support import AppServer, SlackSender, ack_text
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -402,7 +402,7 @@ def test_a_resume_whose_message_cannot_be_posted_stays_interrupted(env: dict[str
                                 "deployment=api-server", "--yes"], env=cli_env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     kill_when_hung(process, kubectl, "the wait step")
-    time.sleep(1.5)  # its lease runs out
+    wait_for_lease_to_run_out(cli_env["DATABASE_URL"])
     ack = ack_text(say.command("runbook resume 1", user="U0APPROVER", channel="C0NOWHERE"))
     assert ack == "Resuming run #1 of pod-restart-graceful from its next step."
     told = wait_for(lambda: [r["text"] for r in slack.responses if "Couldn't post" in r.get("text", "")],

@@ -16,7 +16,6 @@ from typing import Any, Generic, TypeVar
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agents.incident_commander import handoff
 from app.config import RoleSpec
 from app.db.base import utcnow
 from app.incidents import lifecycle, service
@@ -25,8 +24,6 @@ from app.incidents.models import Incident, Status, TimelineEvent
 from app.incidents.render import SLACK_USER_ID
 from app.runtime import Runtime
 from app.slack.blocks import escape, mention
-from app.slack.render import commander
-from app.slack.warroom import refresh
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +55,9 @@ async def sync_war_room(runtime: Runtime, incident: Incident, post: str | None =
     """Post what changed in the war room and refresh its card, topic and announcement."""
     if runtime.war_room is None:
         return []
+    # Imported with a war room only: the CLI without Slack never renders for it (see app/runtime.py).
+    from app.slack.warroom import refresh
+
     problems = await _post(runtime, incident, post, blocks) if post or blocks else []
     return problems + await refresh(runtime.war_room, incident.id)
 
@@ -163,6 +163,9 @@ def resolve(runtime: Runtime, summary: str | None, actor: Actor) -> Change[None]
 async def _post_handoff(runtime: Runtime, incident: Incident, _: None) -> list[str]:
     if runtime.war_room is None or not incident.channel_id:
         return []
+    from agents.incident_commander import handoff
+    from app.slack.render import commander
+
     report = handoff(incident, utcnow())
     try:
         await runtime.slack.chat_postMessage(
