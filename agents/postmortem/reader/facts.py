@@ -51,7 +51,7 @@ REGION = re.compile(r"\b(?:APAC|EMEA|AMER|LATAM|EU|Europe|European|US|USA|North 
                     r"Africa|Australia|all regions|global(?:ly)?|worldwide|[a-z]{2}-(?:[a-z]+-)?[a-z]+-\d)\b")
 CLAUSE = re.compile(r"(?<=[.;])\s+|,\s+")
 SEVERITY = re.compile(r"\bSEV-?([0-5])\b", re.IGNORECASE)
-LISTS = ("went_well", "went_poorly", "lucky", "lessons")
+LISTS = ("went_well", "went_poorly", "lucky", "lessons", "contributing")
 
 
 @dataclass

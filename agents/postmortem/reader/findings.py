@@ -76,7 +76,8 @@ class Findings:
 def find(facts: Facts, timeline: Timeline, moments: Moments, lines: list[Line], day: date) -> Findings:
     out = Findings(
         well=[_stated(s) for s in facts.lists["went_well"]],
-        poorly=[_stated(s) for s in facts.lists["went_poorly"]],
+        # A contributing factor is, by what the word means, something that went poorly.
+        poorly=[_stated(s) for s in [*facts.lists["went_poorly"], *facts.lists["contributing"]]],
         lucky=[_stated(s) for s in facts.lists["lucky"]],
     )
     out.well += _derived_well(moments) + _remarks(lines, HELPED)
