@@ -600,3 +600,25 @@ def test_a_restart_that_only_stamps_a_secret_hash_delivers_the_secret_edit() -> 
     assert delivered_by(rollout(2, "annotation checksum/secret: 1a2b -> 3c4d"), seen) is secret
     assert delivered_by(rollout(2, "annotation checksum/secret: 1a2b -> 3c4d", "image a:1 -> a:2"), seen) is None
     assert delivered_by(rollout(30, "annotation checksum/secret: 1a2b -> 3c4d"), seen) is None  # long after
+
+
+def test_a_job_named_after_the_alerting_service_itself_is_not_its_kin() -> None:
+    from agents.rca.scope import build
+    from app.integrations import cluster as objects
+
+    built = objects.build({"deployments": [_deployment("orders", "shop",
+                                                        {"DATABASE_URL": "postgres://orders-db:5432/orders"})],
+                           "statefulsets": [_deployment("orders-db", "shop")],
+                           "jobs": [_job("orders-report-1", "shop"), _job("orders-db-vacuum-1", "shop")]})
+    scope = build(["orders"], built, "shop")
+    assert scope.distance("orders-db-vacuum-1") == 2 and scope.distance("orders-report-1") is None
+
+
+def test_a_third_party_the_service_calls_is_connected_even_off_the_cluster() -> None:
+    from agents.rca.engine import connected
+    from agents.rca.hypotheses import Candidate
+
+    seen = _seen(named_component("maps", 0, "subject"), named_component("geo-db", 1, "env"))
+    limited = Candidate(cause=CAUSES["rate-limited"], component="maps.googleapis.com", onset=T0, mechanism="m")
+    stray = Candidate(cause=CAUSES["bad-deploy"], component="search", onset=T0, mechanism="m")
+    assert connected(limited, seen) and not connected(stray, seen)

@@ -350,3 +350,15 @@ def test_leaving_a_terminal_question_aborts_the_run_and_rolls_back(
     assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4", "5"]  # scaled down, then rolled back
     again = cli(cli_env, "runbook", "run", "pod-restart-graceful", "deployment=api-server", "--dry-run")
     assert again.returncode == 0, again.stderr
+
+
+def test_a_graceful_restart_of_a_single_replica_is_refused_before_anything_changes(
+        lite_env: dict[str, str], kubectl: FakeKubectl) -> None:
+    state = kubectl.state
+    state["deployments"]["production/solo"] = {"replicas": 1, "revision": 1}
+    kubectl.state_path.write_text(json.dumps(state))
+    done = cli(lite_env, "runbook", "run", "pod-restart-graceful", "deployment=solo", "--yes")
+    assert done.returncode == 1, done.stdout
+    [replicas] = [line for line in done.stdout.splitlines() if line.startswith("| Replicas |")]
+    assert "| FAIL | 1/1: needs at least two replicas" in replicas
+    assert [c for c in kubectl.calls() if c[0] == "scale"] == []

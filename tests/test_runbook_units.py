@@ -130,6 +130,7 @@ def test_substitution_is_whole_arguments_only() -> None:
     ("password: hunter2hunter2", "password: [redacted]"),
     ("slack xoxb-1234567890-abcdefghij done", "slack [redacted] done"),
     ("aws AKIAABCDEFGHIJKLMNOP", "aws [redacted]"),
+    ("token=ghp_abcdefghijklmnopqrstuvwxyz0123 next", "token=[redacted] next"),  # a shape under a name, once
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", "[redacted]"),
     ("deployment.apps/api-server scaled", "deployment.apps/api-server scaled"),
 ])

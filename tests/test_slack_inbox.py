@@ -83,6 +83,8 @@ def test_a_double_click_on_take_ic_is_one_change_and_no_refusal(sender: SlackSen
     ('{"type": "event_callback", ', "application/json"),
     ("payload=%7Bnot-json", "application/x-www-form-urlencoded"),
     ("payload=%5B1%2C2%5D", "application/x-www-form-urlencoded"),
+    ('{"type": "event_callback", "event_id": "Ev0NOEVENT"}', "application/json"),
+    ('{"type": "event_callback", "event": "message"}', "application/json"),
 ])
 def test_malformed_but_signed_bodies_are_a_400(sender: SlackSender, body: str, content_type: str) -> None:
     response = sender.post(body, headers={"Content-Type": content_type})

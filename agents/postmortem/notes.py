@@ -73,6 +73,7 @@ def from_notes(notes: str, today: date) -> Postmortem:
         what_happened=_what_happened(pm_title, day, day_assumed, detection, stated),
         timeline=entries, spans_days=spans_days(entries),
         root_cause=_root_cause(stated, timeline, found), trigger=_trigger(stated, timeline, found),
+        contributing_factors=[s.value for s in stated.lists["contributing"]],
         detection=detection, action_items=_actions(lines, day, who, order.day_first, _after_impact(timeline, found)),
         went_well=[_finding(f) for f in derived.well], went_poorly=[_finding(f) for f in derived.poorly],
         got_lucky=[_finding(f) for f in derived.lucky],

@@ -147,7 +147,14 @@ def _hours(delta: timedelta) -> str:
 def connected(candidate: Candidate, seen: Observations) -> bool:
     """Something the answer may name: infrastructure under the service, or a component with a path to it (or
     one nothing places either way). A best guess off the path is no answer: the candidates are listed instead."""
-    return candidate.cause.id in INFRASTRUCTURE or not off_the_path(candidate.component, seen)
+    if candidate.cause.id in INFRASTRUCTURE or candidate.cause.id in CALLED:
+        return True
+    return not off_the_path(candidate.component, seen)
+
+
+# Named from the alerting service's own calls (its client metrics and error lines): connected by how they are found,
+# a third-party host included.
+CALLED = ("dependency-outage", "rate-limited")
 
 
 def _ruled_out_name(change: ChangeEvent) -> str:

@@ -147,11 +147,13 @@ def _walk(scope: Scope, cluster: Cluster) -> None:
 def _kin(scope: Scope, cluster: Cluster) -> None:
     """A workload named after one in scope (`users-db-migrate-57` beside `users-db`) belongs to it: the job that
     migrates a database, the worker of a service. It joins one hop past the workload it is named after, the
-    longest such name (the database, not the service the database serves)."""
+    longest such name (the database, not the service the database serves). Only names of dependencies count: a
+    Job named after the alerting service itself says nothing about what it touches."""
     for workload in sorted(cluster.workloads.values(), key=lambda w: w.name):
         if workload.name in scope.components:
             continue
-        kin = [c for c in scope.named_after(workload.name, workload.namespace) if c.distance < MAX_HOPS]
+        # After a dependency only: the alerting service's own namesakes (its report CronJob) are not on its path.
+        kin = [c for c in scope.named_after(workload.name, workload.namespace) if 0 < c.distance < MAX_HOPS]
         if kin:
             nearest = max(kin, key=lambda c: len(c.name))
             scope.add(workload_component(workload, nearest.distance + 1, "name", "dependency"))

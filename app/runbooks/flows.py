@@ -510,10 +510,18 @@ def _unmet(step: Step, outcome: process.Outcome, output: str, values: dict[str, 
     if wanted is not None:
         wanted = PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), wanted)
         if wanted not in output:
-            return f"output does not contain {wanted!r}"
+            return _not_as_expected(step, output, f"output does not contain {wanted!r}")
     if step.expect.output_matches is not None and not re.search(step.expect.output_matches, output):
-        return f"output does not match {step.expect.output_matches!r}"
+        return _not_as_expected(step, output, f"output does not match {step.expect.output_matches!r}")
     return None
+
+
+def _not_as_expected(step: Step, output: str, what: str) -> str:
+    """The runbook's own words for a failed expectation, when it has them, beside what the command printed."""
+    if step.expect.meaning is None:
+        return what
+    printed = output.strip().splitlines()[0][:80] if output.strip() else "no output"
+    return f"{printed}: {step.expect.meaning}"
 
 
 def _capture(step: Step, output: str, run: RunbookRun) -> str | None:

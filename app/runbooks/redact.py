@@ -24,6 +24,7 @@ NAMED = re.compile(
     (?P<key>["']?[a-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)
        [a-z0-9_.-]*["']?)
     (?P<sep>\s*[:=]\s*)
+    (?!\[redacted\])  # a value a token shape already replaced
     (?P<value>"[^"\n]*"|'[^'\n]*'|[^\s,;}\]"']+)
     """)
 

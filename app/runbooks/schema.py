@@ -124,6 +124,7 @@ class Expect(ConfigModel):
     exit_code: int = 0
     output_contains: str | None = None
     output_matches: str | None = None
+    meaning: str | None = Field(None, max_length=200)  # said, beside the output, when the output is not as expected
 
     @field_validator("output_matches")
     @classmethod

@@ -50,7 +50,10 @@ def parse(raw: bytes, content_type: str | None) -> dict[str, Any]:
     kind = (content_type or "").split(";")[0].strip().lower()
     try:
         if kind == "application/json" or text.startswith("{"):
-            return _object(json.loads(text), "the JSON body")
+            body = _object(json.loads(text), "the JSON body")
+            if body.get("type") == "event_callback":
+                _object(body.get("event"), "the event_callback's event")
+            return body
         form = dict(parse_qsl(text, keep_blank_values=True))
         if "payload" in text:
             if "payload" not in form:

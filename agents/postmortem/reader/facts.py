@@ -19,7 +19,7 @@ UNKNOWN = re.compile(r"^\W*(?:unknown|unkown|tbd|tbc|n/?a|not known|not yet know
                      r"no (?:\w+ )?(?:figures?|numbers?|estimates?|data)(?: yet)?)\b", re.IGNORECASE)
 NO_IMPACT = re.compile(r"\bno (?P<what>customer|revenue|user) impact\b", re.IGNORECASE)
 ERROR_WORDS = re.compile(r"\b(?:errors?|5xx|4xx|[45]\d\d\w?s?|fail\w*|timeouts?|timed out|requests?|rejected|"
-                         r"crash\w*)\b", re.IGNORECASE)
+                         r"crash\w*|hit|affected|impacted)\b", re.IGNORECASE)
 # "disabled by error", "sent in error": the word "error" meaning a mistake, not a failure rate.
 BY_MISTAKE = re.compile(r"\b(?:by|in)\s+(?:error|mistake)\b", re.IGNORECASE)
 # A share of requests: "12%", "1 in 20", "3 out of 10".
@@ -30,8 +30,11 @@ EVERYONE_FAILED = re.compile(r"\b(?:every|all)\b.*\bfail\w*|(?<![\d,.])[45]\d\d(
 AFFECTED = (r"(?:customers?|users?|accounts?|sessions?|merchants?|clients?|orders?|tenants?|shops?|stores?|partners?|"
             r"sellers?|buyers?|drivers?|riders?|members?|subscribers?|players?|patients?|students?|developers?|"
             r"businesses|companies|organi[sz]ations?|orgs?|workspaces?|projects?|sites?|households?|shoppers?|"
-            r"devices?|installs?|learners?|guests?|bookings?|reservations?|policyholders?|borrowers?|creators?)")
-COUNTED = re.compile(rf"(?:~|about |around |approx\.? )?\d[\d,.\s]*(?:k|%)?\+?\s+(?:of\s+)?(?:\w+\s+){{0,2}}"
+            r"devices?|installs?|learners?|guests?|bookings?|reservations?|policyholders?|borrowers?|creators?|"
+            # things, counted only in the plural ("invoice page loads" counts page loads, not invoices)
+            r"invoices|e-?mails|messages|payments|transactions|shipments|deliveries|notifications|parcels)")
+COUNTED = re.compile(rf"(?<!\bin )(?<!\bof )(?:~|about |around |approx\.? )?(?<![\d,.])\d[\d,.\s]*(?:k|%)?\+?"
+                     rf"(?!\s+(?:in|out of)\s+\d)\s+(?:of\s+)?(?:\w+\s+){{0,2}}"
                      rf"{AFFECTED}\b|"
                      r"(?:~|\ball\b|\bevery\b)\s*(?:\w+\s+)?(?:customers?|users?|accounts?|merchants?|clients?)\b",
                      re.IGNORECASE)
@@ -48,7 +51,7 @@ REGION = re.compile(r"\b(?:APAC|EMEA|AMER|LATAM|EU|Europe|European|US|USA|North 
                     r"Africa|Australia|all regions|global(?:ly)?|worldwide|[a-z]{2}-(?:[a-z]+-)?[a-z]+-\d)\b")
 CLAUSE = re.compile(r"(?<=[.;])\s+|,\s+")
 SEVERITY = re.compile(r"\bSEV-?([0-5])\b", re.IGNORECASE)
-LISTS = ("went_well", "went_poorly", "lucky", "lessons")
+LISTS = ("went_well", "went_poorly", "lucky", "lessons", "contributing")
 
 
 @dataclass

@@ -23,8 +23,6 @@ FAST_DETECTION_MINUTES = 5
 SLOW_DETECTION_MINUTES = 15
 QUICK_MITIGATION_MINUTES = 20
 LATE_STATUS_PAGE_MINUTES = 15
-UNDO = re.compile(r"\brol+(?:ed)?[\s-]?back\b|\brevert\w*|\bflag\b|\bswitched\b|\bfail(?:ed)?[\s-]?over\b|"
-                  r"\bdisabled\b|\bpointed back\b", IC)
 UNANSWERED = re.compile(r"\b(?:nobody|no one|noone)\s+(?:acked|acknowledged|answered|responded)\b|\bunanswered\b|"
                         r"\bnot acknowledged\b|\bwent unacked\b", IC)
 # A signal that reached a place nobody looks: "(nobody watches that inbox)", "no one monitors that channel".
@@ -78,7 +76,8 @@ class Findings:
 def find(facts: Facts, timeline: Timeline, moments: Moments, lines: list[Line], day: date) -> Findings:
     out = Findings(
         well=[_stated(s) for s in facts.lists["went_well"]],
-        poorly=[_stated(s) for s in facts.lists["went_poorly"]],
+        # A contributing factor is, by what the word means, something that went poorly.
+        poorly=[_stated(s) for s in [*facts.lists["went_poorly"], *facts.lists["contributing"]]],
         lucky=[_stated(s) for s in facts.lists["lucky"]],
     )
     out.well += _derived_well(moments) + _remarks(lines, HELPED)
@@ -127,7 +126,7 @@ def _derived_well(m: Moments) -> list[Finding]:
             when = "as impact began" if taken == 0 else f"within {_plural(taken)} of impact starting"
             well.append(Finding(f"Detected by {how} {when} ({_clock(m.detected.at)})", m.detected.line.raw.strip(),
                                 False))
-    if m.mitigated and m.detected and UNDO.search(m.mitigated.own):
+    if m.mitigated and m.detected:  # a rollback, a failover or a traffic shift: any remedy that took effect fast
         taken = _minutes(m.mitigated.at, m.detected.at)
         if 0 <= taken <= QUICK_MITIGATION_MINUTES:
             well.append(Finding(f"Quick mitigation, {_plural(taken)} after detection: {m.mitigated.own} "

@@ -38,7 +38,8 @@ CUSTOMER = re.compile(r"\b(?:customers?|clients?|users?|merchants?)\s+(?:report|
 SYMPTOM = re.compile(r"\berrors?\b|\b[45]\d\ds\b|\b5xx\b|\btimeouts?\b|\btimed out\b|\blatency\b|\bslow\b|"
                      r"\bfail(?:ing|ed|ures?|s)?\b|\bdown\b|\boutage\b|\bunavailable\b|\bred\b|\bcrash\w*|\boom\w*|"
                      r"\bblock(?:ed|s|ing)?\b|\bstuck\b|\bempty\b|\bexpired\b|\bnot resolving\b|\bdelay(?:s|ed)?\b|"
-                     r"\blag\b|\blost\b|\bdestroyed\b|\bmissing\b|\bspike\b|\bdegraded\b|\brejected\b|\bp(?:50|90|95|99)\b|"
+                     r"\blag\b|\blagg(?:ing|ed|y)\b|\bbacking up\b|\bpiling up\b|"
+                     r"\blost\b|\bdestroyed\b|\bmissing\b|\bspike\b|\bdegraded\b|\brejected\b|\bp(?:50|90|95|99)\b|"
                      r"\bslow\w*\b|\bsomething(?:'s| is) (?:off|wrong)\b|\bbroken\b|\bnot working\b|"
                      # A bare HTTP error status, where the words around it make it one ("first 401 to Stripe",
                      # "returning 503", "502 from the gateway").
@@ -82,6 +83,10 @@ MITIGATED = re.compile(
     r"\b(?:released|deployed|shipped|rolled out)\s+(?:the\s+)?v?\d+\.\d+", IC)
 # A measure or the whole service reported normal: "graphs look normal", "latency normal", "everything green".
 # Work getting through again: "writes succeeding on new primary", "payments going through".
+# A backlog worked off: "backlog drained, deliveries current", "consumers caught up".
+CAUGHT_UP = re.compile(r"\b(?:deliveries|messages|events|replicas?|consumers?|jobs|queues?|backlogs?|lag|data|"
+                       r"indexes|search index)\s+(?:are\s+|is\s+|now\s+|fully\s+)*(?:current|caught up|in sync|"
+                       r"up to date|drained|cleared|empty|at (?:0|zero))\b|\bcaught up\b", IC)
 FLOWING = re.compile(r"\b(?:writes|reads|requests|calls|logins|payments|orders|checkouts|uploads|deliveries|jobs|"
                      r"messages|emails|builds|deploys|queries|transactions)\s+(?:are\s+|now\s+)*(?:succeeding|"
                      r"working|flowing|going through|processing|landing|completing|passing)\b", IC)
@@ -234,7 +239,7 @@ def _end(timeline: Timeline, found: Moments, impact_texts: list[str], window: Wi
 
 def recovered_text(text: str) -> bool:
     """The line says the service (or its measure) is back: "recovered", "back to normal", "graphs look normal"."""
-    if RECOVERED.search(text) or (FLOWING.search(text) and not NOT_YET.search(text)):
+    if RECOVERED.search(text) or ((FLOWING.search(text) or CAUGHT_UP.search(text)) and not NOT_YET.search(text)):
         return True
     healthy = HEALTHY.search(text)
     return bool(healthy) and not NOT_YET.search(text) and not text.rstrip().endswith("?")

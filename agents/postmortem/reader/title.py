@@ -32,7 +32,8 @@ FURNITURE = [
                r"postmortem|post-mortem|handover|summary|review)\s*[:\-–—]?\s*", IC),
     re.compile(r"\s+[-–—]\s+(?:postmortem|post-mortem|notes?|draft|rough|summary|write-?up|report)\b.*$", IC),
     re.compile(r"\s*\([^)]*\)"),
-    re.compile(r"\[[^\]]*\]\s*"),
+    # "[DRAFT]", "[P1]"; not a service ("[order-confirm]")
+    re.compile(r"\[(?![a-z0-9][a-z0-9._-]*[a-z0-9]\])[^\]]*\]\s*"),
     re.compile(r"\b(?:postmortem|post-mortem)\b|\bnotes?\b|\bdraft\b|\brough\b|\bthing\b|\bstuff\b|\bthis morning\b|"
                r"\byesterday(?:'s)?\b|\blast night(?:'s)?\b|\btoday(?:'s)?\b|\bthis morning'?s?\b", IC),
     re.compile(r"\bINC-[\w-]+\b|#\d+\b|\bSEV-?[0-5]\b|\bP[0-4]\b", IC),
@@ -106,6 +107,7 @@ def _header(lines: list[Line]) -> str | None:
 
 def _clean(text: str) -> str:
     text = text.replace("*", "")
+    text = re.sub(r"\[([a-z0-9][a-z0-9._-]*[a-z0-9])\]", r"\1", text)  # an alert's "[order-confirm]" names the service
     for pattern in FURNITURE:
         text = pattern.sub(" ", text).strip()
     text = TIME.sub(" ", DATE.sub(" ", text))
