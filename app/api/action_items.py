@@ -7,13 +7,15 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.action_items import service
 from app.action_items.models import ActionItem, ActionStatus, Priority
 from app.api import errors
-from app.api.lookup import RuntimeDep, incident_in
+from app.api.incidents import RuntimeDep
 from app.db.base import utcnow
-from app.incidents.models import Source
+from app.incidents import service as incidents
+from app.incidents.models import Incident, Source
 
 router = APIRouter(prefix="/api/v1", tags=["action items"])
 API_ACTOR = "api"
@@ -58,7 +60,7 @@ class ActionItemPatch(BaseModel):
 @router.get("/incidents/{public_id}/actions", responses=errors.of(404))
 async def list_actions(public_id: str, runtime: RuntimeDep) -> list[ActionItemOut]:
     async with runtime.sessions() as session:
-        incident = await incident_in(session, public_id)
+        incident = await _incident(session, public_id)
         items = await service.for_incident(session, incident.id)
     numbered, today = service.numbers(items), utcnow().date()
     return [ActionItemOut.of(item, numbered[item.id], today) for item in items]
@@ -72,7 +74,7 @@ async def add_action(public_id: str, body: ActionItemIn, runtime: RuntimeDep) ->
     if body.due_on is not None and body.due_on < today:
         raise HTTPException(422, f"due_on: {body.due_on.isoformat()} is in the past")
     async with runtime.sessions.begin() as session:  # a 404 inside rolls back
-        incident = await incident_in(session, public_id, lock=True)
+        incident = await _incident(session, public_id, lock=True)
         item = await service.add(session, incident, text=body.text.strip(), owner=body.owner,
                                  priority=body.priority, due_on=body.due_on, source=Source.API,
                                  created_by=API_ACTOR)
@@ -86,7 +88,7 @@ async def mark_action(public_id: str, number: ItemNumber, body: ActionItemPatch,
                       ) -> ActionItemOut:
     """Setting the status an item already has changes nothing and answers 200."""
     async with runtime.sessions.begin() as session:  # a 404 inside rolls back
-        incident = await incident_in(session, public_id, lock=True)
+        incident = await _incident(session, public_id, lock=True)
         item = await service.get(session, incident.id, number)
         if item is None:
             raise HTTPException(404, f"{incident.public_id} has no action item #{number}")
@@ -94,3 +96,10 @@ async def mark_action(public_id: str, number: ItemNumber, body: ActionItemPatch,
         await mark(session, item, API_ACTOR, utcnow())
     return ActionItemOut.of(item, number, utcnow().date())
 
+
+async def _incident(session: AsyncSession, public_id: str, *, lock: bool = False) -> Incident:
+    """The incident, or a 404; with `lock`, locked as for every change, which keeps item numbers in order."""
+    found = await incidents.get_incident(session, public_id)
+    if found is None:
+        raise HTTPException(404, f"No incident {public_id}")
+    return await incidents.get_incident_by_id(session, found.id, lock=True) if lock else found

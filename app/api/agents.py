@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from agents import runtime as agent_runtime
 from app.agent_runs import service as agent_runs
 from app.api import errors
-from app.api.lookup import RuntimeDep, incident_in
+from app.api.incidents import RuntimeDep
+from app.incidents import service
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
@@ -57,7 +58,9 @@ async def run_agent(name: str, body: RunIn, runtime: RuntimeDep) -> AnswerOut:
 @router.get("/incidents/{public_id}/rca", responses=errors.of(404))
 async def latest_rca(public_id: str, runtime: RuntimeDep) -> StoredRunOut:
     async with runtime.sessions() as session:
-        incident = await incident_in(session, public_id)
+        incident = await service.get_incident(session, public_id)
+        if incident is None:
+            raise HTTPException(404, f"No incident {public_id}")
         run = await agent_runs.latest(session, incident, "rca-agent")
     if run is None:
         raise HTTPException(404, f"No root-cause analysis for {incident.public_id} yet: ask `@incidentbot why ...?` "

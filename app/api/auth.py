@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.api.lookup import RuntimeDep
+from app.api.incidents import RuntimeDep
 from app.db.errors import DATABASE_UNAVAILABLE
 from app.tokens import service
 from app.tokens.models import ApiToken

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api import errors
-from app.api.lookup import PathIncident, RuntimeDep
 from app.incidents import service
 from app.incidents.flows import Declaration, InvalidDeclaration, declare_and_open
 from app.incidents.lifecycle import Actor, IncidentChangeRefused
@@ -19,6 +18,21 @@ from app.runtime import Runtime
 from app.slack import changes
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def incident_or_404(runtime: Runtime, public_id: str) -> Incident:
+    async with runtime.sessions() as session:
+        incident = await service.get_incident(session, public_id)
+    if incident is None:
+        raise HTTPException(404, f"No incident {public_id}")
+    return incident
 
 
 class TimelineEventOut(BaseModel):
@@ -88,8 +102,8 @@ async def list_incidents(runtime: RuntimeDep, open_only: bool = False) -> list[I
 
 
 @router.get("/incidents/{public_id}", responses=errors.of(404))
-async def show_incident(incident: PathIncident) -> IncidentDetailOut:
-    return IncidentDetailOut.of(incident)
+async def show_incident(public_id: str, runtime: RuntimeDep) -> IncidentDetailOut:
+    return IncidentDetailOut.of(await incident_or_404(runtime, public_id))
 
 
 @router.post("/incidents", status_code=201, responses=errors.change())
@@ -175,8 +189,9 @@ async def _planned(runtime: Runtime, incident: Incident, body: IncidentChangeIn)
 
 
 @router.patch("/incidents/{public_id}", responses=errors.change(404, 409))
-async def change_incident(incident: PathIncident, body: IncidentChangeIn, runtime: RuntimeDep) -> IncidentChangedOut:
+async def change_incident(public_id: str, body: IncidentChangeIn, runtime: RuntimeDep) -> IncidentChangedOut:
     """Update, change severity or roles, resolve, reopen or close; posted in the war room when Slack is on."""
+    incident = await incident_or_404(runtime, public_id)
     try:
         changed = await changes.make_changes(runtime, incident.id, await _planned(runtime, incident, body))
     except changes.UnknownName as exc:
@@ -187,8 +202,9 @@ async def change_incident(incident: PathIncident, body: IncidentChangeIn, runtim
 
 
 @router.post("/incidents/{public_id}/timeline", status_code=201, responses=errors.change(404))
-async def add_note(incident: PathIncident, body: NoteIn, runtime: RuntimeDep) -> TimelineEventOut:
+async def add_note(public_id: str, body: NoteIn, runtime: RuntimeDep) -> TimelineEventOut:
     """Add a note to the incident's timeline."""
+    incident = await incident_or_404(runtime, public_id)
     try:
         changed = await changes.make_change(runtime, incident.id, changes.note(body.text, _actor(body.by)))
     except IncidentChangeRefused as exc:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.api.errors import ErrorOut
-from app.api.lookup import RuntimeDep
+from app.api.incidents import RuntimeDep
 from app.db.base import utcnow
 from app.escalations import service
 from app.escalations.models import EscalationChain, EscalationNotification, EscalationStep

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from agents import runtime as agent_runtime
 from app.api import errors
-from app.api.lookup import PathIncident, RuntimeDep, incident_in
+from app.api.incidents import RuntimeDep, incident_or_404
+from app.incidents import service
 from app.postmortems import service as postmortems
 from app.postmortems.flows import keep_edited
 from app.postmortems.models import PostmortemVersion
@@ -60,7 +61,8 @@ def _actor(author: str | None) -> str:
 
 
 @router.get("/incidents/{public_id}/postmortem", responses=errors.of(404))
-async def read_postmortem(incident: PathIncident, runtime: RuntimeDep, version: VersionNumber = None) -> VersionOut:
+async def read_postmortem(public_id: str, runtime: RuntimeDep, version: VersionNumber = None) -> VersionOut:
+    incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
         row = await (postmortems.version(session, incident.id, version) if version
                      else postmortems.latest(session, incident.id))
@@ -71,13 +73,15 @@ async def read_postmortem(incident: PathIncident, runtime: RuntimeDep, version: 
 
 
 @router.get("/incidents/{public_id}/postmortem/versions", responses=errors.of(404))
-async def list_versions(incident: PathIncident, runtime: RuntimeDep) -> list[VersionOut]:
+async def list_versions(public_id: str, runtime: RuntimeDep) -> list[VersionOut]:
+    incident = await incident_or_404(runtime, public_id)
     async with runtime.sessions() as session:
         return [VersionOut.of(row) for row in await postmortems.versions(session, incident.id)]
 
 
 @router.post("/incidents/{public_id}/postmortem", status_code=201, responses=errors.change(404, 409))
-async def generate(incident: PathIncident, body: GenerateIn, runtime: RuntimeDep) -> VersionOut:
+async def generate(public_id: str, body: GenerateIn, runtime: RuntimeDep) -> VersionOut:
+    incident = await incident_or_404(runtime, public_id)
     request = await agent_runtime.load(runtime, f"Generate postmortem for {incident.public_id}",
                                        incident_id=incident.public_id)
     try:
@@ -85,11 +89,12 @@ async def generate(incident: PathIncident, body: GenerateIn, runtime: RuntimeDep
                                 author=_actor(body.author))
     except agent_runtime.AgentError as error:
         raise HTTPException(409, str(error)) from error
-    return await read_postmortem(incident, runtime)
+    return await read_postmortem(public_id, runtime)
 
 
 @router.put("/incidents/{public_id}/postmortem", status_code=201, responses=errors.change(404))
-async def upload_edit(incident: PathIncident, body: EditIn, runtime: RuntimeDep) -> VersionOut:
+async def upload_edit(public_id: str, body: EditIn, runtime: RuntimeDep) -> VersionOut:
+    incident = await incident_or_404(runtime, public_id)
     row = await keep_edited(runtime.sessions, incident.id, body.markdown,
                             _actor(body.author))
     return VersionOut.of(row)
@@ -101,7 +106,9 @@ async def set_status(public_id: str, body: StatusIn, runtime: RuntimeDep) -> Ver
     if wanted is None:
         raise HTTPException(422, f"unknown status {body.status!r}: use draft, in-review or final")
     async with runtime.sessions() as session, session.begin():
-        incident = await incident_in(session, public_id)
+        incident = await service.get_incident(session, public_id)
+        if incident is None:
+            raise HTTPException(404, f"No incident {public_id}")
         row = await postmortems.set_status(session, incident, wanted, _actor(body.author))
         if row is None:
             raise HTTPException(404, f"{incident.public_id} has no postmortem yet: POST to this URL to write one")
