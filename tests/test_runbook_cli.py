@@ -315,6 +315,13 @@ def test_aborting_at_an_interrupted_step_says_it_is_not_rolled_back(lite_env: di
     assert [c[-1] for c in kubectl.calls() if c[0] == "scale"] == ["4"]  # nothing ran again, nothing undone
 
 
+def _as_a_shell_starts_it() -> None:
+    """A shell starts a foreground command with Ctrl-C's signal neither ignored nor blocked, whatever the test
+    process's event loops left behind (a blocked or ignored SIGINT is inherited across exec)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _prompted(stderr: Path, count: int) -> bool:
     return stderr.read_text(errors="replace").count("Approve, skip or abort?") >= count
 
@@ -329,7 +336,7 @@ def test_leaving_a_terminal_question_aborts_the_run_and_rolls_back(
     with stderr.open("w") as err:
         process = subprocess.Popen([sys.executable, "-m", "app.cli", "runbook", "run", "pod-restart-graceful",
                                     "deployment=api-server"], env=cli_env, stdin=terminal,
-                                   stdout=subprocess.DEVNULL, stderr=err)
+                                   stdout=subprocess.DEVNULL, stderr=err, preexec_fn=_as_a_shell_starts_it)
     os.close(terminal)
     try:
         wait_for(lambda: _prompted(stderr, 1), what="the first question")
@@ -339,7 +346,10 @@ def test_leaving_a_terminal_question_aborts_the_run_and_rolls_back(
             process.send_signal(signal.SIGINT)
         else:
             os.write(controller, b"\x04")  # Ctrl-D: the end of the terminal's input
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the run did not end after {leave}: {stderr.read_text()[-2000:]}") from None
     finally:
         os.close(controller)
         if process.poll() is None:
