@@ -42,9 +42,12 @@ def test_a_declare_in_a_storm_right_after_start_is_recorded_and_gets_its_room_af
         public_id = reply.split("*")[1]
         assert [(i[0], i[1]) for i in incidents(db)] == [(public_id, "Checkout failing for every customer")]
         wait_for(lambda: incidents(db)[0][2] == "done", timeout=45, what="the war room after the storm")
-        # The identity is learned once Slack answers, and kept: no auth.test per request.
-        asked = len(slack.calls_to("auth.test"))
+        # The identity is learned once Slack answers (by the first request after the storm, if the set-up did not
+        # need it), and kept: no auth.test per request after that.
         ack_text(sender.command("help"))
+        asked = len(slack.calls_to("auth.test"))
+        for _ in range(3):
+            ack_text(sender.command("help"))
         assert len(slack.calls_to("auth.test")) == asked
 
     rooms = [c for c in slack.channels.values() if c["name"].startswith("inc-")]
