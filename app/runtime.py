@@ -137,10 +137,16 @@ class Runtime:
         while True:
             try:
                 await job()
-            except DATABASE_UNAVAILABLE:
-                log.warning("%s skipped: database unavailable", name)
-            except Exception:
-                log.exception("%s failed; retrying in %ss", name, seconds)
+            except Exception as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # A library turned the cancellation into an error of its own; the process is stopping, and a
+                    # loop that went on would keep shutdown waiting for ever.
+                    raise asyncio.CancelledError(f"{name} stopped") from exc
+                if isinstance(exc, DATABASE_UNAVAILABLE):
+                    log.warning("%s skipped: database unavailable", name)
+                else:
+                    log.exception("%s failed; retrying in %ss", name, seconds)
             await asyncio.sleep(seconds)
 
     async def close(self) -> None:

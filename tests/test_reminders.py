@@ -201,3 +201,23 @@ def test_the_schedule_survives_a_restart(app_env: dict[str, str], slack: FakeSla
         wait_for(lambda: reminders_in(slack, room), what="reminder after the restart")
         assert reminders_in(slack, room) == [OVERDUE.format(id=public_id)]
     assert reminder_events(db) == [OVERDUE.format(id=public_id)]
+
+
+async def test_a_loop_stops_when_cancelled_even_if_a_library_turns_the_cancel_into_its_own_error(
+        runtime: Runtime) -> None:
+    """aiohttp and database drivers can answer a cancellation with an error of their own (a closed connection); a
+    periodic loop that took that for a failed round would keep the process from ever shutting down."""
+    started = asyncio.Event()
+
+    async def a_call_that_hides_its_cancellation() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            raise ConnectionResetError("connection closed while cancelled") from None
+
+    loop = asyncio.create_task(runtime._every(0.01, "calls", a_call_that_hides_its_cancellation))
+    await asyncio.wait_for(started.wait(), 5)
+    loop.cancel()
+    done, _ = await asyncio.wait({loop}, timeout=5)
+    assert done == {loop} and loop.cancelled()
